@@ -1,0 +1,3 @@
+from thinkcli.cli import main
+
+main()
