@@ -1,0 +1,50 @@
+"""Errors the user should see, and the exit codes they map to.
+
+Every module raises a ``ThinkError`` subclass for a problem the user can act on;
+the CLI's single error boundary turns it into one line on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Documented exit codes (README, "Exit codes")."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+class ThinkError(Exception):
+    """A problem the user should be told about in one line."""
+
+    exit_status = ExitStatus.ERROR
+
+
+class UsageError(ThinkError):
+    """The command line asked for something that makes no sense."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class ConfigError(ThinkError):
+    """The config file or an environment variable is unreadable or mistyped."""
+
+
+class ModelError(ThinkError):
+    """A model file is missing, not GGUF, truncated, or failed to load."""
+
+
+class PullError(ThinkError):
+    """Downloading or verifying a model failed."""
+
+
+class ContextOverflowError(ThinkError):
+    """The prompt does not fit in the model's context window."""
+
+
+class InputError(ThinkError):
+    """The user's input could not be read (missing file, not UTF-8)."""

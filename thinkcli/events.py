@@ -1,0 +1,124 @@
+"""The stream a strategy yields and a renderer draws: small frozen values.
+
+A run yields ``Text`` segments (reasoning or answer) while one sample streams,
+``Progress`` while several run at once, ``Explored`` when they have voted,
+``Notice`` for things the user should know, and one final ``Done``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal, Union
+
+Kind = Literal["reasoning", "answer"]
+ThinkEnd = Literal["stop", "budget", "length", "interrupted", "none"]
+AnswerEnd = Literal["stop", "length", "interrupted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A piece of one sample's reasoning or answer, as it streams."""
+
+    kind: Kind
+    text: str
+    sample: int = 0
+    thinking_tokens: int = 0
+    elapsed_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingDone:
+    """A streaming sample stopped thinking; its answer follows."""
+
+    sample: int
+    tokens: int
+    seconds: float
+    reason: ThinkEnd
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where one of several parallel samples stands."""
+
+    sample: int
+    thinking_tokens: int
+    answer_tokens: int
+    extracted: str | None
+    done: bool
+    elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should know that is not part of the answer."""
+
+    text: str
+
+
+@dataclass(slots=True)
+class SampleResult:
+    """One reasoning path, finished."""
+
+    reasoning: str = ""
+    answer: str = ""
+    extracted: str | None = None
+    thinking_tokens: int = 0
+    answer_tokens: int = 0
+    confidence: float = 0.0
+    finish_reason: ThinkEnd = "none"
+    answer_finish: AnswerEnd = "stop"
+    verified: bool | None = None
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counts and timings of one run (``--json`` ``stats``)."""
+
+    prompt_tokens: int = 0
+    prompt_eval_tokens: int = 0
+    answer_tokens: int = 0
+    thinking_tokens: int = 0
+    generated_tokens: int = 0
+    load_s: float = 0.0
+    ttft_s: float = 0.0
+    wall_s: float = 0.0
+    decode_tok_per_s: float = 0.0
+
+
+@dataclass(slots=True)
+class Result:
+    """Everything a run produced; ``--json`` prints ``to_dict()``."""
+
+    answer: str = ""
+    reasoning: str = ""
+    model: str = ""
+    effort: str = ""
+    samples: list[SampleResult] = field(default_factory=list)
+    votes: dict[str, float] = field(default_factory=dict)
+    chosen: int = 0
+    interrupted: bool = False
+    stats: Stats = field(default_factory=Stats)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Explored:
+    """Several samples ran and voted; the chosen answer follows."""
+
+    samples: tuple[SampleResult, ...]
+    chosen: int
+    agree: int
+    tokens: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The run is over."""
+
+    result: Result
+
+
+Event = Union[Text, ThinkingDone, Progress, Notice, Explored, Done]
