@@ -1,0 +1,390 @@
+"""Tests for thinkcli.vote: extraction, normalization, confidence, voting, stopping."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from thinkcli.vote import (
+    Ballot,
+    RunningConfidence,
+    VoteResult,
+    answer_counts,
+    extract_answer,
+    leader_is_settled,
+    lowest_window,
+    mean_logprob,
+    normalize,
+    samples_to_add,
+    vote,
+    weight,
+)
+
+# --- extract_answer -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # \boxed: the last one, nested braces balanced
+        (r"So we get \boxed{\frac{1}{2}}.", r"\frac{1}{2}"),
+        (r"First \boxed{3}, corrected: \boxed{4}", "4"),
+        (r"\boxed{ {a}{b{c}} } done", "{a}{b{c}}"),
+        (r"\boxed {12}", "12"),
+        (r"good \boxed{7} then broken \boxed{8", "7"),
+        ("\\boxed{" * 5000 + r"\boxed{9} 10", "9"),  # many unclosed: still fast
+        (r"\boxed{} and the answer is 5.", "5"),
+        # "Final answer:" / "Answer:" lines, bold stripped, rest of the line
+        ("Some work.\nFinal answer: 42\nThanks", "42"),
+        ("work\n**Final Answer:** Paris, France\n", "Paris, France"),
+        ("work\n**Final Answer**: 17", "17"),
+        ("work\nFINAL ANSWER: **x = 3**", "x = 3"),
+        ("work\nAnswer: 12 apples\nmore 99", "12 apples"),
+        ("## Answer: 5", "5"),
+        ("So the final answer: 8 and 9", "8 and 9"),
+        ("**Final Answer:**\n\n$7$", "$7$"),
+        ("Answer: 1\nlater\nAnswer: 2", "2"),
+        # "the answer is X", up to the end of the sentence
+        ("Therefore the answer is 3.5. Next we check 9.", "3.5"),
+        ("Thus, The Answer Is **Blue**! And 4", "Blue"),
+        ("the answer is 10\nmore text 11", "10"),
+        ("so my final answer is $\\frac{3}{4}$.", "$\\frac{3}{4}$"),
+        # the last number
+        ("We get 2 then 3 then 41.", "41"),
+        ("a total of 1,000 coins", "1,000"),
+        ("the result is -3", "-3"),
+        ("then 5-3", "3"),
+        ("about 0.75 or 3/4", "3/4"),
+        ("2.5 then 12,345.67 units", "12,345.67"),
+        # nothing at all
+        ("I could not decide.", None),
+        ("", None),
+    ],
+)
+def test_extract_answer(text: str, expected: str | None) -> None:
+    assert extract_answer(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (r"The answer is 5. Final answer: 6. \boxed{7} then 8", "7"),
+        ("The answer is 5.\nFinal answer: 6\nthen 8", "6"),
+        ("The answer is five.\nWe counted 8", "five"),
+        ("Answer: 3\nthe answer is 4", "3"),
+    ],
+)
+def test_extract_answer_priority(text: str, expected: str) -> None:
+    assert extract_answer(text) == expected
+
+
+# --- normalize ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1,000", "1000"),
+        ("1000", "1000"),
+        ("1000.0", "1000"),
+        ("1e3", "1000"),
+        ("1E3", "1000"),
+        ("0.50", "0.5"),
+        (".5", "0.5"),
+        ("-3", "-3"),
+        ("−3", "-3"),
+        ("+3", "3"),
+        ("-0.0", "0"),
+        ("12,345.670", "12345.67"),
+        ("50%", "50%"),
+        ("50.0 \\%", "50%"),
+        ("$42$", "42"),
+        ("**42**", "42"),
+        ("**$42$**.", "42"),
+        ("$1,000", "1000"),
+        ("\\(5\\)", "5"),
+        ('"Yes"', "yes"),
+        ("'no'", "no"),
+        ("Paris.", "paris"),
+        ("  New   York\n City!  ", "new york city"),
+        ("\\text{Paris}", "paris"),
+        ("\\text{ 12 }", "12"),
+        ("\\textbf{B}", "b"),
+        ("x = 5;", "x = 5"),
+        ("\\frac{2}{4}", "1/2"),
+        ("-\\dfrac{3}{4}", "-3/4"),
+        ("6/8", "3/4"),
+        ("4/2", "2"),
+        ("1/0", "1/0"),
+        ("", ""),
+    ],
+)
+def test_normalize(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        ["1,000", "1000", "1000.0", "1e3", "$1000$", "**1,000**.", "\\text{1000}"],
+        ["0.5", "0.50", ".5", "5e-1"],
+        ["Paris", "paris.", "**PARIS**", '"Paris"', "\\text{Paris}"],
+        ["3/4", "\\frac{3}{4}", "6/8"],
+    ],
+)
+def test_normalize_equivalences(group: list[str]) -> None:
+    assert len({normalize(a) for a in group}) == 1
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [("12", "1.2"), ("a", "b"), ("-3", "3"), ("50%", "50"), ("1,2", "12"), ("100", "1000")],
+)
+def test_normalize_keeps_different_answers_apart(left: str, right: str) -> None:
+    assert normalize(left) != normalize(right)
+
+
+def test_normalize_leaves_huge_exponents_as_text() -> None:
+    assert normalize("1e5000") == "1e5000"
+
+
+# --- confidence -------------------------------------------------------------------
+
+
+def _brute_lowest(logprobs: list[float], window: int) -> float:
+    if not logprobs:
+        return 0.0
+    if len(logprobs) < window:
+        return sum(logprobs) / len(logprobs)
+    return min(
+        sum(logprobs[i : i + window]) / window for i in range(len(logprobs) - window + 1)
+    )
+
+
+def test_mean_logprob() -> None:
+    assert mean_logprob([]) == 0.0
+    assert mean_logprob([-1.0, -2.0, -3.0]) == pytest.approx(-2.0)
+
+
+def test_lowest_window_examples() -> None:
+    assert lowest_window([], window=3) == 0.0
+    assert lowest_window([-1.0, -3.0], window=3) == pytest.approx(-2.0)
+    assert lowest_window([-1.0, -1.0, -5.0, -6.0, -1.0], window=2) == pytest.approx(-5.5)
+    assert lowest_window([-1.0, -2.0, -3.0], window=3) == pytest.approx(-2.0)
+    with pytest.raises(ValueError):
+        lowest_window([-1.0], window=0)
+
+
+logprob_lists = st.lists(
+    st.floats(min_value=-30.0, max_value=0.0, allow_nan=False), max_size=120
+)
+
+
+@given(logprobs=logprob_lists, window=st.integers(min_value=1, max_value=40))
+def test_lowest_window_matches_brute_force(logprobs: list[float], window: int) -> None:
+    expected = _brute_lowest(logprobs, window)
+    assert lowest_window(logprobs, window) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+@given(logprobs=logprob_lists, window=st.integers(min_value=1, max_value=40))
+def test_running_confidence_matches_brute_force(logprobs: list[float], window: int) -> None:
+    running = RunningConfidence(window)
+    assert running.current == 0.0
+    assert running.lowest == 0.0
+    for n, logprob in enumerate(logprobs, start=1):
+        running.add(logprob)
+        seen = logprobs[:n]
+        tail = seen[-window:]
+        assert running.current == pytest.approx(sum(tail) / len(tail), rel=1e-9, abs=1e-9)
+        assert running.lowest == pytest.approx(_brute_lowest(seen, window), rel=1e-9, abs=1e-9)
+
+
+def test_running_confidence_stays_exact_over_a_long_sample() -> None:
+    # Mixed magnitudes make naive add/subtract drift; the result must not.
+    running = RunningConfidence(4)
+    for i in range(20_000):
+        running.add(-1e6 if i % 1000 == 0 else -0.001)
+    assert running.current == pytest.approx(-0.001, rel=1e-9)
+
+
+def test_running_confidence_rejects_bad_window() -> None:
+    with pytest.raises(ValueError):
+        RunningConfidence(0)
+
+
+# --- vote -------------------------------------------------------------------------
+
+
+def test_weight_is_geometric_mean_probability() -> None:
+    assert weight(0.0) == 1.0
+    assert weight(math.log(0.25)) == pytest.approx(0.25)
+    assert weight(3.0) == 1.0  # clamped to a probability
+    assert weight(-math.inf) == 0.0
+
+
+def test_majority_wins_and_chosen_is_its_most_confident_member() -> None:
+    ballots = [
+        Ballot("42", -0.30),
+        Ballot("41", -0.10),
+        Ballot("42 apples.", -0.90),  # normalizes differently: its own answer
+        Ballot("42.0", -0.20),
+        Ballot("$42$", -0.50),
+    ]
+    result = vote(ballots)
+    assert result.leader == "42"
+    assert result.chosen == 3
+    assert result.agree == 3
+    assert result.runner_up == 1
+    assert result.votes["42"] == pytest.approx(
+        math.exp(-0.30) + math.exp(-0.20) + math.exp(-0.50)
+    )
+    assert result.votes["41"] == pytest.approx(math.exp(-0.10))
+    assert set(result.votes) == {"42", "41", "42 apples"}
+
+
+def test_confident_minority_loses_to_a_bigger_group() -> None:
+    ballots = [Ballot("7", math.log(0.9)), Ballot("8", math.log(0.5)), Ballot("8", math.log(0.5))]
+    result = vote(ballots)
+    assert result.leader == "8"
+    assert result.chosen == 1
+    assert result.runner_up == 0
+
+
+def test_one_very_confident_ballot_beats_two_unsure_ones() -> None:
+    ballots = [Ballot("7", math.log(0.9)), Ballot("8", math.log(0.2)), Ballot("8", math.log(0.3))]
+    result = vote(ballots)
+    assert result.leader == "7"
+    assert result.chosen == 0
+    assert result.agree == 1
+    assert result.runner_up == 2
+    assert result.votes == {"7": pytest.approx(0.9), "8": pytest.approx(0.5)}
+
+
+def test_tie_goes_to_the_group_with_the_most_confident_ballot() -> None:
+    # 0.2 + 0.4 and 0.1 + 0.5 tie, though in floats the first sums one ulp
+    # higher; "b" holds the 0.5 ballot, so rounding alone must not decide.
+    ballots = [
+        Ballot("a", math.log(0.2)),
+        Ballot("b", math.log(0.1)),
+        Ballot("a", math.log(0.4)),
+        Ballot("b", math.log(0.5)),
+    ]
+    result = vote(ballots)
+    assert result.leader == "b"
+    assert result.chosen == 3
+    assert result.runner_up == 2
+
+
+def test_exact_tie_of_equal_ballots_goes_to_the_earlier_sample() -> None:
+    result = vote([Ballot("x", -0.5), Ballot("y", -0.5)])
+    assert (result.leader, result.chosen, result.runner_up) == ("x", 0, 1)
+
+
+def test_ballots_without_answers_do_not_vote() -> None:
+    result = vote([Ballot(None, 0.0), Ballot("5", -2.0), Ballot("", -0.1)])
+    assert result.leader == "5"
+    assert result.chosen == 1
+    assert result.votes == {"5": pytest.approx(math.exp(-2.0))}
+    assert result.runner_up is None
+
+
+def test_no_answers_picks_the_most_confident_ballot() -> None:
+    result = vote([Ballot(None, -1.0), Ballot(None, -0.2), Ballot(None, -0.7)])
+    assert result == VoteResult(chosen=1, votes={}, leader=None, agree=1, runner_up=None)
+
+
+def test_single_ballot() -> None:
+    result = vote([Ballot("Yes", -0.4)])
+    assert (result.chosen, result.agree, result.runner_up) == (0, 1, None)
+
+
+def test_vote_rejects_empty_and_nan() -> None:
+    with pytest.raises(ValueError):
+        vote([])
+    with pytest.raises(ValueError):
+        vote([Ballot("1", math.nan)])
+
+
+def test_answer_counts() -> None:
+    ballots = [Ballot("1", -1), Ballot("2", -1), Ballot("1.0", -1), Ballot(None, -1)]
+    assert answer_counts(ballots) == [2, 1]
+    assert answer_counts([]) == []
+
+
+# --- adaptive stopping --------------------------------------------------------------
+
+
+def _settle_probability(a: int, b: int) -> Fraction:
+    n = a + b + 1
+    return Fraction(sum(math.comb(n, k) for k in range(a + 1)), 2**n)
+
+
+@pytest.mark.parametrize(
+    ("counts", "probability", "settled"),
+    [
+        ([2], Fraction(7, 8), False),
+        ([3], Fraction(15, 16), False),
+        ([4], Fraction(31, 32), True),
+        ([3, 1], Fraction(26, 32), False),
+        ([1, 3], Fraction(26, 32), False),
+        ([6, 1], Fraction(247, 256), True),
+        ([5, 1], Fraction(120, 128), False),
+        ([6, 2, 1], Fraction(466, 512), False),
+    ],
+)
+def test_leader_is_settled_exact(counts: list[int], probability: Fraction, settled: bool) -> None:
+    top = sorted(counts, reverse=True) + [0]
+    assert _settle_probability(top[0], top[1]) == probability
+    assert leader_is_settled(counts) is settled
+    # The rule is "above threshold": a threshold just under/at P flips it.
+    assert leader_is_settled(counts, threshold=float(probability) - 1e-12) is True
+    assert leader_is_settled(counts, threshold=float(probability)) is False
+
+
+def test_leader_is_settled_edge_cases() -> None:
+    assert leader_is_settled([]) is False
+    assert leader_is_settled([0, 0]) is False
+    assert leader_is_settled([50, 50]) is False
+    assert leader_is_settled([600, 400]) is True
+    with pytest.raises(ValueError):
+        leader_is_settled([3, -1])
+
+
+@pytest.mark.parametrize(
+    ("counts", "have", "most", "step", "expected"),
+    [
+        ([4], 4, 16, 2, 0),  # settled
+        ([2], 2, 16, 2, 2),
+        ([3, 1], 4, 16, 4, 4),
+        ([3, 1], 4, 5, 4, 1),  # capped by the budget
+        ([1, 1], 8, 8, 2, 0),  # budget spent
+        ([1, 1], 9, 8, 2, 0),  # over budget never goes negative
+        ([], 0, 8, 3, 3),
+    ],
+)
+def test_samples_to_add(counts: list[int], have: int, most: int, step: int, expected: int) -> None:
+    assert samples_to_add(counts, have, most, step) == expected
+
+
+@given(
+    counts=st.lists(st.integers(min_value=0, max_value=12), max_size=4),
+    have=st.integers(min_value=0, max_value=40),
+    most=st.integers(min_value=0, max_value=40),
+    step=st.integers(min_value=1, max_value=8),
+)
+def test_samples_to_add_bounds(counts: list[int], have: int, most: int, step: int) -> None:
+    added = samples_to_add(counts, have, most, step)
+    assert 0 <= added <= step
+    assert have + added <= max(have, most)
+    assert (added == 0) == (have >= most or leader_is_settled(counts))
+
+
+def test_samples_to_add_threshold_and_step() -> None:
+    assert samples_to_add([3], 3, 10, threshold=0.9) == 0
+    assert samples_to_add([3], 3, 10) == 2
+    with pytest.raises(ValueError):
+        samples_to_add([1], 1, 10, step=0)

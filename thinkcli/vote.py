@@ -1,0 +1,412 @@
+"""Self-consistency: extract each sample's final answer, weigh it by confidence, vote.
+
+Pure functions over strings and log-probabilities; ``leader_is_settled`` and
+``samples_to_add`` decide when adaptive effort has seen enough agreement.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Sequence
+
+_BOXED = re.compile(r"\\boxed\s*\{")
+# "Final answer:" anywhere on a line, or "Answer:" opening one (after markdown
+# markers), so prose like "my answer: maybe" mid-sentence is not taken.
+_ANSWER_LINE = re.compile(
+    r"(?:^[ \t>#*_\-]*(?:final[ \t]+)?|\bfinal[ \t]+)answer[ \t]*(?:\*\*|__)?[ \t]*[:：](.*)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Lazy up to a sentence end: a '.' counts only before whitespace or the end,
+# so "the answer is 3.5." keeps its decimal point.
+_ANSWER_IS = re.compile(
+    r"\b(?:the[ \t]+)?(?:final[ \t]+)?answer[ \t]+is\b[ \t]*:?[ \t]*(.+?)(?=[.!?](?:\s|$)|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# A minus sign counts only where it cannot be subtraction or a hyphen ("5-3", "x-2").
+_NUMBER = re.compile(
+    r"(?:(?<![\w)\]])[-−])?"
+    r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)"
+    r"(?:\.\d+|/\d+)?"
+)
+
+
+def _boxed(text: str) -> str | None:
+    """The content of the last balanced, non-empty ``\\boxed{...}``."""
+    # Pair every brace in one pass: rescanning from each \boxed would be
+    # quadratic on a sample that opens many and closes none.
+    closing: dict[int, int] = {}
+    opened: list[int] = []
+    for i, char in enumerate(text):
+        if char == "{":
+            opened.append(i)
+        elif char == "}" and opened:
+            closing[opened.pop()] = i
+    found = None
+    for match in _BOXED.finditer(text):
+        end = closing.get(match.end() - 1)
+        if end is not None:
+            found = text[match.end():end].strip() or found
+    return found
+
+
+def _answer_line(text: str) -> str | None:
+    """The rest of the last "Final answer:"/"Answer:" line, or the next line if empty."""
+    for match in reversed(list(_ANSWER_LINE.finditer(text))):
+        rest = match.group(1).replace("**", "").strip()
+        if not rest:
+            # "**Final Answer:**" on its own line, the answer below it.
+            following = text[match.end():].lstrip("\n").split("\n", 1)[0]
+            rest = following.replace("**", "").strip()
+        if rest:
+            return rest
+    return None
+
+
+def _answer_is(text: str) -> str | None:
+    """What follows the last "the answer is", up to the end of its sentence."""
+    for match in reversed(list(_ANSWER_IS.finditer(text))):
+        found = match.group(1).replace("**", "").strip()
+        if found:
+            return found
+    return None
+
+
+def extract_answer(text: str) -> str | None:
+    """Find the final answer a reasoning sample committed to.
+
+    Tried in order: the last ``\\boxed{...}``; a "Final answer:" / "Answer:"
+    line; "the answer is X"; the last number in the text.
+
+    Args:
+        text: the sample's answer text.
+
+    Returns:
+        The raw extracted answer, stripped but not normalized, or None.
+    """
+    if not text:
+        return None
+    for rule in (_boxed, _answer_line, _answer_is):
+        found = rule(text)
+        if found:
+            return found
+    numbers = _NUMBER.findall(text)
+    return numbers[-1] if numbers else None
+
+
+_TEXT_COMMAND = re.compile(r"\\(?:text|textbf|textrm|mathrm|mbox)\s*\{([^{}]*)\}")
+_EDGE = " \t\r\n$*\"'`“”‘’"
+_TRAILING = ".,;:!"
+_DELIMITERS = (("\\(", "\\)"), ("\\[", "\\]"))
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?")
+_FRACTION = re.compile(r"([+-]?\d+)\s*/\s*(\d+)")
+_LATEX_FRACTION = re.compile(r"([+-]?)\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}")
+# Beyond this exponent a decimal is left as text rather than expanded digit by digit.
+_MAX_EXPONENT = 1000
+
+
+def _strip_edges(s: str) -> str:
+    """Peel wrappers until none is left: "**$42$**." takes several rounds."""
+    previous = None
+    while s != previous:
+        previous = s
+        s = s.strip(_EDGE).rstrip(_TRAILING)
+        for opening, closing in _DELIMITERS:
+            if s.startswith(opening) and s.endswith(closing):
+                s = s[len(opening):-len(closing)]
+    return s
+
+
+def _canonical_number(s: str) -> str | None:
+    """One spelling per number: integer fractions reduced, decimals minimal."""
+    if _THOUSANDS.fullmatch(s):
+        s = s.replace(",", "")
+    fraction = _FRACTION.fullmatch(s)
+    latex = _LATEX_FRACTION.fullmatch(s)
+    if fraction or latex:
+        sign, num, den = latex.groups() if latex else ("", *fraction.groups())
+        if int(den) == 0:
+            return None
+        value = Fraction(int(sign + num), int(den))
+        return str(value)
+    if not _DECIMAL.fullmatch(s):
+        return None
+    try:
+        value = Decimal(s)
+    except InvalidOperation:
+        return None
+    if value == 0:
+        return "0"
+    if abs(value.adjusted()) > _MAX_EXPONENT:
+        return None
+    return format(value.normalize(), "f")
+
+
+def normalize(answer: str) -> str:
+    """Canonical form of an answer, so equal answers vote together.
+
+    Case-folds, collapses whitespace, strips surrounding ``$``, ``**``, quotes
+    and trailing punctuation, unwraps ``\\text{...}``, and spells numbers one
+    way (``1,000`` = ``1000.0`` = ``1e3`` → ``1000``; a trailing ``%`` is kept).
+
+    Args:
+        answer: a raw extracted answer.
+
+    Returns:
+        The normalized answer (possibly empty).
+    """
+    s = answer
+    previous = None
+    while s != previous:
+        previous, s = s, _TEXT_COMMAND.sub(r"\1", s)
+    s = _strip_edges(s)
+    s = " ".join(s.casefold().split())
+    s = s.replace("\\%", "%").replace("−", "-")
+    percent = s.endswith("%")
+    core = s[:-1].strip() if percent else s
+    number = _canonical_number(core)
+    if number is None:
+        return s
+    return number + "%" if percent else number
+
+
+
+def mean_logprob(logprobs: Sequence[float]) -> float:
+    """Mean token log-probability of a sample (0.0 for no tokens)."""
+    return math.fsum(logprobs) / len(logprobs) if logprobs else 0.0
+
+
+def _check_window(window: int) -> None:
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+
+
+def lowest_window(logprobs: Sequence[float], window: int = 32) -> float:
+    """DeepConf's "lowest group confidence": the worst stretch of a sample.
+
+    Args:
+        logprobs: the sample's token log-probabilities.
+        window: tokens per group.
+
+    Returns:
+        The minimum, over all sliding windows, of the window's mean logprob;
+        the whole mean if the sample is shorter than a window; 0.0 if empty.
+    """
+    _check_window(window)
+    if len(logprobs) <= window:
+        return mean_logprob(logprobs)
+    running = RunningConfidence(window)
+    for logprob in logprobs:
+        running.add(logprob)
+    return running.lowest
+
+
+class RunningConfidence:
+    """Sliding-window confidence of one streaming sample, O(1) per token.
+
+    For DeepConf-online early stopping: a sample whose ``current`` drops below
+    a threshold learned from warm-up samples can be cut short.
+
+    Args:
+        window: tokens per group.
+    """
+
+    __slots__ = ("_window", "_recent", "_sum", "_lowest", "_since_resync")
+
+    def __init__(self, window: int = 32) -> None:
+        _check_window(window)
+        self._window = window
+        self._recent: deque[float] = deque(maxlen=window)
+        self._sum = 0.0
+        self._lowest = math.inf
+        self._since_resync = 0
+
+    def add(self, logprob: float) -> None:
+        """Take the next token's log-probability."""
+        if len(self._recent) == self._window:
+            self._sum -= self._recent[0]
+        self._recent.append(logprob)
+        self._sum += logprob
+        self._since_resync += 1
+        # Adding and subtracting drifts over long samples; an exact re-sum once
+        # per window keeps the error bounded at O(1) amortized cost.
+        if self._since_resync >= self._window:
+            self._sum = math.fsum(self._recent)
+            self._since_resync = 0
+        if len(self._recent) == self._window:
+            self._lowest = min(self._lowest, self._sum / self._window)
+
+    @property
+    def current(self) -> float:
+        """Mean of the last ``window`` log-probabilities (0.0 before any)."""
+        return self._sum / len(self._recent) if self._recent else 0.0
+
+    @property
+    def lowest(self) -> float:
+        """Lowest full-window mean so far, or the current mean before a full window."""
+        return self._lowest if len(self._recent) == self._window else self.current
+
+
+
+@dataclass(frozen=True, slots=True)
+class Ballot:
+    """One sample's say in the vote.
+
+    Args:
+        extracted: its raw extracted answer, or None.
+        confidence: a log-probability-like score, <= 0; higher is more confident.
+    """
+
+    extracted: str | None
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResult:
+    """How a vote came out.
+
+    Args:
+        chosen: index of the ballot whose sample is the answer.
+        votes: normalized answer -> summed weight (answers that were extracted).
+        leader: the winning normalized answer, None if no ballot had one.
+        agree: how many ballots share the leader (1 when none had an answer).
+        runner_up: index of the best ballot of the second answer, if any.
+    """
+
+    chosen: int
+    votes: dict[str, float]
+    leader: str | None
+    agree: int
+    runner_up: int | None
+
+
+def weight(confidence: float) -> float:
+    """A ballot's weight: exp(confidence), the geometric-mean token probability.
+
+    Confidence above 0 is clamped, so the weight is at most 1.
+    """
+    return math.exp(min(confidence, 0.0))
+
+
+def _groups(ballots: Sequence[Ballot]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = {}
+    for index, ballot in enumerate(ballots):
+        key = "" if ballot.extracted is None else normalize(ballot.extracted)
+        if key:
+            groups.setdefault(key, []).append(index)
+    return groups
+
+
+def vote(ballots: Sequence[Ballot]) -> VoteResult:
+    """Confidence-weighted majority vote over normalized answers.
+
+    Each ballot adds ``weight(confidence)`` to its answer; the heaviest answer
+    wins, a tie goes to the answer holding the single most confident ballot,
+    and the chosen ballot is the most confident one of the winning answer.
+
+    Args:
+        ballots: one per sample, in sample order.
+
+    Returns:
+        The outcome; with no extracted answers, the most confident ballot.
+
+    Raises:
+        ValueError: no ballots, or a confidence that is NaN.
+    """
+    if not ballots:
+        raise ValueError("vote needs at least one ballot")
+    if any(math.isnan(b.confidence) for b in ballots):
+        raise ValueError("ballot confidence is NaN")
+
+    def best(indices: Sequence[int]) -> int:
+        # max() keeps the first of equals, so earlier samples win exact ties.
+        return max(indices, key=lambda i: ballots[i].confidence)
+
+    groups = _groups(ballots)
+    if not groups:
+        return VoteResult(best(range(len(ballots))), {}, None, 1, None)
+    votes = {
+        key: math.fsum(weight(ballots[i].confidence) for i in members)
+        for key, members in groups.items()
+    }
+    ranked = _rank(votes, {key: ballots[best(m)].confidence for key, m in groups.items()})
+    leader = ranked[0]
+    runner_up = best(groups[ranked[1]]) if len(ranked) > 1 else None
+    return VoteResult(best(groups[leader]), votes, leader, len(groups[leader]), runner_up)
+
+
+def _rank(votes: dict[str, float], top: dict[str, float]) -> list[str]:
+    """Answers from winner down: by weight, near-equal weights by best confidence."""
+    order = list(votes)  # first appearance breaks any remaining tie
+    ranked: list[str] = []
+    remaining = sorted(order, key=lambda k: -votes[k])
+    while remaining:
+        heaviest = votes[remaining[0]]
+        # Sums of different ballots can differ by rounding alone; treat that as a tie.
+        tied = [k for k in remaining if math.isclose(votes[k], heaviest, rel_tol=1e-9)]
+        tied.sort(key=lambda k: (-top[k], order.index(k)))
+        ranked.extend(tied)
+        remaining = [k for k in remaining if k not in tied]
+    return ranked
+
+
+def answer_counts(ballots: Sequence[Ballot]) -> list[int]:
+    """Ballots per distinct normalized answer, largest first (for adaptive stopping)."""
+    return sorted((len(m) for m in _groups(ballots).values()), reverse=True)
+
+
+
+def leader_is_settled(counts: Sequence[int], threshold: float = 0.95) -> bool:
+    """Adaptive-Consistency's stopping rule: is the leader's lead real?
+
+    With leader count ``a`` and runner-up count ``b`` (0 if there is none), the
+    Beta posterior gives P(leader's share > runner-up's) = P(Binomial(a+b+1, 1/2) <= a),
+    computed exactly.
+
+    Args:
+        counts: votes per distinct answer, in any order.
+        threshold: the probability the lead must exceed.
+
+    Returns:
+        True when that probability is above ``threshold``.
+
+    Raises:
+        ValueError: a negative count.
+    """
+    if any(c < 0 for c in counts):
+        raise ValueError(f"vote counts must be non-negative, got {list(counts)}")
+    top = sorted(counts, reverse=True)
+    if not top or top[0] == 0:
+        return False
+    a, b = top[0], (top[1] if len(top) > 1 else 0)
+    n = a + b + 1
+    below = sum(math.comb(n, k) for k in range(a + 1))
+    return Fraction(below, 2**n) > Fraction(threshold)
+
+
+def samples_to_add(
+    counts: Sequence[int], have: int, most: int, step: int = 2, *, threshold: float = 0.95
+) -> int:
+    """How many more samples adaptive effort should draw.
+
+    Args:
+        counts: votes per distinct answer so far.
+        have: samples drawn so far; most: the sample budget.
+        step: samples per round; threshold: passed to ``leader_is_settled``.
+
+    Returns:
+        0 once the leader is settled or the budget is spent, else min(step, most - have).
+
+    Raises:
+        ValueError: step below 1.
+    """
+    if step < 1:
+        raise ValueError(f"step must be at least 1, got {step}")
+    if have >= most or leader_is_settled(counts, threshold):
+        return 0
+    return min(step, most - have)
