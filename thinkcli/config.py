@@ -1,0 +1,423 @@
+"""Settings, merged from flags > THINKCLI_* environment > config.toml > built-in defaults.
+
+``load_settings`` validates every value where it enters and raises a one-line ``ConfigError``
+(file, environment) or ``UsageError`` (flags) that names the file, variable or option at fault.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+
+import platformdirs
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    import tomli as tomllib
+
+from thinkcli.errors import ConfigError, UsageError
+
+APP_NAME = "thinkcli"
+ENV_PREFIX = "THINKCLI_"
+CONFIG_ENV = "THINKCLI_CONFIG"
+HOME_ENV = "THINKCLI_HOME"
+AUTO = "auto"
+SELECTIONS = ("single", "vote", "vote+verify", "adaptive")
+REASONING_FORMATS = ("auto", "think", "harmony", "magistral", "prompted")
+THINKING_MODES = ("live", "show", "hide")
+MAX_SAMPLES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class EffortPreset:
+    """How hard to think at one effort level.
+
+    Args:
+        name: The level's name, as given to ``--effort``.
+        think_budget: Thinking-token budget; 0 means no thinking.
+        min_think: Thinking tokens required before the model may stop thinking.
+        samples: Reasoning paths explored in parallel (for "adaptive": the maximum).
+        selection: How the answer is chosen: "single", "vote", "vote+verify" or "adaptive".
+        temperature: Overrides the top-level temperature for this level when set.
+    """
+
+    name: str
+    think_budget: int
+    min_think: int
+    samples: int
+    selection: str
+    temperature: float | None = None
+
+
+DEFAULT_EFFORTS: Mapping[str, EffortPreset] = MappingProxyType(
+    {
+        "none": EffortPreset("none", 0, 0, 1, "single"),
+        "low": EffortPreset("low", 256, 0, 1, "single"),
+        "medium": EffortPreset("medium", 1024, 0, 1, "single"),
+        "high": EffortPreset("high", 4096, 0, 5, "vote"),
+        "max": EffortPreset("max", 8192, 1024, 8, "vote+verify"),
+        "auto": EffortPreset("auto", 2048, 0, 8, "adaptive"),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a run needs to know; see config.example.toml for each key's meaning.
+
+    ``None`` for gpu_layers, threads, ctx and seed means "auto" (written so in the file).
+    """
+
+    model: str = "smollm2-135m"
+    gpu_layers: int | None = None
+    threads: int | None = None
+    ctx: int | None = None
+    seed: int | None = None
+    temperature: float = 0.6
+    top_p: float = 0.95
+    top_k: int = 20
+    max_tokens: int = 2048
+    system: str = ""
+    reasoning_format: str = "auto"
+    effort: str = "medium"
+    thinking: str = "live"
+    wrap_up: str = "\n\nTime is up. I have to give my final answer now.\n"
+    continuations: tuple[str, ...] = ("Wait,",)
+    # A mappingproxy cannot be hashed, so it stays out of the hash (it still counts for ==).
+    efforts: Mapping[str, EffortPreset] = field(default_factory=lambda: DEFAULT_EFFORTS, hash=False)
+
+    def preset(self, name: str | None = None) -> EffortPreset:
+        """Look up an effort level.
+
+        Args:
+            name: The level; ``None`` means this settings' ``effort``.
+
+        Returns:
+            The preset, built-in or user-defined.
+
+        Raises:
+            UsageError: No such level.
+        """
+        level = self.effort if name is None else name
+        try:
+            return self.efforts[level]
+        except KeyError:
+            choices = ", ".join(self.efforts)
+            raise UsageError(f"unknown effort {level!r}; choose one of: {choices}") from None
+
+    def updated(self, changes: Mapping[str, object]) -> Settings:
+        """Return a copy with command-line style changes applied and validated.
+
+        Args:
+            changes: Setting name -> value; ``None`` means "not given" and is skipped.
+
+        Returns:
+            The new settings.
+
+        Raises:
+            UsageError: A value is out of range or of the wrong type (named as ``--option``).
+            ValueError: A key is not a setting (a programming error, not the user's).
+        """
+        values: dict[str, object] = {}
+        for key, value in changes.items():
+            if value is None:
+                continue
+            check = _SETTING_CHECKS.get(key)
+            if check is None:
+                raise ValueError(f"not a setting: {key!r}")
+            try:
+                values[key] = check(value)
+            except _Invalid as exc:
+                raise UsageError(f"--{key.replace('_', '-')}: {exc}") from None
+        return replace(self, **values)
+
+
+class _Invalid(Exception):
+    """A value failed its check; the message says why, the caller adds where."""
+
+
+_TOML_TYPES = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array"}
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, dict):
+        return "table"
+    return _TOML_TYPES.get(type(value), type(value).__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """Type and range rule for one key; callable on typed values, ``parse_env`` on strings."""
+
+    kind: str  # "int" | "float" | "str" | "strs"
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    auto: bool = False  # the string "auto" stands for None, since TOML has no null
+    choices: tuple[str, ...] = ()
+    nonempty: bool = False
+
+    def expected(self) -> str:
+        what = {"int": "an integer", "float": "a number", "str": "a string"}.get(
+            self.kind, "an array of strings"
+        )
+        return f'{what} or "{AUTO}"' if self.auto else what
+
+    def __call__(self, value: object) -> object:
+        if self.auto and value == AUTO:
+            return None
+        if isinstance(value, bool) or not isinstance(value, _PY_TYPES[self.kind]):
+            raise _Invalid(f"expected {self.expected()}, got {_type_name(value)}")
+        if self.kind == "float":
+            value = float(value)
+            if not math.isfinite(value):
+                raise _Invalid(f"expected a finite number, got {value}")
+        if self.kind == "strs":
+            return self._strings(value)
+        if self.kind == "str":
+            return self._text(value)
+        self._in_range(value)
+        return value
+
+    def parse_env(self, raw: str) -> object:
+        text = raw.strip()
+        if self.kind == "strs":
+            return self(_split_list(raw))
+        if self.kind == "str":
+            # Names and choices are words; prompts keep their spacing.
+            return self(text if self.choices or self.nonempty else raw)
+        if self.auto and text.lower() == AUTO:
+            return None
+        try:
+            value: object = int(text) if self.kind == "int" else float(text)
+        except ValueError:
+            raise _Invalid(f"expected {self.expected()}, got {raw!r}") from None
+        return self(value)
+
+    def _in_range(self, value: float) -> None:
+        rules = []
+        if self.low is not None:
+            op = ">" if self.open_low else ">="
+            ok = value > self.low if self.open_low else value >= self.low
+            rules.append((ok, f"{op} {self.low}"))
+        if self.high is not None:
+            rules.append((value <= self.high, f"<= {self.high}"))
+        if not all(ok for ok, _ in rules):
+            raise _Invalid(f"must be {' and '.join(text for _, text in rules)}, got {value!r}")
+
+    def _text(self, value: str) -> str:
+        if self.choices and value not in self.choices:
+            raise _Invalid(f"must be one of: {', '.join(self.choices)}; got {value!r}")
+        if self.nonempty and not value.strip():
+            raise _Invalid("must not be empty")
+        return value
+
+    def _strings(self, value: list | tuple) -> tuple[str, ...]:
+        if not all(isinstance(item, str) for item in value):
+            raise _Invalid(f"expected {self.expected()}, got an array holding other values")
+        if not value or not all(value):
+            raise _Invalid("must hold at least one string, and no empty ones")
+        return tuple(value)
+
+
+_PY_TYPES = {"int": int, "float": (int, float), "str": str, "strs": (list, tuple)}
+
+
+def _split_list(raw: str) -> list[str]:
+    # A TOML array keeps commas inside items ("Wait,"); the plain form is for simple words.
+    if raw.strip().startswith("["):
+        try:
+            return tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise _Invalid(f"expected a TOML array of strings, got {raw!r}") from None
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_SETTING_CHECKS: Mapping[str, _Check] = MappingProxyType(
+    {
+        "model": _Check("str", nonempty=True),
+        "gpu_layers": _Check("int", low=-1, auto=True),
+        "threads": _Check("int", low=1, auto=True),
+        "ctx": _Check("int", low=1, auto=True),
+        # llama.cpp's seed is a uint32 and 0xFFFFFFFF already means "random".
+        "seed": _Check("int", low=0, high=2**32 - 2, auto=True),
+        "temperature": _Check("float", low=0),
+        "top_p": _Check("float", low=0, high=1, open_low=True),
+        "top_k": _Check("int", low=0),
+        "max_tokens": _Check("int", low=1),
+        "system": _Check("str"),
+        "reasoning_format": _Check("str", choices=REASONING_FORMATS),
+        "effort": _Check("str", nonempty=True),
+        "thinking": _Check("str", choices=THINKING_MODES),
+        "wrap_up": _Check("str"),
+        "continuations": _Check("strs"),
+    }
+)
+
+_PRESET_CHECKS: Mapping[str, _Check] = MappingProxyType(
+    {
+        "think_budget": _Check("int", low=0),
+        "min_think": _Check("int", low=0),
+        "samples": _Check("int", low=1, high=MAX_SAMPLES),
+        "selection": _Check("str", choices=SELECTIONS),
+        "temperature": _Check("float", low=0),
+    }
+)
+
+
+def config_path(env: Mapping[str, str]) -> Path:
+    """The config file: ``$THINKCLI_CONFIG`` if set, else the platform's user config dir."""
+    named = env.get(CONFIG_ENV)
+    if named:
+        return Path(named).expanduser()
+    return platformdirs.user_config_path(APP_NAME, appauthor=False) / "config.toml"
+
+
+def data_dir(env: Mapping[str, str]) -> Path:
+    """Where models and history live: ``$THINKCLI_HOME`` if set, else the user data dir."""
+    named = env.get(HOME_ENV)
+    if named:
+        return Path(named).expanduser()
+    return platformdirs.user_data_path(APP_NAME, appauthor=False)
+
+
+def load_settings(
+    *,
+    env: Mapping[str, str],
+    flags: Mapping[str, object] | None = None,
+    path: Path | None = None,
+) -> Settings:
+    """Merge defaults, the config file, the environment and flags, highest last.
+
+    Args:
+        env: The process environment (injected so tests need no monkeypatching).
+        flags: Setting name -> value from the command line; ``None`` values are skipped.
+        path: The config file. ``None`` means ``config_path(env)``; a missing file is then
+            fine unless ``THINKCLI_CONFIG`` named it. A path given here must exist.
+
+    Returns:
+        The validated settings. The chosen ``effort`` is checked later, by ``Settings.preset``.
+
+    Raises:
+        ConfigError: The file or an environment variable is unreadable or invalid.
+        UsageError: A flag's value is invalid.
+    """
+    if path is not None:
+        table = _read_toml(path, missing=f"config file {path} does not exist")
+    else:
+        path = config_path(env)
+        named = bool(env.get(CONFIG_ENV))
+        missing = f"config file {path} does not exist (named by {CONFIG_ENV})" if named else None
+        table = _read_toml(path, missing=missing)
+    values, efforts = _from_file(table, path)
+    values.update(_from_env(env))
+    return Settings(**values, efforts=efforts).updated(flags or {})
+
+
+def _read_toml(path: Path, *, missing: str | None) -> dict:
+    """Parse the file; ``missing`` is the error for an absent file, ``None`` if that is fine."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if missing is not None:
+            raise ConfigError(missing) from None
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")  # editors on Windows like to add a BOM
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _unknown(path: Path, key: str, valid: object, prefix: str = "") -> ConfigError:
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"{path}: unknown key {prefix + key!r}{hint}")
+
+
+def _checked(check: _Check, value: object, path: Path, key: str) -> object:
+    try:
+        return check(value)
+    except _Invalid as exc:
+        raise ConfigError(f"{path}: key {key!r} {exc}") from None
+
+
+def _from_file(table: dict, path: Path) -> tuple[dict[str, object], Mapping[str, EffortPreset]]:
+    values: dict[str, object] = {}
+    for key, value in table.items():
+        if key == "efforts":
+            continue
+        if key == "effort" and isinstance(value, dict):
+            raise ConfigError(
+                f"{path}: key 'effort' must name a level; preset tables are [efforts.NAME]"
+            )
+        check = _SETTING_CHECKS.get(key)
+        if check is None:
+            raise _unknown(path, key, [*_SETTING_CHECKS, "efforts"])
+        values[key] = _checked(check, value, path, key)
+    return values, _merge_efforts(table.get("efforts", {}), path)
+
+
+def _merge_efforts(table: object, path: Path) -> Mapping[str, EffortPreset]:
+    """Built-in presets overridden field by field by ``[efforts.NAME]``, plus new levels."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: key 'efforts' expected a table, got {_type_name(table)}")
+    merged = dict(DEFAULT_EFFORTS)
+    for name, entries in table.items():
+        where = f"efforts.{name}"
+        if not name or any(char.isspace() for char in name):
+            raise ConfigError(f"{path}: key {where!r}: a level name needs no spaces")
+        if not isinstance(entries, dict):
+            raise ConfigError(f"{path}: key {where!r} expected a table, got {_type_name(entries)}")
+        given: dict[str, object] = {}
+        for key, value in entries.items():
+            check = _PRESET_CHECKS.get(key)
+            if check is None:
+                raise _unknown(path, key, _PRESET_CHECKS, prefix=f"{where}.")
+            given[key] = _checked(check, value, path, f"{where}.{key}")
+        base = merged.get(name) or _new_level(name, given, path)
+        preset = replace(base, **given)
+        if preset.min_think > preset.think_budget:
+            raise ConfigError(
+                f"{path}: key '{where}.min_think' must be <= think_budget "
+                f"({preset.think_budget}), got {preset.min_think}"
+            )
+        merged[name] = preset
+    return MappingProxyType(merged)
+
+
+def _new_level(name: str, given: Mapping[str, object], path: Path) -> EffortPreset:
+    missing = [key for key in ("think_budget", "samples") if key not in given]
+    if missing:
+        raise ConfigError(
+            f"{path}: key 'efforts.{name}' is a new effort level and must set "
+            + " and ".join(missing)
+        )
+    samples = given["samples"]
+    selection = "single" if samples == 1 else "vote"
+    return EffortPreset(name, given["think_budget"], 0, samples, selection)
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, object]:
+    """``THINKCLI_<KEY>`` for every scalar setting; an empty variable counts as unset."""
+    values: dict[str, object] = {}
+    for key, check in _SETTING_CHECKS.items():
+        var = ENV_PREFIX + key.upper()
+        raw = env.get(var)
+        if raw is None or not raw.strip():
+            continue
+        try:
+            values[key] = check.parse_env(raw)
+        except _Invalid as exc:
+            raise ConfigError(f"{var}: {exc}") from None
+    return values
