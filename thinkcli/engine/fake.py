@@ -1,0 +1,132 @@
+"""A scripted engine for tests: each sequence yields the pieces it was given.
+
+Like llm's ``MockModel``: tests script the output, then check what the code
+under test asked for (rendered prompts, injected text, rewinds, stops).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence, Union
+
+from thinkcli.engine import ModelInfo, Sampling, Token
+from thinkcli.engine.template import render
+
+EOG = object()  # put in a script to end generation there (the end of a script does too)
+Piece = Union[str, tuple[str, float], object]
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+@dataclass
+class FakeBatch:
+    """Replays one script per sequence and records what the caller did."""
+
+    scripts: list[list[Piece]]
+    n_ctx: int
+    prompt_tokens: int
+    prompt_eval_tokens: int
+    injected: list[tuple[int, str]] = field(default_factory=list)
+    rewound: list[tuple[int, int]] = field(default_factory=list)
+    stopped: list[int] = field(default_factory=list)
+    used: int = 0
+    closed: bool = False
+
+    def __post_init__(self) -> None:
+        self._pos = [0] * len(self.scripts)
+        self._live = list(range(len(self.scripts)))
+        self._held: set[int] = set()
+
+    @property
+    def live(self) -> list[int]:
+        return list(self._live)
+
+    def step(self) -> list[Token]:
+        out = []
+        for s in list(self._live):
+            if s in self._held:
+                self.stop(s)
+                continue
+            script = self.scripts[s]
+            piece = script[self._pos[s]] if self._pos[s] < len(script) else EOG
+            self._pos[s] += 1
+            if piece is EOG:
+                self._held.add(s)
+                out.append(Token(s, "", -0.1, eog=True))
+                continue
+            text, logprob = piece if isinstance(piece, tuple) else (piece, -0.1)
+            self.used += 1
+            out.append(Token(s, text, logprob))
+        return out
+
+    def inject(self, seq: int, text: str) -> int:
+        self.injected.append((seq, text))
+        self._held.discard(seq)
+        self.used += _tokens(text)
+        return _tokens(text)
+
+    def rewind(self, seq: int, n_tokens: int) -> None:
+        self.rewound.append((seq, n_tokens))
+        self.used -= n_tokens
+
+    def stop(self, seq: int) -> None:
+        if seq in self._live:
+            self._live.remove(seq)
+            self.stopped.append(seq)
+
+    def room(self, seq: int | None = None) -> int:
+        return self.n_ctx - self.prompt_tokens - self.used
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeEngine:
+    """An engine whose sequences replay scripts.
+
+    Args:
+        scripts: one list of pieces per sequence; each ``start`` takes the next
+            ``n`` scripts (cycling through the given ones).
+        chat_template: the Jinja template to render prompts with (None: ChatML).
+        n_ctx: the context size to report.
+    """
+
+    def __init__(
+        self,
+        scripts: Sequence[Sequence[Piece]],
+        *,
+        chat_template: str | None = None,
+        n_ctx: int = 8192,
+        name: str = "fake",
+    ) -> None:
+        self.scripts = [list(s) for s in scripts]
+        self.info = ModelInfo(
+            name=name, path=f"/models/{name}.gguf", n_ctx=n_ctx, n_ctx_train=n_ctx,
+            chat_template=chat_template, load_s=0.01,
+        )
+        self.n_seq_max = 64
+        self.prompts: list[str] = []
+        self.batches: list[FakeBatch] = []
+        self.seeds: list[list[int]] = []
+        self._next = 0
+
+    def render(self, messages: list[dict], **template_kwargs: object) -> str:
+        return render(self.info.chat_template, messages, **template_kwargs)
+
+    def count_tokens(self, text: str) -> int:
+        return _tokens(text)
+
+    def start(self, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> FakeBatch:
+        self.prompts.append(prompt)
+        self.seeds.append(list(seeds))
+        scripts = [self.scripts[(self._next + i) % len(self.scripts)] for i in range(n)]
+        self._next += n
+        tokens = _tokens(prompt)
+        batch = FakeBatch(scripts, self.info.n_ctx, tokens, tokens if not self.batches else 1)
+        self.batches.append(batch)
+        return batch
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,282 @@
+"""The llama.cpp engine: the only module that imports ``llama_cpp``.
+
+It owns the model and context lifetime, evaluates a prompt once, copies its KV
+cache to several sequences and decodes them together in one ``llama_decode``
+batch, each with its own sampler chain. Everything leaving it is our own type.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+import llama_cpp as lc
+import numpy as np
+
+from thinkcli.engine import ModelInfo, Sampling, Token
+from thinkcli.engine.template import render
+from thinkcli.errors import ContextOverflowError, ModelError
+
+_log_callback = None  # must outlive every llama.cpp call: a collected callback segfaults
+
+
+def _silence_llama_logs(debug: bool) -> None:
+    global _log_callback
+
+    def log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+        if debug and text:
+            os.write(2, text)
+
+    _log_callback = lc.llama_log_callback(log)
+    lc.llama_log_set(_log_callback, ctypes.c_void_p(0))
+
+
+def gpu_offload_supported() -> bool:
+    """Whether this llama.cpp build can put layers on a GPU."""
+    return bool(lc.llama_supports_gpu_offload())
+
+
+class LlamaEngine:
+    """A GGUF model loaded through llama.cpp, ready to decode up to ``n_seq_max`` sequences.
+
+    Args:
+        path: the GGUF file.
+        name: what to call the model in output.
+        gpu_layers: layers to offload; -1 = all; None = all when the build supports it.
+        ctx: context size in tokens (shared by all sequences); None = min(trained, 8192).
+        threads: CPU threads; None = all cores.
+        n_seq_max: most sequences one batch may hold.
+        debug: let llama.cpp's own log through to stderr.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        name: str,
+        gpu_layers: int | None = None,
+        ctx: int | None = None,
+        threads: int | None = None,
+        n_seq_max: int = 8,
+        debug: bool = False,
+    ) -> None:
+        _silence_llama_logs(debug)
+        lc.llama_backend_init()
+        started = time.perf_counter()
+        if gpu_layers is None:
+            gpu_layers = -1 if gpu_offload_supported() else 0
+        mparams = lc.llama_model_default_params()
+        mparams.n_gpu_layers = 999 if gpu_layers < 0 else gpu_layers
+        self._model = lc.llama_model_load_from_file(str(path).encode(), mparams)
+        if not self._model:
+            raise ModelError(f"llama.cpp could not load {path} (run with --debug to see why)")
+        self._vocab = lc.llama_model_get_vocab(self._model)
+        n_train = lc.llama_model_n_ctx_train(self._model)
+        n_ctx = ctx or min(n_train, 8192)
+        threads = threads or os.cpu_count() or 1
+        cparams = lc.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = min(n_ctx, 2048)
+        cparams.n_ubatch = min(n_ctx, 512)
+        cparams.n_seq_max = n_seq_max
+        cparams.kv_unified = True  # one shared cache: the prompt is stored once for all samples
+        cparams.n_threads = threads
+        cparams.n_threads_batch = threads
+        self._ctx = lc.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            lc.llama_model_free(self._model)
+            raise ModelError(f"llama.cpp could not create a {n_ctx}-token context for {path}")
+        self._mem = lc.llama_get_memory(self._ctx)
+        self.n_seq_max = n_seq_max
+        self._n_vocab = lc.llama_vocab_n_tokens(self._vocab)
+        self._cached: list[int] = []  # tokens held by sequence 0, for prefix reuse
+        self.info = ModelInfo(
+            name=name,
+            path=str(path),
+            n_ctx=lc.llama_n_ctx(self._ctx),
+            n_ctx_train=n_train,
+            chat_template=self._meta("tokenizer.chat_template"),
+            bos_token=self._token_text(lc.llama_vocab_bos(self._vocab)),
+            eos_token=self._token_text(lc.llama_vocab_eos(self._vocab)),
+            gpu_layers=gpu_layers,
+            load_s=time.perf_counter() - started,
+        )
+
+    # -- text and tokens ------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        size = lc.llama_model_meta_val_str(self._model, key.encode(), None, 0)
+        if size < 0:
+            return None
+        buf = ctypes.create_string_buffer(size + 1)
+        lc.llama_model_meta_val_str(self._model, key.encode(), buf, size + 1)
+        return buf.value.decode("utf-8", errors="replace")
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self.piece(token).decode("utf-8", errors="replace")
+
+    def piece(self, token: int) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = lc.llama_token_to_piece(self._vocab, token, buf, 64, 0, True)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = lc.llama_token_to_piece(self._vocab, token, buf, -n, 0, True)
+        return buf.raw[:n]
+
+    def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
+        data = text.encode("utf-8")
+        room = len(data) + 8
+        buf = (lc.llama_token * room)()
+        n = lc.llama_tokenize(self._vocab, data, len(data), buf, room, add_bos, True)
+        if n < 0:
+            room = -n
+            buf = (lc.llama_token * room)()
+            n = lc.llama_tokenize(self._vocab, data, len(data), buf, room, add_bos, True)
+        return list(buf[:n])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def is_eog(self, token: int) -> bool:
+        return bool(lc.llama_vocab_is_eog(self._vocab, token))
+
+    def render(self, messages: list[dict], **template_kwargs: object) -> str:
+        return render(
+            self.info.chat_template,
+            messages,
+            bos_token=self.info.bos_token,
+            eos_token=self.info.eos_token,
+            **template_kwargs,
+        )
+
+    def logprob(self, batch_index: int, token: int) -> float:
+        """Log-probability of ``token`` under the raw distribution at ``batch_index``."""
+        ptr = lc.llama_get_logits_ith(self._ctx, batch_index)
+        logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+        top = float(logits.max())
+        return float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))
+
+    # -- decoding -------------------------------------------------------------
+
+    def start(self, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> "LlamaBatch":
+        """Evaluate ``prompt`` once (reusing any cached prefix) and open ``n`` sequences on it."""
+        from thinkcli.engine.batch import LlamaBatch
+
+        if n > self.n_seq_max:
+            raise ModelError(f"{n} samples need a context made for {n} sequences (have {self.n_seq_max})")
+        add_bos = bool(lc.llama_vocab_get_add_bos(self._vocab)) and not (
+            self.info.bos_token and prompt.startswith(self.info.bos_token)
+        )
+        tokens = self.tokenize(prompt, add_bos=add_bos)
+        if len(tokens) + n >= self.info.n_ctx:
+            raise ContextOverflowError(
+                f"the prompt is {len(tokens)} tokens but the context holds {self.info.n_ctx} "
+                "(shorten the input or raise --ctx)"
+            )
+        for seq in range(1, self.n_seq_max):
+            lc.llama_memory_seq_rm(self._mem, seq, -1, -1)
+        keep = _common_prefix(self._cached, tokens, limit=len(tokens) - 1)
+        lc.llama_memory_seq_rm(self._mem, 0, keep, -1)
+        self._cached = tokens[:keep]
+        last_index = self.decode_prompt(tokens[keep:], start=keep)
+        self._cached = list(tokens)
+        for seq in range(1, n):
+            lc.llama_memory_seq_cp(self._mem, 0, seq, -1, -1)
+        return LlamaBatch(
+            self,
+            n=n,
+            prompt_tokens=len(tokens),
+            prompt_eval_tokens=len(tokens) - keep,
+            logits_index=last_index,
+            samplers=[_sampler_chain(sampling, seed) for seed in seeds[:n]],
+            prompt=tokens,
+        )
+
+    def decode_prompt(self, tokens: list[int], *, start: int) -> int:
+        """Decode ``tokens`` on sequence 0 from position ``start``; returns the logits' batch index."""
+        step = lc.llama_n_batch(self._ctx)
+        for offset in range(0, len(tokens), step):
+            chunk = tokens[offset : offset + step]
+            last = offset + step >= len(tokens)
+            self.decode([(0, start + offset + i, t, last and i == len(chunk) - 1) for i, t in enumerate(chunk)])
+        return len(tokens) - 1 - (len(tokens) - 1) // step * step
+
+    def decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        """One ``llama_decode`` over ``(seq, pos, token, wants_logits)`` entries."""
+        batch = self._batch_for(len(entries))
+        for i, (seq, pos, token, logits) in enumerate(entries):
+            batch.token[i] = token
+            batch.pos[i] = pos
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = seq
+            batch.logits[i] = logits
+        batch.n_tokens = len(entries)
+        status = lc.llama_decode(self._ctx, batch)
+        if status == 1:
+            raise ContextOverflowError(f"the {self.info.n_ctx}-token context is full (raise --ctx)")
+        if status != 0:
+            raise ModelError(f"llama.cpp failed to decode a batch (status {status})")
+
+    def _batch_for(self, size: int):
+        current = getattr(self, "_batch", None)
+        if current is None or self._batch_size < size:
+            if current is not None:
+                lc.llama_batch_free(current)
+            self._batch_size = max(size, lc.llama_n_batch(self._ctx))
+            self._batch = lc.llama_batch_init(self._batch_size, 0, 1)
+        return self._batch
+
+    def sample(self, sampler, batch_index: int) -> int:
+        return lc.llama_sampler_sample(sampler, self._ctx, batch_index)
+
+    def free_sampler(self, chain) -> None:
+        lc.llama_sampler_free(chain)
+
+    def forget(self, seq: int, from_pos: int) -> None:
+        lc.llama_memory_seq_rm(self._mem, seq, from_pos, -1)
+
+    def remember(self, tokens: list[int]) -> None:
+        """Record what sequence 0 holds after a batch, so the next prompt can reuse it."""
+        self._cached = tokens
+
+    def close(self) -> None:
+        if getattr(self, "_batch", None) is not None:
+            lc.llama_batch_free(self._batch)
+            self._batch = None
+        if self._ctx:
+            lc.llama_free(self._ctx)
+            self._ctx = None
+        if self._model:
+            lc.llama_model_free(self._model)
+            self._model = None
+
+
+def _common_prefix(a: list[int], b: list[int], *, limit: int) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y or n >= limit:
+            break
+        n += 1
+    return n
+
+
+def _sampler_chain(sampling: Sampling, seed: int):
+    chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
+    if sampling.temperature <= 0:
+        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_greedy())
+        return chain
+    if sampling.top_k > 0:
+        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_k(sampling.top_k))
+    if sampling.top_p < 1.0:
+        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_p(sampling.top_p, 1))
+    lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_temp(sampling.temperature))
+    lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_dist(seed & 0xFFFFFFFF))
+    return chain
+
+

@@ -1,0 +1,230 @@
+"""One reasoning path: tags its tokens and enforces its thinking budget.
+
+``Sample.feed`` takes each token of its sequence, splits it into reasoning and
+answer, and steers the sequence: it closes thinking when the budget runs out,
+rejects a close before ``min_think`` (rewinding the tag and thinking on), and
+stops the sequence when the answer ends.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from thinkcli.engine import Batch, Token
+from thinkcli.events import AnswerEnd, SampleResult, Text, ThinkEnd
+from thinkcli.reasoning import ReasoningFormat
+from thinkcli.vote import RunningConfidence, extract_answer, mean_logprob
+
+ROOM_MARGIN = 8  # tokens kept free so a forced close always fits in the context
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The thinking rules one sample follows.
+
+    Args:
+        think: thinking tokens allowed before thinkcli closes the thinking.
+        min_think: thinking tokens required before the model may close it.
+        max_answer: answer tokens allowed.
+        wrap_up: injected before the close tag when the budget runs out.
+        continuations: injected (in turn) when the model closes too early.
+    """
+
+    think: int
+    min_think: int = 0
+    max_answer: int = 2048
+    wrap_up: str = "\n\nTime is up. I have to give my final answer now.\n"
+    continuations: tuple[str, ...] = ("Wait,",)
+
+
+class Sample:
+    """The state of one sequence of a batch.
+
+    Args:
+        index: the sequence id in the batch.
+        fmt: the reasoning format (tags, close text, parser).
+        budget: the thinking rules.
+        starts_in_thinking: the prompt already opened the thinking.
+        started: ``time.perf_counter()`` at the start of the run.
+    """
+
+    def __init__(
+        self, index: int, *, fmt: ReasoningFormat, budget: Budget, starts_in_thinking: bool, started: float
+    ) -> None:
+        self.index = index
+        self._fmt = fmt
+        self._budget = budget
+        self._starts = starts_in_thinking
+        self._started = started
+        self._parser = fmt.parser(starts_in_thinking)
+        self._raw = ""  # everything the parser has seen
+        self._ends: list[int] = []  # raw offset after each generated thinking token
+        self._answer_logprobs: list[float] = []
+        self._waits = 0
+        self.confidence = RunningConfidence()
+        self.reasoning = ""
+        self.answer = ""
+        self.thinking_tokens = 0
+        self.answer_tokens = 0
+        self.think_end: ThinkEnd = "none"
+        self.answer_end: AnswerEnd = "stop"
+        self.done = False
+        self.thought_s = 0.0
+
+    @property
+    def thinking(self) -> bool:
+        """Text the model writes now is reasoning."""
+        return self._parser.in_reasoning
+
+    def feed(self, token: Token, batch: Batch) -> list[Text]:
+        """Take one token of this sequence and steer the sequence; returns what to show."""
+        if self.done:
+            return []
+        if token.eog:
+            return self._on_end(batch) if self.thinking else self._finish(batch, "stop")
+        self.confidence.add(token.logprob)
+        was_thinking, was_closed = self.thinking, self._parser.reasoning_closed
+        before = len(self._raw)
+        segments = self._feed_parser(token.text)
+        closed_now = self._parser.reasoning_closed and not was_closed
+        thinking = was_thinking or self.thinking or closed_now
+        if thinking:
+            self.thinking_tokens += 1
+            self._ends.append(len(self._raw))
+            if closed_now and self.thinking_tokens < self._budget.min_think:
+                return self._reject_close(batch, before)
+        out = self._emit(segments)
+        if thinking:
+            if closed_now:
+                self._mark_thought("stop")
+            elif self.thinking_tokens >= self._budget.think:
+                return out + self._force_close(batch, "budget")
+        else:
+            self.answer_tokens += 1
+            self._answer_logprobs.append(token.logprob)
+            if self.answer_tokens >= self._budget.max_answer:
+                return out + self._finish(batch, "length")
+        if batch.room(self.index) <= ROOM_MARGIN + len(batch.live):
+            if self.thinking:
+                return out + self._force_close(batch, "length", wrap_up=False)
+            return out + self._finish(batch, "length")
+        return out
+
+    def begin(self, batch: Batch) -> list[Text]:
+        """Before the first token: a zero budget closes the thinking at once."""
+        if self._starts and self._budget.think <= 0:
+            return self._force_close(batch, "budget", wrap_up=False)
+        return []
+
+    # -- steering -------------------------------------------------------------
+
+    def _reject_close(self, batch: Batch, before: int) -> list[Text]:
+        """The model closed its thinking before ``min_think``: rewind the tag and think on."""
+        tag = self._raw.find(self._fmt.end_tag, max(0, before - len(self._fmt.end_tag)))
+        cut = tag if tag >= 0 else before
+        drop = 0
+        while drop < len(self._ends) and self._ends[-1 - drop] > cut:
+            drop += 1
+        start = self._ends[-1 - drop] if drop < len(self._ends) else 0
+        kept = self._raw[start:cut]
+        batch.rewind(self.index, drop)
+        self.thinking_tokens -= drop
+        del self._ends[len(self._ends) - drop :]
+        return self._replay(self._raw[:start], kept.rstrip() + "\n" + self._next_word(), batch)
+
+    def _on_end(self, batch: Batch) -> list[Text]:
+        """The model ended its turn while thinking: think on, or close and answer."""
+        if self.thinking_tokens < self._budget.min_think:
+            text = "\n" + self._next_word()
+            batch.inject(self.index, text)
+            return self._emit(self._feed_parser(text))
+        return self._force_close(batch, "stop", wrap_up=False)
+
+    def _force_close(self, batch: Batch, reason: ThinkEnd, *, wrap_up: bool = True) -> list[Text]:
+        text = (self._budget.wrap_up if wrap_up else "\n") + self._fmt.close
+        if batch.room(self.index) <= batch.inject(self.index, text):
+            return self._finish(batch, "length")
+        out = self._emit(self._feed_parser(text))
+        self._mark_thought(reason)
+        return out
+
+    def _replay(self, raw: str, extra: str, batch: Batch) -> list[Text]:
+        """Rebuild the parser over ``raw + extra`` and show only what is new."""
+        batch.inject(self.index, extra)
+        self._parser = self._fmt.parser(self._starts)
+        self._raw = ""
+        shown = self.reasoning
+        self.reasoning = ""
+        self._feed_parser(raw + extra, collect=True)
+        new = self.reasoning[len(shown) :] if self.reasoning.startswith(shown) else self.reasoning
+        return [self._text("reasoning", new)] if new else []
+
+    def _next_word(self) -> str:
+        words = self._budget.continuations or ("Wait,",)
+        self._waits += 1
+        return words[(self._waits - 1) % len(words)]
+
+    def _mark_thought(self, reason: ThinkEnd) -> None:
+        self.think_end = reason
+        self.thought_s = time.perf_counter() - self._started
+
+    def _finish(self, batch: Batch, reason: AnswerEnd) -> list[Text]:
+        out = self._emit(self._parser.finish())
+        if self.think_end == "none" and self.reasoning:
+            self._mark_thought("length" if reason == "length" else "stop")
+        self.answer_end = reason
+        self.done = True
+        batch.stop(self.index)
+        return out
+
+    def interrupt(self) -> None:
+        """Ctrl-C: keep what there is."""
+        if not self.done:
+            self._emit(self._parser.finish())
+            if self.think_end == "none" and self.reasoning:
+                self.think_end = "interrupted"
+            self.answer_end = "interrupted"
+            self.done = True
+
+    # -- text -----------------------------------------------------------------
+
+    def _feed_parser(self, text: str, *, collect: bool = False) -> list[tuple[str, str]]:
+        self._raw += text
+        segments = self._parser.feed(text)
+        if collect:
+            self._emit(segments)
+        return segments
+
+    def _emit(self, segments: list[tuple[str, str]]) -> list[Text]:
+        out = []
+        for kind, text in segments:
+            if kind == "reasoning":
+                self.reasoning += text
+            else:
+                self.answer += text
+            out.append(self._text(kind, text))
+        return out
+
+    def _text(self, kind: str, text: str) -> Text:
+        return Text(kind, text, self.index, self.thinking_tokens, time.perf_counter() - self._started)
+
+    def result(self) -> SampleResult:
+        """What this path produced, with its confidence and extracted answer."""
+        answer = self.answer.strip()
+        logprobs = self._answer_logprobs
+        return SampleResult(
+            reasoning=self.reasoning.strip(),
+            answer=answer,
+            extracted=extract_answer(answer) if answer else None,
+            thinking_tokens=self.thinking_tokens,
+            answer_tokens=self.answer_tokens,
+            confidence=round(mean_logprob(logprobs) if logprobs else self.confidence.lowest, 4),
+            finish_reason=self.think_end,
+            answer_finish=self.answer_end,
+        )
+
+    def trace_confidence(self) -> float:
+        """The lowest sliding-window confidence of the whole trace (DeepConf)."""
+        return self.confidence.lowest
+
