@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal, Union
 
 Kind = Literal["reasoning", "answer"]
-ThinkEnd = Literal["stop", "budget", "length", "interrupted", "none"]
+ThinkEnd = Literal["stop", "budget", "length", "interrupted", "pruned", "none"]
 AnswerEnd = Literal["stop", "length", "interrupted"]
 
 

@@ -70,6 +70,9 @@ class Batch(Protocol):
     def inject(self, seq: int, text: str) -> None:
         """Force ``text`` into ``seq``; it is evaluated before the next token."""
 
+    def forbid_end(self, seq: int) -> None:
+        """The next token of ``seq`` may not end generation (an answer must start)."""
+
     def rewind(self, seq: int, n_tokens: int) -> None:
         """Forget the last ``n_tokens`` generated or injected tokens of ``seq``."""
 

@@ -25,6 +25,7 @@ class _Seq:
     logits_index: int
     pending: list[int] = field(default_factory=list)  # sampled or injected, not yet decoded
     held: bool = False  # sampled an end-of-generation token; inject or it stops
+    no_end: bool = False  # the next token may not end generation
     utf8: codecs.IncrementalDecoder = field(
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
     )
@@ -67,6 +68,9 @@ class LlamaBatch:
                 self.stop(s)
                 continue
             token = self._engine.sample(seq.sampler, seq.logits_index)
+            if seq.no_end and self._engine.is_eog(token):
+                token = self._engine.sample_without_end(seq.sampler, seq.logits_index)
+            seq.no_end = False
             logprob = self._engine.logprob(seq.logits_index, token)
             if self._engine.is_eog(token):
                 seq.held = True
@@ -101,6 +105,10 @@ class LlamaBatch:
         state.pending += tokens
         state.held = False
         return len(tokens)
+
+    def forbid_end(self, seq: int) -> None:
+        """The next token of ``seq`` may not be an end-of-generation token."""
+        self._seqs[seq].no_end = True
 
     def rewind(self, seq: int, n_tokens: int) -> None:
         state = self._seqs[seq]

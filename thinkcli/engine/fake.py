@@ -33,6 +33,7 @@ class FakeBatch:
     stopped: list[int] = field(default_factory=list)
     used: int = 0
     closed: bool = False
+    no_end: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._pos = [0] * len(self.scripts)
@@ -52,6 +53,10 @@ class FakeBatch:
             script = self.scripts[s]
             piece = script[self._pos[s]] if self._pos[s] < len(script) else EOG
             self._pos[s] += 1
+            if piece is EOG and s in self.no_end and self._pos[s] < len(script):
+                piece = script[self._pos[s]]  # like masking the end token: take what follows
+                self._pos[s] += 1
+            self.no_end.discard(s)
             if piece is EOG:
                 self._held.add(s)
                 out.append(Token(s, "", -0.1, eog=True))
@@ -66,6 +71,9 @@ class FakeBatch:
         self._held.discard(seq)
         self.used += _tokens(text)
         return _tokens(text)
+
+    def forbid_end(self, seq: int) -> None:
+        self.no_end.add(seq)
 
     def rewind(self, seq: int, n_tokens: int) -> None:
         self.rewound.append((seq, n_tokens))

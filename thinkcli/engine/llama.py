@@ -94,6 +94,7 @@ class LlamaEngine:
         self.n_seq_max = n_seq_max
         self._n_vocab = lc.llama_vocab_n_tokens(self._vocab)
         self._cached: list[int] = []  # tokens held by sequence 0, for prefix reuse
+        self._eog_ids = None  # end-of-generation token ids, found on first need
         self.info = ModelInfo(
             name=name,
             path=str(path),
@@ -233,6 +234,14 @@ class LlamaEngine:
         return self._batch
 
     def sample(self, sampler, batch_index: int) -> int:
+        return lc.llama_sampler_sample(sampler, self._ctx, batch_index)
+
+    def sample_without_end(self, sampler, batch_index: int) -> int:
+        """Sample again with every end-of-generation token masked out of the logits."""
+        if self._eog_ids is None:
+            self._eog_ids = np.array([t for t in range(self._n_vocab) if self.is_eog(t)], dtype=np.int64)
+        ptr = lc.llama_get_logits_ith(self._ctx, batch_index)
+        np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))[self._eog_ids] = -np.inf
         return lc.llama_sampler_sample(sampler, self._ctx, batch_index)
 
     def free_sampler(self, chain) -> None:

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from thinkcli.engine import Batch, Token
-from thinkcli.events import AnswerEnd, SampleResult, Text, ThinkEnd
+from thinkcli.events import AnswerEnd, SampleResult, Text, ThinkEnd, ThinkingDone
 from thinkcli.reasoning import ReasoningFormat
 from thinkcli.vote import RunningConfidence, extract_answer, mean_logprob
 
@@ -71,13 +71,15 @@ class Sample:
         self.answer_end: AnswerEnd = "stop"
         self.done = False
         self.thought_s = 0.0
+        self._announced = False  # ThinkingDone was emitted
+        self.verified: bool | None = None
 
     @property
     def thinking(self) -> bool:
         """Text the model writes now is reasoning."""
         return self._parser.in_reasoning
 
-    def feed(self, token: Token, batch: Batch) -> list[Text]:
+    def feed(self, token: Token, batch: Batch) -> list[Text | ThinkingDone]:
         """Take one token of this sequence and steer the sequence; returns what to show."""
         if self.done:
             return []
@@ -94,15 +96,17 @@ class Sample:
             self._ends.append(len(self._raw))
             if closed_now and self.thinking_tokens < self._budget.min_think:
                 return self._reject_close(batch, before)
+        if closed_now:
+            self._mark_thought("stop", batch)
         out = self._emit(segments)
         if thinking:
-            if closed_now:
-                self._mark_thought("stop")
-            elif self.thinking_tokens >= self._budget.think:
+            if not closed_now and self.thinking_tokens >= self._budget.think:
                 return out + self._force_close(batch, "budget")
         else:
             self.answer_tokens += 1
             self._answer_logprobs.append(token.logprob)
+            if not self.answer.strip():
+                batch.forbid_end(self.index)  # blank so far: the answer has not started
             if self.answer_tokens >= self._budget.max_answer:
                 return out + self._finish(batch, "length")
         if batch.room(self.index) <= ROOM_MARGIN + len(batch.live):
@@ -111,7 +115,7 @@ class Sample:
             return out + self._finish(batch, "length")
         return out
 
-    def begin(self, batch: Batch) -> list[Text]:
+    def begin(self, batch: Batch) -> list[Text | ThinkingDone]:
         """Before the first token: a zero budget closes the thinking at once."""
         if self._starts and self._budget.think <= 0:
             return self._force_close(batch, "budget", wrap_up=False)
@@ -119,7 +123,7 @@ class Sample:
 
     # -- steering -------------------------------------------------------------
 
-    def _reject_close(self, batch: Batch, before: int) -> list[Text]:
+    def _reject_close(self, batch: Batch, before: int) -> list[Text | ThinkingDone]:
         """The model closed its thinking before ``min_think``: rewind the tag and think on."""
         tag = self._raw.find(self._fmt.end_tag, max(0, before - len(self._fmt.end_tag)))
         cut = tag if tag >= 0 else before
@@ -133,7 +137,7 @@ class Sample:
         del self._ends[len(self._ends) - drop :]
         return self._replay(self._raw[:start], kept.rstrip() + "\n" + self._next_word(), batch)
 
-    def _on_end(self, batch: Batch) -> list[Text]:
+    def _on_end(self, batch: Batch) -> list[Text | ThinkingDone]:
         """The model ended its turn while thinking: think on, or close and answer."""
         if self.thinking_tokens < self._budget.min_think:
             text = "\n" + self._next_word()
@@ -141,15 +145,15 @@ class Sample:
             return self._emit(self._feed_parser(text))
         return self._force_close(batch, "stop", wrap_up=False)
 
-    def _force_close(self, batch: Batch, reason: ThinkEnd, *, wrap_up: bool = True) -> list[Text]:
+    def _force_close(self, batch: Batch, reason: ThinkEnd, *, wrap_up: bool = True) -> list[Text | ThinkingDone]:
         text = (self._budget.wrap_up if wrap_up else "\n") + self._fmt.close
         if batch.room(self.index) <= batch.inject(self.index, text):
             return self._finish(batch, "length")
         out = self._emit(self._feed_parser(text))
-        self._mark_thought(reason)
+        self._mark_thought(reason, batch)
         return out
 
-    def _replay(self, raw: str, extra: str, batch: Batch) -> list[Text]:
+    def _replay(self, raw: str, extra: str, batch: Batch) -> list[Text | ThinkingDone]:
         """Rebuild the parser over ``raw + extra`` and show only what is new."""
         batch.inject(self.index, extra)
         self._parser = self._fmt.parser(self._starts)
@@ -165,18 +169,29 @@ class Sample:
         self._waits += 1
         return words[(self._waits - 1) % len(words)]
 
-    def _mark_thought(self, reason: ThinkEnd) -> None:
+    def _mark_thought(self, reason: ThinkEnd, batch: Batch | None = None) -> None:
         self.think_end = reason
         self.thought_s = time.perf_counter() - self._started
+        if batch is not None:
+            batch.forbid_end(self.index)  # an answer must follow the thinking
 
-    def _finish(self, batch: Batch, reason: AnswerEnd) -> list[Text]:
+    def _finish(self, batch: Batch, reason: AnswerEnd) -> list[Text | ThinkingDone]:
         out = self._emit(self._parser.finish())
         if self.think_end == "none" and self.reasoning:
             self._mark_thought("length" if reason == "length" else "stop")
+        if not self._announced and self.think_end != "none":
+            out.append(self._thinking_done())
         self.answer_end = reason
         self.done = True
         batch.stop(self.index)
         return out
+
+    def prune(self, batch: Batch) -> None:
+        """Stop a path whose confidence fell too low; it will not vote."""
+        if not self.done:
+            self.think_end = "pruned"
+            self.done = True
+            batch.stop(self.index)
 
     def interrupt(self) -> None:
         """Ctrl-C: keep what there is."""
@@ -196,15 +211,24 @@ class Sample:
             self._emit(segments)
         return segments
 
-    def _emit(self, segments: list[tuple[str, str]]) -> list[Text]:
-        out = []
+    def _emit(self, segments: list[tuple[str, str]]) -> list[Text | ThinkingDone]:
+        out: list[Text | ThinkingDone] = []
         for kind, text in segments:
             if kind == "reasoning":
                 self.reasoning += text
             else:
+                if not self._announced and (self.reasoning or self.think_end != "none"):
+                    out.append(self._thinking_done())
+                self._announced = True
                 self.answer += text
             out.append(self._text(kind, text))
         return out
+
+    def _thinking_done(self) -> ThinkingDone:
+        self._announced = True
+        if self.think_end == "none":
+            self._mark_thought("stop")
+        return ThinkingDone(self.index, self.thinking_tokens, round(self.thought_s, 3), self.think_end)
 
     def _text(self, kind: str, text: str) -> Text:
         return Text(kind, text, self.index, self.thinking_tokens, time.perf_counter() - self._started)
@@ -222,6 +246,7 @@ class Sample:
             confidence=round(mean_logprob(logprobs) if logprobs else self.confidence.lowest, 4),
             finish_reason=self.think_end,
             answer_finish=self.answer_end,
+            verified=self.verified,
         )
 
     def trace_confidence(self) -> float:

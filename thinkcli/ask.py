@@ -1,0 +1,173 @@
+"""``thinkcli ask``: read the question, plan the effort, run it, render it.
+
+The question comes from the argument, piped stdin and ``--file``; the plan
+turns an effort level and flags into budgets that fit the model's context.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from thinkcli.config import EffortPreset, Settings
+from thinkcli.engine import Engine, Sampling
+from thinkcli.env import Environment
+from thinkcli.errors import ContextOverflowError, ExitStatus, InputError, UsageError
+from thinkcli.events import Notice
+from thinkcli.reasoning import detect_format
+from thinkcli.render import dispatch, make_renderer
+from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial
+
+ANSWER_RESERVE = 256  # answer tokens each path keeps when its thinking budget is clamped
+
+
+@dataclass(frozen=True, slots=True)
+class Knobs:
+    """What the user asked of this run beyond ``Settings``: effort overrides and output.
+
+    Args:
+        think_budget: ``--think-budget``, overriding the level's.
+        min_think: ``--min-think``.
+        samples: ``--samples``.
+        no_think: ``--no-think``: thinking off, whatever the level says.
+        temperature_given: ``--temperature`` (or its variable) was set, so a level's
+            own temperature does not apply.
+        json: print one JSON object.
+        debug: let llama.cpp's log through.
+    """
+
+    think_budget: int | None = None
+    min_think: int | None = None
+    samples: int | None = None
+    no_think: bool = False
+    temperature_given: bool = False
+    json: bool = False
+    debug: bool = False
+
+
+def read_question(env: Environment, question: str | None, files: list[Path]) -> str:
+    """The problem text: the files and piped stdin as context, then the question."""
+    parts = [f"{_read_file(path)}" if len(files) == 1 else f"File {path.name}:\n{_read_file(path)}" for path in files]
+    if not env.stdin_isatty:
+        piped = _decode(env.stdin.read(), "standard input")
+        if piped.strip():
+            parts.append(piped.strip())
+    if question and question.strip():
+        parts.append(question.strip())
+    if not parts:
+        raise UsageError("no question: give one as an argument, pipe it in, or use --file")
+    return "\n\n".join(part.strip() for part in parts)
+
+
+def _read_file(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+    return _decode(data, str(path))
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where} is not UTF-8 text (byte {exc.start})") from None
+
+
+def preset_for(settings: Settings, knobs: Knobs) -> EffortPreset:
+    """The effort level with ``--think-budget``, ``--min-think`` and ``--samples`` applied."""
+    level = settings.preset()
+    budget = 0 if knobs.no_think else (knobs.think_budget if knobs.think_budget is not None else level.think_budget)
+    samples = knobs.samples or level.samples
+    selection = level.selection
+    if samples > 1 and selection == "single":
+        selection = "vote"
+    elif samples == 1 and selection != "single":
+        selection = "single"
+    min_think = knobs.min_think if knobs.min_think is not None else level.min_think
+    if budget and min_think > budget:
+        raise UsageError(f"--min-think {min_think} is more than the thinking budget {budget}")
+    return EffortPreset(level.name, budget, min_think, samples, selection, level.temperature)
+
+
+def make_plan(
+    settings: Settings, knobs: Knobs, level: EffortPreset, engine: Engine, prompt_tokens: int, notice: Callable[[str], None]
+) -> Plan:
+    """Turn a level into budgets that fit the context, and sampling with a seed."""
+    temperature = settings.temperature
+    if level.temperature is not None and not knobs.temperature_given:
+        temperature = level.temperature
+    if level.samples > 1 and temperature <= 0:
+        notice(f"temperature 0 makes all {level.samples} paths the same; sampling at 0.6 instead")
+        temperature = 0.6
+    wrap_up = engine.count_tokens(settings.wrap_up) + 8
+    share = (engine.info.n_ctx - prompt_tokens) // level.samples
+    think = level.think_budget
+    if think > 0 and think + wrap_up + ANSWER_RESERVE > share:
+        think = share - wrap_up - ANSWER_RESERVE
+        if think < 16:
+            raise ContextOverflowError(
+                f"the {engine.info.n_ctx}-token context leaves no room to think "
+                f"for {level.samples} path(s); raise --ctx or lower --samples"
+            )
+        per = " per path" if level.samples > 1 else ""
+        notice(f"thinking budget clamped to {think} tokens{per} to fit the {engine.info.n_ctx}-token context (raise --ctx)")
+    budget = Budget(
+        think=think,
+        min_think=min(level.min_think, think),
+        max_answer=settings.max_tokens,
+        wrap_up=settings.wrap_up,
+        continuations=settings.continuations,
+    )
+    return Plan(
+        effort=level.name,
+        selection=level.selection,
+        samples=level.samples,
+        budget=budget,
+        thinking=think > 0,
+        sampling=Sampling(temperature, settings.top_p, settings.top_k),
+        seed=settings.seed if settings.seed is not None else random.randrange(2**31),
+    )
+
+
+def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, open_engine) -> ExitStatus:
+    """Answer ``question`` once and render it; returns the exit status."""
+    err = env.err_console()
+    out = env.out_console()
+    mode = "json" if knobs.json else ("terminal" if env.stdout_isatty else "plain")
+    renderer = make_renderer(mode=mode, thinking=settings.thinking, out=out, err=err)
+    level = preset_for(settings, knobs)
+    engine = open_engine(settings, err, n_seq_max=level.samples, debug=knobs.debug)
+    try:
+        notices: list[str] = []
+        if engine.info.chat_template is None:
+            notices.append("the model has no chat template; using ChatML")
+        fmt = detect_format(engine.info.chat_template, settings.reasoning_format)
+        messages = ([{"role": "system", "content": settings.system}] if settings.system else []) + [
+            {"role": "user", "content": question}
+        ]
+        prompt_tokens = engine.count_tokens(engine.render(messages))
+        plan = make_plan(settings, knobs, level, engine, prompt_tokens, notices.append)
+        run = Run(engine, messages, plan, fmt)
+        events = _with_notices(notices, STRATEGIES[plan.selection](run))
+        try:
+            dispatch(events, renderer)
+        except KeyboardInterrupt:
+            events.close()
+            renderer.interrupted(partial(run))
+            return ExitStatus.INTERRUPTED
+        return ExitStatus.OK
+    finally:
+        engine.close()
+
+
+def _with_notices(notices: list[str], events):
+    for text in notices:
+        yield Notice(text)
+    yield from events

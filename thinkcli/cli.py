@@ -1,0 +1,185 @@
+"""The command line: parse, dispatch, and the one error boundary.
+
+Each command builds settings and hands off to its module; ``main`` maps every
+``ThinkError`` to one line on stderr and a documented exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import click
+import typer
+
+from thinkcli import __version__
+from thinkcli.errors import ExitStatus, ThinkError, UsageError
+
+app = typer.Typer(
+    name="thinkcli",
+    help="A reasoning assistant for local GGUF models: it thinks first, then answers.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"thinkcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and llama.cpp's own log."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    _state["debug"] = debug or _state["debug"]
+
+
+def _environment():
+    from thinkcli.env import Environment
+
+    return Environment.from_process()
+
+
+def _settings(env, flags: dict):
+    from thinkcli.config import load_settings
+
+    return load_settings(env=env.vars, flags=flags)
+
+
+@app.command()
+def ask(
+    question: Optional[str] = typer.Argument(None, help="The question. Piped stdin and --file add context."),
+    file: List[Path] = typer.Option([], "--file", "-f", help="Read the problem from a file (repeatable)."),
+    system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="A .gguf path, a catalog name, or hf:OWNER/REPO/FILE.gguf."),
+    effort: Optional[str] = typer.Option(None, "--effort", "-e", help="none, low, medium, high, max, auto, or a level from the config."),
+    think_budget: Optional[int] = typer.Option(None, "--think-budget", min=0, help="Thinking tokens before thinkcli closes the thinking."),
+    min_think: Optional[int] = typer.Option(None, "--min-think", min=0, help="Thinking tokens before the model may stop thinking."),
+    samples: Optional[int] = typer.Option(None, "--samples", min=1, max=64, help="Reasoning paths explored in parallel."),
+    no_think: bool = typer.Option(False, "--no-think", help="Answer without thinking."),
+    show_thinking: bool = typer.Option(False, "--show-thinking", help="Keep the whole reasoning trace on screen."),
+    hide_thinking: bool = typer.Option(False, "--hide-thinking", help="Show only a spinner while the model thinks."),
+    reasoning_format: Optional[str] = typer.Option(None, "--reasoning-format", help="auto, think, harmony, magistral or prompted."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="0 means greedy."),
+    top_p: Optional[float] = typer.Option(None, "--top-p"),
+    top_k: Optional[int] = typer.Option(None, "--top-k"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Cap on generated answer tokens."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for sampling (default: random)."),
+    ctx: Optional[int] = typer.Option(None, "--ctx", help="Context size in tokens (default: min(trained, 8192))."),
+    gpu_layers: Optional[int] = typer.Option(None, "--gpu-layers", help="Layers on the GPU; -1 = all."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the answer, reasoning and stats."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and llama.cpp's own log."),
+) -> None:
+    """Answer one question, thinking first."""
+    from thinkcli.ask import Knobs, read_question, run_ask
+    from thinkcli.load import open_engine
+
+    _state["debug"] = debug or _state["debug"]
+    if show_thinking and hide_thinking:
+        raise UsageError("--show-thinking and --hide-thinking contradict each other")
+    env = _environment()
+    thinking = "show" if show_thinking else "hide" if hide_thinking else None
+    flags = dict(
+        model=model, effort=effort, system=system, reasoning_format=reasoning_format, temperature=temperature,
+        top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed, ctx=ctx, gpu_layers=gpu_layers,
+        threads=threads, thinking=thinking,
+    )
+    settings = _settings(env, flags)
+    knobs = Knobs(
+        think_budget=think_budget,
+        min_think=min_think,
+        samples=samples,
+        no_think=no_think,
+        temperature_given=temperature is not None or bool(env.vars.get("THINKCLI_TEMPERATURE")),
+        json=json_out,
+        debug=_state["debug"],
+    )
+    text = read_question(env, question, file)
+
+    def opener(settings, err, *, n_seq_max, debug):
+        return open_engine(settings, env.vars, err, n_seq_max=n_seq_max, debug=debug)
+
+    raise typer.Exit(int(run_ask(env, settings, knobs, text, opener)))
+
+
+@app.command()
+def pull(name: str = typer.Argument(..., help="A catalog name or hf:OWNER/REPO/FILE.gguf.")) -> None:
+    """Download a model into the model store and verify it."""
+    from thinkcli.load import model_store
+
+    env = _environment()
+    path = model_store(env.vars).pull(name, console=env.err_console())
+    typer.echo(str(path))
+
+
+@app.command()
+def models(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    catalog: bool = typer.Option(False, "--catalog", help="List the models thinkcli can pull by name."),
+) -> None:
+    """List local models (or the catalog)."""
+    from thinkcli.listing import print_catalog, print_models
+
+    env = _environment()
+    if catalog:
+        print_catalog(env, json_out=json_out)
+    else:
+        print_models(env, json_out=json_out)
+
+
+@app.command()
+def rm(name: str = typer.Argument(..., help="A pulled model's name or hf: reference.")) -> None:
+    """Delete a pulled model from the store."""
+    from thinkcli.load import model_store
+
+    env = _environment()
+    path = model_store(env.vars).remove(name)
+    env.err_console().print(f"removed {path}")
+
+
+def _fail(message: str, status: ExitStatus) -> int:
+    try:
+        print(f"thinkcli: error: {message}", file=sys.stderr)
+    except (BrokenPipeError, ValueError):
+        pass
+    return int(status)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; every failure becomes one line on stderr and an exit code."""
+    _state["debug"] = bool(os.environ.get("THINKCLI_DEBUG"))
+    command = typer.main.get_command(app)
+    try:
+        status = command.main(args=argv, prog_name="thinkcli", standalone_mode=False)
+        code = int(status or 0)
+    except click.exceptions.Exit as done:
+        code = done.exit_code
+    except ThinkError as exc:
+        if _state["debug"]:
+            raise
+        code = _fail(str(exc), exc.exit_status)
+    except click.UsageError as exc:
+        hint = f" (see 'thinkcli {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else ""
+        code = _fail(exc.format_message() + hint, ExitStatus.USAGE)
+    except click.ClickException as exc:
+        code = _fail(exc.format_message(), ExitStatus.ERROR)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        code = _fail("interrupted", ExitStatus.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): stop quietly, and keep Python's
+        # final flush of stdout from complaining again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = int(ExitStatus.OK)
+    if argv is not None:
+        return code
+    sys.exit(code)

@@ -1,0 +1,58 @@
+"""The process environment, injected: streams, terminal flags and variables.
+
+Commands take an ``Environment`` instead of reading ``sys`` and ``os`` directly,
+so tests can hand them piped input, a fake terminal or their own variables.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import BinaryIO, Mapping, TextIO
+
+from rich.console import Console
+
+
+@dataclass
+class Environment:
+    """Where input comes from and output goes.
+
+    Args:
+        stdin: binary standard input (decoded by the caller, strictly as UTF-8).
+        stdout: text standard output (the answer).
+        stderr: text standard error (progress, warnings, errors, reasoning).
+        stdin_isatty: stdin is a terminal (so not piped input).
+        stdout_isatty: stdout is a terminal (so render with Rich).
+        vars: environment variables.
+    """
+
+    stdin: BinaryIO
+    stdout: TextIO
+    stderr: TextIO
+    stdin_isatty: bool
+    stdout_isatty: bool
+    vars: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_process(cls) -> Environment:
+        def tty(stream: object) -> bool:
+            return bool(getattr(stream, "isatty", lambda: False)())
+
+        return cls(
+            stdin=sys.stdin.buffer if sys.stdin else open(os.devnull, "rb"),
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            stdin_isatty=sys.stdin is not None and tty(sys.stdin),
+            stdout_isatty=tty(sys.stdout),
+            vars=dict(os.environ),
+        )
+
+    def out_console(self) -> Console:
+        """A console for the answer: Rich on a terminal, plain text otherwise."""
+        return Console(file=self.stdout, force_terminal=self.stdout_isatty or None, highlight=False,
+                       soft_wrap=not self.stdout_isatty)
+
+    def err_console(self) -> Console:
+        """A console for everything that is not the answer."""
+        return Console(file=self.stderr, highlight=False, stderr=True)

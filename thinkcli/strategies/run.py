@@ -1,0 +1,206 @@
+"""One question answered under one plan: the shared machinery every strategy uses.
+
+``Run.explore`` decodes several samples of the question in one batch and yields
+their events; ``Run.verify`` checks an answer in a short extra pass; ``Run.result``
+gathers what was spent. Strategies (``thinkcli.strategies``) decide how to use them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, replace
+from typing import Iterator
+
+from thinkcli.engine import Engine, Sampling
+from thinkcli.events import Event, Progress, Result, SampleResult, Stats, Text, ThinkingDone
+from thinkcli.reasoning import NO_THINKING, ReasoningFormat
+from thinkcli.strategies.prompt import build_prompt
+from thinkcli.strategies.sample import Budget, Sample
+from thinkcli.vote import Ballot, VoteResult, extract_answer, vote
+
+PROGRESS_EVERY = 4  # decode steps between progress updates of parallel samples
+PRUNE_AFTER = 64  # thinking tokens before a path can be pruned: its window confidence must mean something
+VERIFY_PROMPT = (
+    "Check the answer above carefully. If it is correct, reply with the single word "
+    "CORRECT; if it is wrong, reply with the single word INCORRECT."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The compute one run may spend, resolved from an effort level and flags.
+
+    Args:
+        effort: the level's name, for output.
+        selection: the strategy: ``single``, ``vote``, ``vote+verify`` or ``adaptive``.
+        samples: paths to explore (for ``adaptive``, the most it may use).
+        budget: the thinking rules of each path.
+        thinking: whether the model thinks at all.
+        sampling: temperature, top-p and top-k.
+        seed: the first sample's seed; sample ``i`` uses ``seed + i``.
+    """
+
+    effort: str
+    selection: str
+    samples: int
+    budget: Budget
+    thinking: bool
+    sampling: Sampling
+    seed: int
+
+
+class Run:
+    """The state of answering one question; strategies drive it.
+
+    Args:
+        engine: the loaded model.
+        messages: the conversation, ending with the user's question.
+        plan: what to spend.
+        fmt: the model's reasoning format.
+    """
+
+    def __init__(self, engine: Engine, messages: list[dict], plan: Plan, fmt: ReasoningFormat) -> None:
+        self.engine = engine
+        self.messages = messages
+        self.plan = plan
+        self.fmt = fmt if plan.thinking else NO_THINKING
+        self.samples: list[Sample] = []
+        self.stats = Stats(load_s=round(engine.info.load_s, 3))
+        self.started = time.perf_counter()
+        self._first: float | None = None
+        self._last: float | None = None
+
+    def explore(
+        self, n: int, *, budget: Budget | None = None, stream: bool = False, floor: float | None = None
+    ) -> Iterator[Event]:
+        """Decode ``n`` new samples together; yields their events (``Text`` when streaming).
+
+        Args:
+            n: how many samples.
+            budget: their thinking rules (default: the plan's).
+            stream: yield each sample's text as it comes (for one sample), else ``Progress``.
+            floor: prune a sample whose running confidence falls below this (DeepConf online).
+        """
+        prompt, starts = build_prompt(self.engine, self.fmt, self.messages, thinking=self.plan.thinking)
+        first = len(self.samples)
+        seeds = [self.plan.seed + first + i for i in range(n)]
+        batch = self.engine.start(prompt, n=n, sampling=self.plan.sampling, seeds=seeds)
+        self.stats.prompt_tokens = batch.prompt_tokens
+        self.stats.prompt_eval_tokens += batch.prompt_eval_tokens
+        group = [
+            Sample(i, fmt=self.fmt, budget=budget or self.plan.budget, starts_in_thinking=starts, started=self.started)
+            for i in range(n)
+        ]
+        self.samples += group
+        try:
+            for sample in group:
+                events = sample.begin(batch)
+                if stream:
+                    yield from events
+            steps = 0
+            while batch.live:
+                tokens = batch.step()
+                self._count(len(tokens))
+                for token in tokens:
+                    events = group[token.seq].feed(token, batch)
+                    if stream:
+                        yield from events
+                if floor is not None:
+                    self._prune(group, batch, floor)
+                steps += 1
+                if not stream and (steps % PROGRESS_EVERY == 0 or not batch.live):
+                    yield from (self._progress(first + s.index, s) for s in group)
+        finally:
+            for sample in group:
+                sample.interrupt()
+            batch.close()
+
+    def _count(self, tokens: int) -> None:
+        now = time.perf_counter()
+        if self._first is None:
+            self._first = now
+            self.stats.ttft_s = round(now - self.started, 3)
+        self._last = now
+        self.stats.generated_tokens += tokens
+
+    def _prune(self, group: list[Sample], batch, floor: float) -> None:
+        for sample in group:
+            if not sample.done and sample.thinking and sample.thinking_tokens >= PRUNE_AFTER and sample.confidence.current < floor:
+                sample.prune(batch)
+
+    def _progress(self, index: int, sample: Sample) -> Progress:
+        extracted = extract_answer(sample.answer) if sample.answer.strip() else None
+        return Progress(
+            index,
+            sample.thinking_tokens,
+            sample.answer_tokens,
+            extracted,
+            sample.done,
+            round(time.perf_counter() - self.started, 2),
+        )
+
+    def verify(self, answer: str) -> bool | None:
+        """Ask the model, without thinking, whether ``answer`` is right; None if it won't say."""
+        messages = [*self.messages, {"role": "assistant", "content": answer}, {"role": "user", "content": VERIFY_PROMPT}]
+        prompt, _ = build_prompt(self.engine, self.fmt, messages, thinking=False)
+        batch = self.engine.start(prompt, n=1, sampling=Sampling(temperature=0.0), seeds=[self.plan.seed])
+        self.stats.prompt_eval_tokens += batch.prompt_eval_tokens
+        text = ""
+        try:
+            for _ in range(16):
+                tokens = batch.step()
+                self._count(len(tokens))
+                if not tokens or tokens[0].eog:
+                    break
+                text += tokens[0].text
+        finally:
+            batch.close()
+        words = re.findall(r"[a-z]+", text.lower())
+        if "incorrect" in words or "wrong" in words or "no" in words[:1]:
+            return False
+        if "correct" in words or "yes" in words[:1]:
+            return True
+        return None
+
+    def ballots(self) -> list[tuple[int, Ballot]]:
+        """Each voting sample's index and ballot (pruned paths don't vote)."""
+        results = [s.result() for s in self.samples]
+        return [(i, Ballot(r.extracted, r.confidence)) for i, r in enumerate(results) if r.finish_reason != "pruned"]
+
+    def tally(self) -> tuple[VoteResult, list[int]] | None:
+        """Vote over the samples so far; None if no sample may vote."""
+        indexed = self.ballots()
+        if not indexed:
+            return None
+        return vote([b for _, b in indexed]), [i for i, _ in indexed]
+
+    def result(self, chosen: int = 0, votes: dict[str, float] | None = None, *, interrupted: bool = False) -> Result:
+        """Everything this run produced, with ``chosen`` as the answer."""
+        samples: list[SampleResult] = [s.result() for s in self.samples]
+        stats = replace(
+            self.stats,
+            thinking_tokens=sum(s.thinking_tokens for s in samples),
+            answer_tokens=sum(s.answer_tokens for s in samples),
+            wall_s=round(time.perf_counter() - self.started, 3),
+        )
+        if self._first is not None and self._last is not None and self._last > self._first:
+            stats.decode_tok_per_s = round(stats.generated_tokens / (self._last - self._first), 2)
+        pick = samples[chosen] if samples else SampleResult()
+        return Result(
+            answer=pick.answer,
+            reasoning=pick.reasoning,
+            model=self.engine.info.name,
+            effort=self.plan.effort,
+            samples=samples,
+            votes=votes or {},
+            chosen=chosen,
+            interrupted=interrupted,
+            stats=stats,
+        )
+
+
+def chosen_text(result: Result) -> Iterator[Text | ThinkingDone]:
+    """The chosen answer as one ``Text`` event, for strategies that don't stream."""
+    if result.answer:
+        yield Text("answer", result.answer, result.chosen)
