@@ -26,7 +26,12 @@ from thinkcli.events import (
 )
 from thinkcli.render import dispatch, make_renderer
 from thinkcli.render.board import Board
-from thinkcli.render.markdown_stream import BlockSplitter, last_boundary
+from thinkcli.render.markdown_stream import (
+    AnswerTail,
+    BlockSplitter,
+    last_boundary,
+    preview_source,
+)
 from thinkcli.render.plain import JsonRenderer, PlainRenderer
 from thinkcli.render.summary import explored_line, thought_line
 from thinkcli.render.terminal import TerminalRenderer
@@ -139,11 +144,11 @@ def single_run(reasoning=REASONING, answer=ANSWER, reason="stop", tokens=312, se
 
 
 def parallel_run(answer="42"):
-    samples = (
-        SampleResult(reasoning="Path one thinks 42.", answer="42", extracted="42", confidence=0.9),
-        SampleResult(reasoning="Path two thinks 41.", answer="41", extracted="41", confidence=0.4),
-        SampleResult(reasoning="Path three thinks 42.", answer="42", extracted="42", confidence=0.8),
-    )
+    def sample(name, answer, confidence):
+        reasoning = f"Path {name} thinks {answer}."
+        return SampleResult(reasoning, answer, answer, confidence=confidence)
+
+    samples = (sample("one", "42", 0.9), sample("two", "41", 0.4), sample("three", "42", 0.8))
     events = []
     for step in range(1, 4):
         for i in range(3):
@@ -543,6 +548,19 @@ def test_splitter_pieces_always_add_up_to_the_text():
         blocks = [splitter.feed(RICH_ANSWER[:cut]), splitter.feed(RICH_ANSWER[cut:])]
         text = "".join(block for block in blocks if block) + splitter.flush()
         assert text == RICH_ANSWER
+
+
+def test_long_code_tail_previews_its_last_lines_as_the_full_render_would():
+    code = "Intro.\n\n```python\n" + "".join(f"value_{i} = {i}\n" for i in range(300))
+    assert len(preview_source(code, 10).split("\n")) == 21
+    assert preview_source("short", 10) == "short"
+    console = term()
+    tail = AnswerTail()
+    tail.text = code
+    shown = [text_of(line) for line in console.render_lines(tail, console.options, pad=False)]
+    full = [text_of(line) for line in console.render_lines(Markdown(code), console.options)]
+    assert len(shown) == HEIGHT - 3
+    assert shown == full[-len(shown) :]
 
 
 def test_summary_lines():

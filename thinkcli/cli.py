@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 
 from thinkcli import __version__
@@ -162,24 +161,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = command.main(args=argv, prog_name="thinkcli", standalone_mode=False)
         code = int(status or 0)
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         code = done.exit_code
     except ThinkError as exc:
         if _state["debug"]:
             raise
         code = _fail(str(exc), exc.exit_status)
-    except click.UsageError as exc:
-        hint = f" (see 'thinkcli {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else ""
-        code = _fail(exc.format_message() + hint, ExitStatus.USAGE)
-    except click.ClickException as exc:
-        code = _fail(exc.format_message(), ExitStatus.ERROR)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except typer.TyperException as exc:  # click's usage errors (exit_code 2) and the like
+        if not exc.format_message():  # bare `thinkcli`: the help was the answer
+            return _exit(0, argv)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        code = _fail(exc.format_message() + hint, ExitStatus(exc.exit_code) if exc.exit_code in (1, 2) else ExitStatus.ERROR)
+    except (KeyboardInterrupt, typer.Abort):
         code = _fail("interrupted", ExitStatus.INTERRUPTED)
     except BrokenPipeError:
         # The reader went away (`| head -1`): stop quietly, and keep Python's
         # final flush of stdout from complaining again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = int(ExitStatus.OK)
-    if argv is not None:
+    return _exit(code, argv)
+
+
+def _exit(code: int, argv: list[str] | None) -> int:
+    if argv is not None:  # called from Python (tests): hand the status back
         return code
     sys.exit(code)

@@ -6,7 +6,8 @@ it never catches KeyboardInterrupt (the caller calls ``renderer.interrupted``).
 
 from __future__ import annotations
 
-from typing import Iterable, Literal, Protocol
+from collections.abc import Iterable
+from typing import Literal, Protocol
 
 from rich.console import Console
 

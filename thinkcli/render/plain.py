@@ -7,6 +7,7 @@ go to stderr. A closed stdout pipe raises BrokenPipeError for the CLI to handle.
 from __future__ import annotations
 
 import json
+
 from rich.console import Console
 from rich.text import Text
 
@@ -19,6 +20,7 @@ from thinkcli.render.summary import (
     no_answer_note,
     thought_line,
 )
+
 
 def _write(console: Console, text: str) -> None:
     """Write raw text to the console's file: no markup, wrapping or escape codes."""

@@ -6,9 +6,9 @@ error paths can all call it and the cursor is always shown again.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from time import monotonic
-from typing import Iterator
 
 from rich.console import Console, RenderableType
 from rich.live import Live

@@ -6,8 +6,8 @@ Its height never exceeds ``live_height(terminal height)`` lines, because a Rich
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from time import monotonic
-from typing import Iterator
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.segment import Segment

@@ -1,0 +1,221 @@
+"""The CLI end to end behind the scripted engine: input, output, errors, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import thinkcli.cli as cli
+import thinkcli.load
+from thinkcli.engine.fake import EOG, FakeEngine
+from thinkcli.env import Environment
+
+THOUGHT = ["Let", " me", " add", " them.", "</think>", "The", " answer", " is", " 19."]
+
+
+class Outcome:
+    def __init__(self, code: int, out: str, err: str, engine: FakeEngine):
+        self.code, self.out, self.err, self.engine = code, out, err, engine
+
+
+def run_cli(args, *, stdin: bytes | None = None, scripts=(THOUGHT,), monkeypatch, env=None, **engine_kw) -> Outcome:
+    engine = FakeEngine(list(scripts), **engine_kw)
+    out, err = io.StringIO(), io.StringIO()
+    environment = Environment(
+        stdin=io.BytesIO(stdin or b""),
+        stdout=out,
+        stderr=err,
+        stdin_isatty=stdin is None,
+        stdout_isatty=False,
+        vars={**__import__("os").environ, **(env or {})},
+    )
+    monkeypatch.setattr(cli, "_environment", lambda: environment)
+    monkeypatch.setattr(sys, "stderr", err)  # the error boundary writes to the process's stderr
+    monkeypatch.setattr(thinkcli.load, "open_engine", lambda *a, **k: engine)
+    code = cli.main(list(args))
+    return Outcome(code, out.getvalue(), err.getvalue(), engine)
+
+
+def test_ask_prints_only_the_answer_on_a_pipe(monkeypatch):
+    r = run_cli(["ask", "What is 12+7?"], monkeypatch=monkeypatch)
+    assert r.code == 0
+    assert r.out == "The answer is 19.\n"
+    assert "Let me add" not in r.out + r.err
+    assert "What is 12+7?" in r.engine.prompts[0]
+
+
+def test_show_thinking_sends_the_trace_to_stderr(monkeypatch):
+    r = run_cli(["ask", "--show-thinking", "q"], monkeypatch=monkeypatch)
+    assert r.out == "The answer is 19.\n"
+    assert "Let me add them." in r.err
+    assert "\x1b[" not in r.out
+
+
+def test_piped_stdin_is_the_question(monkeypatch):
+    r = run_cli(["ask"], stdin=b"What is 2+2?\n", monkeypatch=monkeypatch)
+    assert r.code == 0
+    assert "What is 2+2?" in r.engine.prompts[0]
+
+
+def test_stdin_is_context_for_the_question(monkeypatch):
+    r = run_cli(["ask", "Summarize this"], stdin=b"NOTES: the sky is blue", monkeypatch=monkeypatch)
+    prompt = r.engine.prompts[0]
+    assert prompt.index("NOTES: the sky is blue") < prompt.index("Summarize this")
+
+
+def test_files_are_read(monkeypatch, tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("first problem")
+    b.write_text("second part")
+    r = run_cli(["ask", "-f", str(a), "--file", str(b)], monkeypatch=monkeypatch)
+    assert r.code == 0
+    assert "first problem" in r.engine.prompts[0] and "second part" in r.engine.prompts[0]
+
+
+def test_no_question_is_a_usage_error(monkeypatch):
+    r = run_cli(["ask"], monkeypatch=monkeypatch)
+    assert r.code == 2
+    assert r.err.startswith("thinkcli: error: no question")
+    assert r.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "args, stdin, message",
+    [
+        (["ask", "-f", "/nonexistent/p.txt"], None, "/nonexistent/p.txt: no such file"),
+        (["ask"], b"\xff\xfe bad", "standard input is not UTF-8"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(monkeypatch, args, stdin, message):
+    r = run_cli(args, stdin=stdin, monkeypatch=monkeypatch)
+    assert r.code == 1
+    assert message in r.err
+    assert r.err.count("\n") == 1 and "Traceback" not in r.err
+
+
+def test_non_utf8_file(monkeypatch, tmp_path):
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("caf\xe9".encode("latin-1"))
+    r = run_cli(["ask", "-f", str(bad)], monkeypatch=monkeypatch)
+    assert r.code == 1 and "is not UTF-8 text" in r.err
+
+
+def test_unknown_option_is_usage_error(monkeypatch):
+    r = run_cli(["ask", "--nope", "q"], monkeypatch=monkeypatch)
+    assert r.code == 2
+    assert "--nope" in r.err and r.err.count("\n") == 1
+
+
+def test_unknown_effort_is_usage_error(monkeypatch):
+    r = run_cli(["ask", "-e", "extreme", "q"], monkeypatch=monkeypatch)
+    assert r.code == 2
+    assert "unknown effort 'extreme'" in r.err
+
+
+def test_conflicting_thinking_flags(monkeypatch):
+    r = run_cli(["ask", "--show-thinking", "--hide-thinking", "q"], monkeypatch=monkeypatch)
+    assert r.code == 2
+
+
+def test_bad_config_names_file_and_line(monkeypatch, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("effort = 'high'\nctx = = 3\n")
+    r = run_cli(["ask", "q"], monkeypatch=monkeypatch, env={"THINKCLI_CONFIG": str(config)})
+    assert r.code == 1
+    assert str(config) in r.err and "line" in r.err
+
+
+def test_config_file_and_env_reach_the_run(monkeypatch, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('system = "You are terse."\n')
+    r = run_cli(["ask", "q"], monkeypatch=monkeypatch, env={"THINKCLI_CONFIG": str(config)})
+    assert "You are terse." in r.engine.prompts[0]
+    r = run_cli(["ask", "-s", "Flag wins.", "q"], monkeypatch=monkeypatch,
+                env={"THINKCLI_CONFIG": str(config), "THINKCLI_SYSTEM": "Env loses."})
+    assert "Flag wins." in r.engine.prompts[0] and "Env loses." not in r.engine.prompts[0]
+
+
+def test_json_schema(monkeypatch):
+    r = run_cli(["ask", "--json", "--seed", "3", "q"], monkeypatch=monkeypatch)
+    doc = json.loads(r.out)
+    assert doc["answer"] == "The answer is 19."
+    assert doc["reasoning"] == "Let me add them."
+    assert doc["model"] == "fake" and doc["effort"] == "medium"
+    assert set(doc["stats"]) >= {
+        "prompt_tokens", "prompt_eval_tokens", "answer_tokens", "thinking_tokens",
+        "load_s", "ttft_s", "wall_s", "decode_tok_per_s",
+    }
+    assert doc["stats"]["thinking_tokens"] == 5 and doc["stats"]["answer_tokens"] == 4
+    assert len(doc["samples"]) == 1 and doc["chosen"] == 0
+    assert doc["samples"][0]["finish_reason"] == "stop"
+    assert r.engine.seeds == [[3]]
+
+
+def test_no_think_disables_thinking(monkeypatch):
+    r = run_cli(["ask", "--no-think", "--json", "q"], scripts=[["Just", " 19."]], monkeypatch=monkeypatch)
+    doc = json.loads(r.out)
+    assert doc["answer"] == "Just 19." and doc["reasoning"] == ""
+    assert "<think>" not in r.engine.prompts[0]
+
+
+def test_samples_flag_explores_in_one_batch(monkeypatch):
+    scripts = [["a", "</think>", "It is 4."], ["b", "</think>", "It is 4."], ["c", "</think>", "It is 5."]]
+    r = run_cli(["ask", "--samples", "3", "--json", "q"], scripts=scripts, monkeypatch=monkeypatch)
+    doc = json.loads(r.out)
+    assert len(doc["samples"]) == 3 and len(r.engine.batches) == 1
+    assert doc["answer"] == "It is 4." and set(doc["votes"]) == {"4", "5"}
+
+
+def test_budget_is_clamped_to_the_context(monkeypatch):
+    r = run_cli(["ask", "--think-budget", "5000", "--json", "q"], monkeypatch=monkeypatch, n_ctx=2048)
+    assert "thinking budget clamped" in r.err
+    assert json.loads(r.out)["answer"] == "The answer is 19."
+
+
+def test_empty_answer_gets_a_note(monkeypatch):
+    r = run_cli(["ask", "q"], scripts=[["hmm", "</think>", EOG]], monkeypatch=monkeypatch)
+    assert r.code == 0
+    assert "no answer" in r.err
+
+
+def test_help_does_not_import_llama_cpp():
+    code = "import sys; from thinkcli.cli import main; main(['--help']) ; print('llama_cpp' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert done.stdout.strip().endswith("False")
+    for sub in ("ask", "models", "pull"):
+        done = subprocess.run([sys.executable, "-m", "thinkcli", sub, "--help"], capture_output=True, text=True)
+        assert done.returncode == 0 and "Usage" in done.stdout
+
+
+def test_version(capsys):
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("thinkcli ")
+
+
+def test_models_lists_the_store(home_with_model, capsys, monkeypatch):
+    assert cli.main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["name"] == "smollm2-135m"
+    assert rows[0]["architecture"] == "llama" and rows[0]["quantization"] == "Q4_1"
+    assert rows[0]["context_length"] == 8192 and rows[0]["reasoning_template"] is False
+
+
+def test_model_that_is_not_gguf(tmp_path, capsys, monkeypatch):
+    fake = tmp_path / "notes.gguf"
+    fake.write_text("hello, not a model")
+    monkeypatch.setattr(cli, "_environment", lambda: Environment(io.BytesIO(), io.StringIO(), sys.stderr, True, False, {}))
+    assert cli.main(["ask", "-m", str(fake), "q"]) == 1
+    err = capsys.readouterr().err
+    assert "is not a GGUF file" in err and err.count("\n") == 1
+
+
+def test_missing_model_file(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "_environment", lambda: Environment(io.BytesIO(), io.StringIO(), sys.stderr, True, False, {}))
+    assert cli.main(["ask", "-m", "/nowhere/model.gguf", "q"]) == 1
+    assert "no such file" in capsys.readouterr().err

@@ -1,0 +1,180 @@
+"""The llama.cpp engine on the real small model: batches, KV copies, prefix reuse, rewind."""
+
+from __future__ import annotations
+
+import pytest
+
+from thinkcli.engine import Sampling
+from thinkcli.engine.batch import LlamaBatch
+from thinkcli.errors import ContextOverflowError
+
+pytestmark = pytest.mark.model
+GREEDY = Sampling(temperature=0.0)
+
+
+@pytest.fixture(scope="module")
+def engine(model_path):
+    from thinkcli.engine.llama import LlamaEngine
+
+    eng = LlamaEngine(model_path, name="smollm2-135m", ctx=2048, n_seq_max=4)
+    yield eng
+    eng.close()
+
+
+def prompt_for(engine, text: str) -> str:
+    return engine.render([{"role": "user", "content": text}])
+
+
+def generate(batch, steps: int) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {s: [] for s in batch.live}
+    for _ in range(steps):
+        for token in batch.step():
+            if token.eog:
+                batch.stop(token.seq)
+            else:
+                out[token.seq].append(token.text)
+        if not batch.live:
+            break
+    return out
+
+
+def test_model_info(engine):
+    assert engine.info.n_ctx == 2048 and engine.info.n_ctx_train == 8192
+    assert "<|im_start|>" in engine.info.chat_template
+
+
+def test_prompt_is_evaluated_once_and_copied_to_every_sequence(engine):
+    batch = engine.start(prompt_for(engine, "Name three colors."), n=4, sampling=GREEDY, seeds=[1, 2, 3, 4])
+    try:
+        assert batch.prompt_eval_tokens <= batch.prompt_tokens
+        texts = {s: "".join(pieces) for s, pieces in generate(batch, 24).items()}
+    finally:
+        batch.close()
+    # Greedy from a copied KV cache: every sequence must say the same thing.
+    assert len(set(texts.values())) == 1 and texts[0].strip()
+
+
+def test_different_seeds_explore_different_paths(engine):
+    sampling = Sampling(temperature=1.0, top_p=1.0, top_k=0)
+    batch = engine.start(prompt_for(engine, "Write a random word."), n=4, sampling=sampling, seeds=[11, 12, 13, 14])
+    try:
+        texts = {"".join(p) for p in generate(batch, 16).values()}
+    finally:
+        batch.close()
+    assert len(texts) > 1
+
+
+def test_same_seed_same_text(engine):
+    sampling = Sampling(temperature=0.9)
+
+    def once() -> str:
+        batch = engine.start(prompt_for(engine, "Tell me a fact."), n=1, sampling=sampling, seeds=[42])
+        try:
+            return "".join(generate(batch, 20)[0])
+        finally:
+            batch.close()
+
+    assert once() == once()
+
+
+def test_cached_prefix_is_reused(engine):
+    first = prompt_for(engine, "What is the capital of France?")
+    batch = engine.start(first, n=1, sampling=GREEDY, seeds=[0])
+    batch.close()
+    again = engine.start(first, n=1, sampling=GREEDY, seeds=[0])
+    again.close()
+    assert again.prompt_eval_tokens == 1  # only the last token, for fresh logits
+    longer = engine.start(first + "Paris.<|im_end|>\n<|im_start|>user\nAnd Spain?<|im_end|>\n", n=1,
+                          sampling=GREEDY, seeds=[0])
+    longer.close()
+    assert 1 < longer.prompt_eval_tokens < longer.prompt_tokens // 2
+
+
+def test_rewind_then_greedy_regenerates_the_same_tokens(engine):
+    batch = engine.start(prompt_for(engine, "Count from one to ten in words."), n=1, sampling=GREEDY, seeds=[0])
+    try:
+        first = generate(batch, 12)[0]
+        batch.rewind(0, 5)
+        again = generate(batch, 5)[0]
+    finally:
+        batch.close()
+    assert again == first[-5:]
+
+
+def test_injected_text_is_seen_by_the_model(engine):
+    batch = engine.start(prompt_for(engine, "Say something."), n=2, sampling=GREEDY, seeds=[0, 1])
+    try:
+        generate(batch, 2)
+        room = batch.room()
+        used = batch.inject(1, " The secret word is banana. I repeat, the secret word is")
+        assert batch.room() == room - used
+        out = generate(batch, 4)
+    finally:
+        batch.close()
+    assert "banana" in "".join(out[1]).lower()
+    assert out[0] != out[1]
+
+
+def test_forbid_end_masks_end_of_generation(engine):
+    batch = engine.start(prompt_for(engine, "Reply with OK."), n=1, sampling=GREEDY, seeds=[0])
+    try:
+        steps = 0
+        while batch.live and steps < 40:
+            batch.forbid_end(0)
+            assert not any(t.eog for t in batch.step())
+            steps += 1
+    finally:
+        batch.close()
+    assert steps == 40
+
+
+def test_prompt_longer_than_context_is_refused(engine):
+    with pytest.raises(ContextOverflowError, match="2048"):
+        engine.start(prompt_for(engine, "word " * 3000), n=1, sampling=GREEDY, seeds=[0])
+
+
+class _BytesEngine:
+    """Just enough engine for LlamaBatch: tokens are indexes into a list of byte pieces."""
+
+    def __init__(self, pieces: list[bytes]):
+        from thinkcli.engine import ModelInfo
+
+        self.pieces, self.next = pieces, 0
+        self.info = ModelInfo("x", "x", 100, 100, None)
+
+    def sample(self, sampler, index):
+        self.next += 1
+        return self.next - 1
+
+    def sample_without_end(self, sampler, index):
+        return self.sample(sampler, index)
+
+    def logprob(self, index, token):
+        return -0.5
+
+    def is_eog(self, token):
+        return token >= len(self.pieces)
+
+    def piece(self, token):
+        return self.pieces[token]
+
+    def decode(self, entries):
+        pass
+
+    def forget(self, seq, pos):
+        pass
+
+    def free_sampler(self, sampler):
+        pass
+
+    def remember(self, tokens):
+        pass
+
+
+def test_utf8_split_across_tokens_is_held_back():
+    euro = "€".encode()  # three bytes, one token each
+    engine = _BytesEngine([b"a", euro[:1], euro[1:2], euro[2:], b"b"])
+    batch = LlamaBatch(engine, n=1, prompt=[0], prompt_tokens=1, prompt_eval_tokens=1, logits_index=0, samplers=[None])
+    texts = [batch.step()[0].text for _ in range(5)]
+    assert texts == ["a", "", "", "€", "b"]
+    assert batch.step()[0].eog
