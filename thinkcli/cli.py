@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
 
@@ -108,7 +109,9 @@ def ask(
     def opener(settings, err, *, n_seq_max, debug):
         return open_engine(settings, env.vars, err, n_seq_max=n_seq_max, debug=debug)
 
-    raise typer.Exit(int(run_ask(env, settings, knobs, text, opener)))
+    with _closed_pipe_is_fine():
+        status = run_ask(env, settings, knobs, text, opener)
+    raise typer.Exit(int(status))
 
 
 @app.command()
@@ -130,10 +133,11 @@ def models(
     from thinkcli.listing import print_catalog, print_models
 
     env = _environment()
-    if catalog:
-        print_catalog(env, json_out=json_out)
-    else:
-        print_models(env, json_out=json_out)
+    with _closed_pipe_is_fine():
+        if catalog:
+            print_catalog(env, json_out=json_out)
+        else:
+            print_models(env, json_out=json_out)
 
 
 @app.command()
@@ -144,6 +148,20 @@ def rm(name: str = typer.Argument(..., help="A pulled model's name or hf: refere
     env = _environment()
     path = model_store(env.vars).remove(name)
     env.err_console().print(f"removed {path}")
+
+
+@contextmanager
+def _closed_pipe_is_fine():
+    """The reader went away (``| head -1``): stop quietly with status 0.
+
+    Caught inside the command, because click turns a broken pipe into exit 1.
+    Stdout is pointed at /dev/null so Python's final flush stays quiet too.
+    """
+    try:
+        yield
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(int(ExitStatus.OK)) from None
 
 
 def _fail(message: str, status: ExitStatus) -> int:
@@ -175,11 +193,6 @@ def main(argv: list[str] | None = None) -> int:
         code = _fail(exc.format_message() + hint, ExitStatus(exc.exit_code) if exc.exit_code in (1, 2) else ExitStatus.ERROR)
     except (KeyboardInterrupt, typer.Abort):
         code = _fail("interrupted", ExitStatus.INTERRUPTED)
-    except BrokenPipeError:
-        # The reader went away (`| head -1`): stop quietly, and keep Python's
-        # final flush of stdout from complaining again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = int(ExitStatus.OK)
     return _exit(code, argv)
 
 

@@ -14,6 +14,16 @@ from typing import BinaryIO, Mapping, TextIO
 from rich.console import Console
 
 
+class _Console(Console):
+    """A Rich console that lets a closed pipe surface as BrokenPipeError.
+
+    Rich's own handler exits with status 1; the CLI's boundary ends quietly instead.
+    """
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 @dataclass
 class Environment:
     """Where input comes from and output goes.
@@ -50,9 +60,9 @@ class Environment:
 
     def out_console(self) -> Console:
         """A console for the answer: Rich on a terminal, plain text otherwise."""
-        return Console(file=self.stdout, force_terminal=self.stdout_isatty or None, highlight=False,
-                       soft_wrap=not self.stdout_isatty)
+        return _Console(file=self.stdout, force_terminal=self.stdout_isatty or None, highlight=False,
+                        soft_wrap=not self.stdout_isatty)
 
     def err_console(self) -> Console:
         """A console for everything that is not the answer."""
-        return Console(file=self.stderr, highlight=False, stderr=True)
+        return _Console(file=self.stderr, highlight=False, stderr=True)

@@ -21,6 +21,7 @@ from thinkcli.engine import ModelInfo, Sampling, Token
 from thinkcli.engine.template import render
 from thinkcli.errors import ContextOverflowError, ModelError
 
+_GGML_LOG_DEBUG = 1
 _log_callback = None  # must outlive every llama.cpp call: a collected callback segfaults
 
 
@@ -28,7 +29,7 @@ def _silence_llama_logs(debug: bool) -> None:
     global _log_callback
 
     def log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
-        if debug and text:
+        if debug and text and level != _GGML_LOG_DEBUG:
             os.write(2, text)
 
     _log_callback = lc.llama_log_callback(log)

@@ -17,6 +17,7 @@ from thinkcli.reasoning import ReasoningFormat
 from thinkcli.vote import RunningConfidence, extract_answer, mean_logprob
 
 ROOM_MARGIN = 8  # tokens kept free so a forced close always fits in the context
+MAX_STALLS = 4  # a model that ends its turn this often in a row may stop thinking early
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,10 @@ class Sample:
         self._started = started
         self._parser = fmt.parser(starts_in_thinking)
         self._raw = ""  # everything the parser has seen
-        self._ends: list[int] = []  # raw offset after each generated thinking token
+        # What the model's context holds of the thinking, in order: (raw start, raw end,
+        # tokens, generated tokens) for each generated token and each injected text.
+        self._marks: list[tuple[int, int, int, int]] = []
+        self._stalls = 0  # turns ended in a row without a thinking token between them
         self._answer_logprobs: list[float] = []
         self._waits = 0
         self.confidence = RunningConfidence()
@@ -93,7 +97,8 @@ class Sample:
         thinking = was_thinking or self.thinking or closed_now
         if thinking:
             self.thinking_tokens += 1
-            self._ends.append(len(self._raw))
+            self._stalls = 0
+            self._marks.append((before, len(self._raw), 1, 1))
             if closed_now and self.thinking_tokens < self._budget.min_think:
                 return self._reject_close(batch, before)
         if closed_now:
@@ -127,23 +132,32 @@ class Sample:
         """The model closed its thinking before ``min_think``: rewind the tag and think on."""
         tag = self._raw.find(self._fmt.end_tag, max(0, before - len(self._fmt.end_tag)))
         cut = tag if tag >= 0 else before
-        drop = 0
-        while drop < len(self._ends) and self._ends[-1 - drop] > cut:
-            drop += 1
-        start = self._ends[-1 - drop] if drop < len(self._ends) else 0
+        tokens = generated = 0
+        start = cut
+        while self._marks and self._marks[-1][1] > cut:
+            start, _, n, gen = self._marks.pop()
+            tokens += n
+            generated += gen
         kept = self._raw[start:cut]
-        batch.rewind(self.index, drop)
-        self.thinking_tokens -= drop
-        del self._ends[len(self._ends) - drop :]
-        return self._replay(self._raw[:start], kept.rstrip() + "\n" + self._next_word(), batch)
+        batch.rewind(self.index, tokens)
+        self.thinking_tokens -= generated
+        gap = "" if self._raw[:cut][-1:].isspace() else "\n"
+        return self._replay(self._raw[:start], kept + gap + self._next_word(), batch)
 
     def _on_end(self, batch: Batch) -> list[Text | ThinkingDone]:
         """The model ended its turn while thinking: think on, or close and answer."""
-        if self.thinking_tokens < self._budget.min_think:
-            text = "\n" + self._next_word()
-            batch.inject(self.index, text)
-            return self._emit(self._feed_parser(text))
-        return self._force_close(batch, "stop", wrap_up=False)
+        self._stalls += 1
+        if self.thinking_tokens >= self._budget.min_think or self._stalls > MAX_STALLS:
+            return self._force_close(batch, "stop", wrap_up=False)
+        if batch.room(self.index) <= ROOM_MARGIN + len(batch.live):
+            return self._force_close(batch, "length", wrap_up=False)
+        text = "\n" + self._next_word()
+        self._inject_thinking(batch, text)
+        return self._emit(self._feed_parser(text))
+
+    def _inject_thinking(self, batch: Batch, text: str) -> None:
+        start = len(self._raw)
+        self._marks.append((start, start + len(text), batch.inject(self.index, text), 0))
 
     def _force_close(self, batch: Batch, reason: ThinkEnd, *, wrap_up: bool = True) -> list[Text | ThinkingDone]:
         text = (self._budget.wrap_up if wrap_up else "\n") + self._fmt.close
@@ -155,7 +169,8 @@ class Sample:
 
     def _replay(self, raw: str, extra: str, batch: Batch) -> list[Text | ThinkingDone]:
         """Rebuild the parser over ``raw + extra`` and show only what is new."""
-        batch.inject(self.index, extra)
+        self._raw = raw
+        self._inject_thinking(batch, extra)
         self._parser = self._fmt.parser(self._starts)
         self._raw = ""
         shown = self.reasoning
