@@ -96,8 +96,6 @@ def test_prompt_longer_than_context(home_with_model):
 
 def test_first_run_pulls_the_default_model(isolated_home, model_path):
     """A fresh home and no model: ask pulls smollm2-135m itself, then answers."""
-    env_pip_cache = {"PIP_FIND_LINKS": ""}  # pip's own cache makes this fast after the first time
-    os.environ.update(env_pip_cache)
     done = thinkcli("ask", "--seed", "8", "-e", "none", QUESTION, home=isolated_home)
     assert done.returncode == 0, done.stderr
     assert (isolated_home / "models" / "smollm2-135m.gguf").stat().st_size == 98_362_432

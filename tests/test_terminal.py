@@ -1,0 +1,92 @@
+"""The real program in a pseudo-terminal, read back through a terminal emulator (pyte)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pexpect
+import pyte
+import pytest
+
+pytestmark = pytest.mark.model
+COLS, ROWS = 100, 40
+QUESTION = "What is 12 + 7?"
+
+
+def spawn(home, *args: str) -> pexpect.spawn:
+    env = {**os.environ, "THINKCLI_HOME": str(home), "TERM": "xterm-256color", "COLUMNS": str(COLS), "LINES": str(ROWS)}
+    return pexpect.spawn(sys.executable, ["-m", "thinkcli", *args], env=env, dimensions=(ROWS, COLS),
+                         encoding="utf-8", timeout=240)
+
+
+def screen_of(raw: str) -> list[str]:
+    """What a person sees at the end, scrollback included."""
+    screen = pyte.HistoryScreen(COLS, ROWS, history=2000)
+    stream = pyte.Stream(screen)
+    stream.feed(raw.replace("\n", "\r\n") if "\r\n" not in raw else raw)
+    history = ["".join(ch.data for ch in line.values()).rstrip() for line in screen.history.top]
+    return history + [line.rstrip() for line in screen.display]
+
+
+def run_to_end(child: pexpect.spawn) -> str:
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.before
+
+
+def reasoning_lines(home, *args: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-m", "thinkcli", "ask", "--json", *args], capture_output=True,
+                          text=True, timeout=240, env={**os.environ, "THINKCLI_HOME": str(home)})
+    doc = json.loads(done.stdout)
+    return [line.strip() for line in doc["reasoning"].splitlines() if len(line.strip()) > 12]
+
+
+def test_trace_folds_into_one_summary_line(home_with_model):
+    args = ("--seed", "1", "-e", "low", QUESTION)
+    trace = reasoning_lines(home_with_model, *args)
+    assert trace, "the model should have thought"
+    child = spawn(home_with_model, "ask", *args)
+    lines = screen_of(run_to_end(child))
+    assert child.exitstatus == 0
+    summaries = [line for line in lines if "Thought for" in line]
+    assert len(summaries) == 1 and "tokens" in summaries[0]
+    text = "\n".join(lines)
+    for line in trace:
+        assert line not in text
+    assert lines.index(summaries[0]) < max(i for i, line in enumerate(lines) if line.strip())
+
+
+def test_show_thinking_keeps_the_trace(home_with_model):
+    args = ("--seed", "1", "-e", "low", QUESTION)
+    trace = reasoning_lines(home_with_model, *args)
+    child = spawn(home_with_model, "ask", "--show-thinking", *args)
+    text = "\n".join(screen_of(run_to_end(child)))
+    assert child.exitstatus == 0
+    assert "Thought for" in text
+    for line in trace:
+        assert text.count(line[:60]) >= 1
+
+
+def test_parallel_paths_fold_into_an_explored_line(home_with_model):
+    child = spawn(home_with_model, "ask", "--seed", "2", "--samples", "3", "--think-budget", "48",
+                  "--max-tokens", "64", QUESTION)
+    lines = screen_of(run_to_end(child))
+    assert child.exitstatus == 0
+    explored = [line for line in lines if "Explored 3 paths" in line]
+    assert len(explored) == 1 and "agree" in explored[0]
+    assert not any("path 1" in line for line in lines)  # the live board is gone
+
+
+def test_ctrl_c_stops_and_exits_130(home_with_model):
+    child = spawn(home_with_model, "ask", "--seed", "3", "--think-budget", "4000", "--min-think", "3000",
+                  "Write a very long essay about the history of mathematics.")
+    child.expect("Thinking")
+    child.expect(r"\d+ tokens")
+    child.sendintr()
+    raw = run_to_end(child)
+    assert child.exitstatus == 130
+    assert "(interrupted)" in "\n".join(screen_of(raw))
+    assert "Traceback" not in raw
