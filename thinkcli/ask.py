@@ -18,7 +18,7 @@ from thinkcli.errors import ContextOverflowError, ExitStatus, InputError, UsageE
 from thinkcli.events import Notice
 from thinkcli.reasoning import detect_format
 from thinkcli.render import dispatch, make_renderer
-from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial
+from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial, paths_at_once
 
 ANSWER_RESERVE = 256  # answer tokens each path keeps when its thinking budget is clamped
 
@@ -107,16 +107,17 @@ def make_plan(
         notice(f"temperature 0 makes all {level.samples} paths the same; sampling at 0.6 instead")
         temperature = 0.6
     wrap_up = engine.count_tokens(settings.wrap_up) + 8
-    share = (engine.info.n_ctx - prompt_tokens) // level.samples
+    at_once = paths_at_once(level.selection, level.samples)
+    share = (engine.info.n_ctx - prompt_tokens) // at_once
     think = level.think_budget
     if think > 0 and think + wrap_up + ANSWER_RESERVE > share:
         think = share - wrap_up - ANSWER_RESERVE
         if think < 16:
             raise ContextOverflowError(
                 f"the {engine.info.n_ctx}-token context leaves no room to think "
-                f"for {level.samples} path(s); raise --ctx or lower --samples"
+                f"for {at_once} path(s); raise --ctx or lower --samples"
             )
-        per = " per path" if level.samples > 1 else ""
+        per = " per path" if at_once > 1 else ""
         notice(f"thinking budget clamped to {think} tokens{per} to fit the {engine.info.n_ctx}-token context (raise --ctx)")
     budget = Budget(
         think=think,
@@ -143,7 +144,7 @@ def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, o
     mode = "json" if knobs.json else ("terminal" if env.stdout_isatty else "plain")
     renderer = make_renderer(mode=mode, thinking=settings.thinking, out=out, err=err)
     level = preset_for(settings, knobs)
-    engine = open_engine(settings, err, n_seq_max=level.samples, debug=knobs.debug)
+    engine = open_engine(settings, err, n_seq_max=paths_at_once(level.selection, level.samples), debug=knobs.debug)
     try:
         notices: list[str] = []
         if engine.info.chat_template is None:

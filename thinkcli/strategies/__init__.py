@@ -70,6 +70,13 @@ def _decide(run: Run, *, verify: bool) -> Iterator[Event]:
     yield Done(final)
 
 
+def paths_at_once(selection: str, samples: int) -> int:
+    """How many paths share the context at the same time under ``selection``."""
+    if selection == "adaptive":
+        return min(samples, max(ADAPTIVE_FIRST, ADAPTIVE_STEP))
+    return samples
+
+
 STRATEGIES: dict[str, Strategy] = {
     "single": single,
     "vote": vote_paths,
@@ -87,4 +94,4 @@ def partial(run: Run) -> Result:
     return run.result(indexes[result.chosen], result.votes, interrupted=True)
 
 
-__all__ = ["STRATEGIES", "Budget", "Plan", "Run", "Strategy", "partial"]
+__all__ = ["STRATEGIES", "Budget", "Plan", "Run", "Strategy", "partial", "paths_at_once"]
