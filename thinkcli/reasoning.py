@@ -34,7 +34,28 @@ def _partial_suffix(text: str, tag: str) -> int:
     return 0
 
 
-class ReasoningParser:
+class _StreamParser:
+    """What both parsers share: held-back text and whether reasoning has closed."""
+
+    __slots__ = ("_held", "_closed", "_skip_ws")
+
+    def __init__(self) -> None:
+        self._held = ""  # could still become a tag: decided by the next piece
+        self._closed = False
+        self._skip_ws = True
+
+    @property
+    def reasoning_closed(self) -> bool:
+        """The reasoning has ended (its end tag, or a new header, was seen)."""
+        return self._closed
+
+    @property
+    def pending(self) -> str:
+        """Text held back because it could still become a tag."""
+        return self._held
+
+
+class ReasoningParser(_StreamParser):
     """Tags streamed text as reasoning or answer, for ``<think>``-style tags.
 
     Conventions: the output's leading whitespace is dropped; a start tag counts only
@@ -49,9 +70,7 @@ class ReasoningParser:
         starts_in_thinking: the prompt already opened reasoning.
     """
 
-    __slots__ = (
-        "start_tag", "end_tag", "_thinking_first", "_state", "_held", "_skip_ws", "_closed",
-    )
+    __slots__ = ("start_tag", "end_tag", "_thinking_first", "_state")
 
     def __init__(self, start_tag: str, end_tag: str, starts_in_thinking: bool = False) -> None:
         if starts_in_thinking and not end_tag:
@@ -62,25 +81,13 @@ class ReasoningParser:
         self._state = _LEAD
         if not start_tag:
             self._state = _REASONING if starts_in_thinking else _ANSWER
-        self._held = ""
-        self._skip_ws = True
-        self._closed = False
+        super().__init__()
 
     @property
     def in_reasoning(self) -> bool:
         """Text fed now would be reasoning: after the start tag (or from the start
         when the prompt opened thinking) and before the end tag."""
         return self._state == _REASONING or (self._state == _LEAD and self._thinking_first)
-
-    @property
-    def reasoning_closed(self) -> bool:
-        """The end tag has been seen."""
-        return self._closed
-
-    @property
-    def pending(self) -> str:
-        """Text held back because it could still become a tag."""
-        return self._held
 
     def feed(self, piece: str) -> list[Segment]:
         """Take the next piece of output.
@@ -168,7 +175,7 @@ def _could_become_token(rest: str) -> bool:
     return len(rest) < _HARMONY_LONGEST and any(t.startswith(rest) for t in _HARMONY_TOKENS)
 
 
-class HarmonyParser:
+class HarmonyParser(_StreamParser):
     """Tags streamed gpt-oss "harmony" output as reasoning or answer.
 
     Messages look like ``<|channel|>analysis<|message|>TEXT<|end|>``, then
@@ -183,31 +190,19 @@ class HarmonyParser:
         starts_in_thinking: the prompt ended with ``<|channel|>analysis<|message|>``.
     """
 
-    __slots__ = ("_mode", "_kind", "_held", "_skip_ws", "_channel", "_naming", "_closed")
+    __slots__ = ("_mode", "_kind", "_channel", "_naming")
 
     def __init__(self, starts_in_thinking: bool = False) -> None:
         self._mode = _BODY
         self._kind: Kind = "reasoning" if starts_in_thinking else "answer"
-        self._held = ""
-        self._skip_ws = True
         self._channel = ""
         self._naming = False  # header text is the channel name
-        self._closed = False
+        super().__init__()
 
     @property
     def in_reasoning(self) -> bool:
         """Inside the body of a reasoning-channel message."""
         return self._mode == _BODY and self._kind == "reasoning"
-
-    @property
-    def reasoning_closed(self) -> bool:
-        """A reasoning message has ended (by ``<|end|>`` or a new header)."""
-        return self._closed
-
-    @property
-    def pending(self) -> str:
-        """Text held back because it could still become a header token."""
-        return self._held
 
     def feed(self, piece: str) -> list[Segment]:
         """Take the next piece of output.
