@@ -72,6 +72,7 @@ def main() -> None:
     print(f"  bare llama.cpp  1 path : {median(bare1):7.1f}   4 paths: {median(bare4):7.1f}   ratio {median(bare4) / median(bare1):.2f}x")
     print(f"  thinkcli        1 path : {median(one):7.1f}   4 paths: {median(four):7.1f}   ratio {median(four) / median(one):.2f}x"
           f"  (target >= 1.30x: {'ok' if median(four) / median(one) >= 1.3 else 'MISSED'})")
+    print(f"  thinkcli / bare: 1 path {median(one) / median(bare1):.3f}, 4 paths {median(four) / median(bare4):.3f}")
     print(f"  tokens generated: 1 path {gen1}, 4 paths {gen4}")
     print("wall time, thinking budget 128 + answer <= 64 per path (s, medians)")
     print(f"  --samples 4 in one batch : {median(batched):6.2f}")

@@ -96,6 +96,9 @@ class LlamaEngine:
         self._n_vocab = lc.llama_vocab_n_tokens(self._vocab)
         self._cached: list[int] = []  # tokens held by sequence 0, for prefix reuse
         self._eog_ids = None  # end-of-generation token ids, found on first need
+        self._eog: dict[int, bool] = {}
+        self._pieces: dict[int, bytes] = {}
+        self._row_type = ctypes.c_float * self._n_vocab
         self.info = ModelInfo(
             name=name,
             path=str(path),
@@ -124,6 +127,13 @@ class LlamaEngine:
         return self.piece(token).decode("utf-8", errors="replace")
 
     def piece(self, token: int) -> bytes:
+        """The bytes of ``token`` (special tokens included), cached: called for every token."""
+        data = self._pieces.get(token)
+        if data is None:
+            data = self._pieces[token] = self._piece(token)
+        return data
+
+    def _piece(self, token: int) -> bytes:
         buf = ctypes.create_string_buffer(64)
         n = lc.llama_token_to_piece(self._vocab, token, buf, 64, 0, True)
         if n < 0:
@@ -146,7 +156,10 @@ class LlamaEngine:
         return len(self.tokenize(text))
 
     def is_eog(self, token: int) -> bool:
-        return bool(lc.llama_vocab_is_eog(self._vocab, token))
+        eog = self._eog.get(token)
+        if eog is None:
+            eog = self._eog[token] = bool(lc.llama_vocab_is_eog(self._vocab, token))
+        return eog
 
     def render(self, messages: list[dict], **template_kwargs: object) -> str:
         return render(
@@ -157,10 +170,14 @@ class LlamaEngine:
             **template_kwargs,
         )
 
+    def _logits(self, batch_index: int) -> np.ndarray:
+        """The logits row of ``batch_index``, as a numpy view (no copy)."""
+        ptr = lc.llama_get_logits_ith(self._ctx, batch_index)
+        return np.frombuffer(self._row_type.from_address(ctypes.addressof(ptr.contents)), dtype=np.float32)
+
     def logprob(self, batch_index: int, token: int) -> float:
         """Log-probability of ``token`` under the raw distribution at ``batch_index``."""
-        ptr = lc.llama_get_logits_ith(self._ctx, batch_index)
-        logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+        logits = self._logits(batch_index)
         top = float(logits.max())
         return float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))
 
@@ -241,8 +258,7 @@ class LlamaEngine:
         """Sample again with every end-of-generation token masked out of the logits."""
         if self._eog_ids is None:
             self._eog_ids = np.array([t for t in range(self._n_vocab) if self.is_eog(t)], dtype=np.int64)
-        ptr = lc.llama_get_logits_ith(self._ctx, batch_index)
-        np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))[self._eog_ids] = -np.inf
+        self._logits(batch_index)[self._eog_ids] = -np.inf
         return lc.llama_sampler_sample(sampler, self._ctx, batch_index)
 
     def free_sampler(self, chain) -> None:
