@@ -48,6 +48,23 @@ def test_ask_prints_only_the_answer_on_a_pipe(monkeypatch):
     assert "What is 12+7?" in r.engine.prompts[0]
 
 
+def test_missing_chat_template_falls_back_to_chatml_with_a_warning(monkeypatch):
+    r = run_cli(["ask", "q"], monkeypatch=monkeypatch)
+    assert "no chat template; using ChatML" in r.err
+    assert r.engine.prompts[0].startswith("<|im_start|>system")
+    template = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] "
+    r = run_cli(["ask", "q"], monkeypatch=monkeypatch, chat_template=template)
+    assert "chat template" not in r.err
+    assert r.engine.prompts[0].startswith("[system]") and r.engine.prompts[0].endswith("[assistant] <think>\n")
+
+
+def test_models_table_survives_a_broken_file(home_with_model, capsys):
+    (home_with_model / "models" / "[odd] name.gguf").write_bytes(b"GGUF\x03\x00")
+    assert cli.main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "smollm2-135m" in out and "[odd] name.gguf" in out and "truncated" in out
+
+
 def test_show_thinking_sends_the_trace_to_stderr(monkeypatch):
     r = run_cli(["ask", "--show-thinking", "q"], monkeypatch=monkeypatch)
     assert r.out == "The answer is 19.\n"

@@ -60,8 +60,10 @@ class Environment:
 
     def out_console(self) -> Console:
         """A console for the answer: Rich on a terminal, plain text otherwise."""
-        return _Console(file=self.stdout, force_terminal=self.stdout_isatty or None, highlight=False,
-                        soft_wrap=not self.stdout_isatty)
+        if self.stdout_isatty:
+            return _Console(file=self.stdout, force_terminal=True, highlight=False)
+        # Piped: no terminal width to fit, so never cut or wrap a line.
+        return _Console(file=self.stdout, highlight=False, soft_wrap=True, width=1_000)
 
     def err_console(self) -> Console:
         """A console for everything that is not the answer."""
