@@ -16,6 +16,7 @@ from thinkcli.events import Done, Explored, Notice, Progress, Text, ThinkingDone
 from thinkcli.reasoning import FORMATS, NO_THINKING, PROMPTED_INSTRUCTION, PROMPTED_PREFILL, detect_format
 from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial
 from thinkcli.strategies.prompt import build_prompt
+from thinkcli.strategies.sample import MAX_STALLS
 from thinkcli.strategies.run import PRUNE_AFTER, VERIFY_PROMPT
 
 USER = [{"role": "user", "content": "q"}]
@@ -250,13 +251,21 @@ def test_the_answer_may_not_end_before_it_starts():
 
 
 def test_a_model_that_keeps_ending_before_min_think_still_terminates():
-    # BUG (sample.py _on_end): no room check and no limit on continuations, so a model that
-    # only ends gets "\nWait," injected until the context overflows (the fake: forever).
+    # A model that only ends its turn must not get "\nWait," injected until the context is full.
     engine = TracedEngine([["a", EOG]], n_ctx=512)
     run = Run(engine, list(USER), make_plan(min_think=100), FORMATS["prompted"])
     events = list(STRATEGIES["single"](run))
     assert engine.batches[0].steps < MAX_STEPS
     assert [e.reason for e in events if isinstance(e, ThinkingDone)] in (["length"], ["stop"])
+
+
+def test_a_model_that_closes_again_right_after_each_continuation_is_let_go():
+    script = ["a", " b"] + ["</think>"] * (MAX_STALLS + 2) + ["Done."]
+    engine, _, _, result = drive([script], min_think=50)
+    sample = result.samples[0]
+    assert sample.reasoning.count("Wait,") == MAX_STALLS + 1  # the first close, then the stalls
+    assert sample.finish_reason == "stop" and sample.thinking_tokens < 50
+    assert result.answer == "Done."
 
 
 # -- 6. answer cap ----------------------------------------------------------------

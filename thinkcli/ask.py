@@ -48,8 +48,13 @@ class Knobs:
 
 
 def read_question(env: Environment, question: str | None, files: list[Path]) -> str:
-    """The problem text: the files and piped stdin as context, then the question."""
-    parts = [f"{_read_file(path)}" if len(files) == 1 else f"File {path.name}:\n{_read_file(path)}" for path in files]
+    """The problem text: the files and piped stdin as context, then the question.
+
+    Several files are each headed by their name so the model can tell them apart.
+    """
+    parts = [_read_file(path) for path in files]
+    if len(files) > 1:
+        parts = [f"File {path.name}:\n{text}" for path, text in zip(files, parts)]
     if not env.stdin_isatty:
         piped = _decode(env.stdin.read(), "standard input")
         if piped.strip():

@@ -17,7 +17,7 @@ from thinkcli.reasoning import ReasoningFormat
 from thinkcli.vote import RunningConfidence, extract_answer, mean_logprob
 
 ROOM_MARGIN = 8  # tokens kept free so a forced close always fits in the context
-MAX_STALLS = 4  # a model that ends its turn this often in a row may stop thinking early
+MAX_STALLS = 4  # early stops in a row, with nothing written between, before min_think gives way
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class Sample:
         # What the model's context holds of the thinking, in order: (raw start, raw end,
         # tokens, generated tokens) for each generated token and each injected text.
         self._marks: list[tuple[int, int, int, int]] = []
-        self._stalls = 0  # turns ended in a row without a thinking token between them
+        self._stalls = 0  # early stops in a row with nothing written since the last injection
         self._answer_logprobs: list[float] = []
         self._waits = 0
         self.confidence = RunningConfidence()
@@ -97,9 +97,8 @@ class Sample:
         thinking = was_thinking or self.thinking or closed_now
         if thinking:
             self.thinking_tokens += 1
-            self._stalls = 0
             self._marks.append((before, len(self._raw), 1, 1))
-            if closed_now and self.thinking_tokens < self._budget.min_think:
+            if closed_now and self.thinking_tokens < self._budget.min_think and not self._stalled(self._tag_at(before)):
                 return self._reject_close(batch, before)
         if closed_now:
             self._mark_thought("stop", batch)
@@ -128,10 +127,25 @@ class Sample:
 
     # -- steering -------------------------------------------------------------
 
+    def _tag_at(self, before: int) -> int:
+        """Where the end tag that the token fed at raw offset ``before`` completed starts."""
+        tag = self._raw.find(self._fmt.end_tag, max(0, before - len(self._fmt.end_tag)))
+        return tag if tag >= 0 else before
+
+    def _stalled(self, cut: int) -> bool:
+        """The model keeps stopping right after a continuation word: let it stop.
+
+        Progress means the model wrote something of its own between thinkcli's last
+        injection and ``cut``; after ``MAX_STALLS`` stops in a row without any, the
+        minimum is given up rather than spending the context on "Wait," alone.
+        """
+        last = next((m for m in reversed(self._marks) if m[1] <= cut), None)
+        self._stalls = 0 if last is None or last[3] else self._stalls + 1
+        return self._stalls > MAX_STALLS
+
     def _reject_close(self, batch: Batch, before: int) -> list[Text | ThinkingDone]:
         """The model closed its thinking before ``min_think``: rewind the tag and think on."""
-        tag = self._raw.find(self._fmt.end_tag, max(0, before - len(self._fmt.end_tag)))
-        cut = tag if tag >= 0 else before
+        cut = self._tag_at(before)
         tokens = generated = 0
         start = cut
         while self._marks and self._marks[-1][1] > cut:
@@ -146,8 +160,7 @@ class Sample:
 
     def _on_end(self, batch: Batch) -> list[Text | ThinkingDone]:
         """The model ended its turn while thinking: think on, or close and answer."""
-        self._stalls += 1
-        if self.thinking_tokens >= self._budget.min_think or self._stalls > MAX_STALLS:
+        if self.thinking_tokens >= self._budget.min_think or self._stalled(len(self._raw)):
             return self._force_close(batch, "stop", wrap_up=False)
         if batch.room(self.index) <= ROOM_MARGIN + len(batch.live):
             return self._force_close(batch, "length", wrap_up=False)
@@ -169,7 +182,7 @@ class Sample:
 
     def _replay(self, raw: str, extra: str, batch: Batch) -> list[Text | ThinkingDone]:
         """Rebuild the parser over ``raw + extra`` and show only what is new."""
-        self._raw = raw
+        self._raw = raw  # so the injection is marked at the right offset
         self._inject_thinking(batch, extra)
         self._parser = self._fmt.parser(self._starts)
         self._raw = ""
