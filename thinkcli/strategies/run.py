@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Iterator
 
-from thinkcli.engine import Engine, Sampling
-from thinkcli.events import Event, Progress, Result, SampleResult, Stats, Text, ThinkingDone
+from thinkcli.engine import Batch, Engine, Sampling
+from thinkcli.events import Event, Progress, Result, SampleResult, Stats, Text
 from thinkcli.reasoning import NO_THINKING, ReasoningFormat
 from thinkcli.strategies.prompt import build_prompt
 from thinkcli.strategies.sample import Budget, Sample
@@ -124,7 +124,7 @@ class Run:
         self._last = now
         self.stats.generated_tokens += tokens
 
-    def _prune(self, group: list[Sample], batch, floor: float) -> None:
+    def _prune(self, group: list[Sample], batch: Batch, floor: float) -> None:
         for sample in group:
             if not sample.done and sample.thinking and sample.thinking_tokens >= PRUNE_AFTER and sample.confidence.current < floor:
                 sample.prune(batch)
@@ -200,7 +200,7 @@ class Run:
         )
 
 
-def chosen_text(result: Result) -> Iterator[Text | ThinkingDone]:
+def chosen_text(result: Result) -> Iterator[Text]:
     """The chosen answer as one ``Text`` event, for strategies that don't stream."""
     if result.answer:
         yield Text("answer", result.answer, result.chosen)
