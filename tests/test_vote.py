@@ -1,4 +1,4 @@
-"""Tests for thinkcli.vote: extraction, normalization, confidence, voting, stopping."""
+"""Tests for thinkcli.answers and thinkcli.vote: extraction, normalization, confidence, voting, stopping."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from thinkcli.answers import extract_answer, normalize
 from thinkcli.vote import (
     Ballot,
     RunningConfidence,
     VoteResult,
     answer_counts,
-    extract_answer,
     leader_is_settled,
     lowest_window,
     mean_logprob,
-    normalize,
     samples_to_add,
     vote,
     weight,

@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 from thinkcli.events import Done, Event, Explored, Notice, Result
 from thinkcli.strategies.run import Plan, Run, chosen_text
 from thinkcli.strategies.sample import Budget
-from thinkcli.vote import answer_counts, leader_is_settled
+from thinkcli.vote import answer_counts, samples_to_add
 
 Strategy = Callable[[Run], Iterator[Event]]
 
@@ -44,11 +44,9 @@ def adaptive(run: Run) -> Iterator[Event]:
                        first.wrap_up, first.continuations)
     yield from run.explore(min(ADAPTIVE_FIRST, most), budget=first)
     floor = min(s.confidence.lowest for s in run.samples) - PRUNE_MARGIN
-    while len(run.samples) < most:
-        counts = answer_counts([b for _, b in run.ballots()])
-        if counts and leader_is_settled(counts, ADAPTIVE_SETTLED):
-            break
-        yield from run.explore(min(ADAPTIVE_STEP, most - len(run.samples)), floor=floor)
+    while more := samples_to_add(answer_counts([b for _, b in run.ballots()]), len(run.samples), most,
+                                 ADAPTIVE_STEP, threshold=ADAPTIVE_SETTLED):
+        yield from run.explore(more, floor=floor)
     yield from _decide(run, verify=False)
 
 

@@ -17,7 +17,8 @@ from thinkcli.events import Event, Progress, Result, SampleResult, Stats, Text
 from thinkcli.reasoning import NO_THINKING, ReasoningFormat
 from thinkcli.strategies.prompt import build_prompt
 from thinkcli.strategies.sample import Budget, Sample
-from thinkcli.vote import Ballot, VoteResult, extract_answer, vote
+from thinkcli.answers import extract_answer
+from thinkcli.vote import Ballot, VoteResult, vote
 
 PROGRESS_EVERY = 4  # decode steps between progress updates of parallel samples
 PRUNE_AFTER = 64  # thinking tokens before a path can be pruned: its window confidence must mean something

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from thinkcli.engine import Batch, Token
 from thinkcli.events import AnswerEnd, SampleResult, Text, ThinkEnd, ThinkingDone
 from thinkcli.reasoning import ReasoningFormat
-from thinkcli.vote import RunningConfidence, extract_answer, mean_logprob
+from thinkcli.answers import extract_answer
+from thinkcli.vote import RunningConfidence, mean_logprob
 
 ROOM_MARGIN = 8  # tokens kept free so a forced close always fits in the context
 MAX_STALLS = 4  # early stops in a row, with nothing written between, before min_think gives way
