@@ -57,13 +57,12 @@ def read_question(env: Environment, question: str | None, files: list[Path]) -> 
         parts = [f"File {path.name}:\n{text}" for path, text in zip(files, parts)]
     if not env.stdin_isatty:
         piped = _decode(env.stdin.read(), "standard input")
-        if piped.strip():
-            parts.append(piped.strip())
-    if question and question.strip():
-        parts.append(question.strip())
+        parts.append(piped)
+    parts.append(question or "")
+    parts = [part.strip() for part in parts if part.strip()]
     if not parts:
         raise UsageError("no question: give one as an argument, pipe it in, or use --file")
-    return "\n\n".join(part.strip() for part in parts)
+    return "\n\n".join(parts)
 
 
 def _read_file(path: Path) -> str:

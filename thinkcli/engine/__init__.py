@@ -79,8 +79,8 @@ class Batch(Protocol):
     def stop(self, seq: int) -> None:
         """Take ``seq`` out of the batch."""
 
-    def room(self, seq: int) -> int:
-        """Tokens ``seq`` can still add before the context is full."""
+    def room(self) -> int:
+        """Tokens the sequences can still add, together, before the context is full."""
 
     def close(self) -> None:
         """Release the sequences (the prompt's cache may be kept for reuse)."""

@@ -130,7 +130,7 @@ class LlamaBatch:
                 self._engine.forget(seq, 0)
                 del self._seqs[seq].history[self.prompt_tokens :]
 
-    def room(self, seq: int | None = None) -> int:
+    def room(self) -> int:
         used = self.prompt_tokens + sum(
             len(x.history) - self.prompt_tokens + len(x.pending) for x in self._seqs.values()
         )

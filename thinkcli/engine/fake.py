@@ -84,7 +84,7 @@ class FakeBatch:
             self._live.remove(seq)
             self.stopped.append(seq)
 
-    def room(self, seq: int | None = None) -> int:
+    def room(self) -> int:
         return self.n_ctx - self.prompt_tokens - self.used
 
     def close(self) -> None:

@@ -69,6 +69,8 @@ class LlamaEngine:
         debug: bool = False,
     ) -> None:
         _silence_llama_logs(debug)
+        self._batch = None  # one llama_batch, grown on demand and reused for every decode
+        self._batch_size = 0
         lc.llama_backend_init()
         started = time.perf_counter()
         if gpu_layers is None:
@@ -246,10 +248,9 @@ class LlamaEngine:
             raise ModelError(f"llama.cpp failed to decode a batch (status {status})")
 
     def _batch_for(self, size: int):
-        current = getattr(self, "_batch", None)
-        if current is None or self._batch_size < size:
-            if current is not None:
-                lc.llama_batch_free(current)
+        if self._batch_size < size:
+            if self._batch is not None:
+                lc.llama_batch_free(self._batch)
             self._batch_size = max(size, lc.llama_n_batch(self._ctx))
             self._batch = lc.llama_batch_init(self._batch_size, 0, 1)
         return self._batch
@@ -275,7 +276,7 @@ class LlamaEngine:
         self._cached = tokens
 
     def close(self) -> None:
-        if getattr(self, "_batch", None) is not None:
+        if self._batch is not None:
             lc.llama_batch_free(self._batch)
             self._batch = None
         if self._ctx:

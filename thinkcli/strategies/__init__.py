@@ -7,6 +7,7 @@ takes a confidence-weighted vote; ``vote+verify`` then checks the leader;
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Iterator
 
 from thinkcli.events import Done, Event, Explored, Notice, Result
@@ -40,8 +41,7 @@ def adaptive(run: Run) -> Iterator[Event]:
     most = run.plan.samples
     first = run.plan.budget
     if first.think > ADAPTIVE_FIRST_BUDGET:
-        first = Budget(ADAPTIVE_FIRST_BUDGET, min(first.min_think, ADAPTIVE_FIRST_BUDGET), first.max_answer,
-                       first.wrap_up, first.continuations)
+        first = replace(first, think=ADAPTIVE_FIRST_BUDGET, min_think=min(first.min_think, ADAPTIVE_FIRST_BUDGET))
     yield from run.explore(min(ADAPTIVE_FIRST, most), budget=first)
     floor = min(s.confidence.lowest for s in run.samples) - PRUNE_MARGIN
     while more := samples_to_add(answer_counts([b for _, b in run.ballots()]), len(run.samples), most,

@@ -114,7 +114,7 @@ class Sample:
                 batch.forbid_end(self.index)  # blank so far: the answer has not started
             if self.answer_tokens >= self._budget.max_answer:
                 return out + self._finish(batch, "length")
-        if batch.room(self.index) <= ROOM_MARGIN + len(batch.live):
+        if batch.room() <= ROOM_MARGIN + len(batch.live):
             if self.thinking:
                 return out + self._force_close(batch, "length", wrap_up=False)
             return out + self._finish(batch, "length")
@@ -163,7 +163,7 @@ class Sample:
         """The model ended its turn while thinking: think on, or close and answer."""
         if self.thinking_tokens >= self._budget.min_think or self._stalled(len(self._raw)):
             return self._force_close(batch, "stop", wrap_up=False)
-        if batch.room(self.index) <= ROOM_MARGIN + len(batch.live):
+        if batch.room() <= ROOM_MARGIN + len(batch.live):
             return self._force_close(batch, "length", wrap_up=False)
         text = "\n" + self._next_word()
         self._inject_thinking(batch, text)
@@ -175,7 +175,7 @@ class Sample:
 
     def _force_close(self, batch: Batch, reason: ThinkEnd, *, wrap_up: bool = True) -> list[Text | ThinkingDone]:
         text = (self._budget.wrap_up if wrap_up else "\n") + self._fmt.close
-        if batch.room(self.index) <= batch.inject(self.index, text):
+        if batch.room() <= batch.inject(self.index, text):
             return self._finish(batch, "length")
         out = self._emit(self._feed_parser(text))
         self._mark_thought(reason, batch)
