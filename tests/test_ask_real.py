@@ -49,8 +49,8 @@ def test_thinking_budget_is_enforced(home_with_model):
     assert len(doc["samples"]) == 3
     for sample in doc["samples"]:
         assert sample["thinking_tokens"] <= 48
-        assert sample["finish_reason"] in ("stop", "budget")
-    budgeted = [s for s in doc["samples"] if s["finish_reason"] == "budget"]
+        assert sample["think_end"] in ("stop", "budget")
+    budgeted = [s for s in doc["samples"] if s["think_end"] == "budget"]
     for sample in budgeted:
         assert sample["thinking_tokens"] == 48 and "I have to give my final answer now" in sample["reasoning"]
 
@@ -84,7 +84,7 @@ def test_same_seed_same_result(home_with_model):
 def test_no_think(home_with_model):
     doc = ask_json(home_with_model, "--seed", "7", "-e", "none", QUESTION)
     assert doc["reasoning"] == "" and doc["answer"].strip()
-    assert doc["samples"][0]["finish_reason"] == "none" and doc["stats"]["thinking_tokens"] == 0
+    assert doc["samples"][0]["think_end"] == "none" and doc["stats"]["thinking_tokens"] == 0
 
 
 def test_prompt_longer_than_context(home_with_model):

@@ -6,6 +6,7 @@ each sequence's context holds (generated and injected text, minus rewinds).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import pytest
@@ -151,7 +152,7 @@ def test_r1_like_template_gets_thinking_closed_when_off_and_starts_inside_when_o
     on, starts_on = build_prompt(engine, fmt, USER, thinking=True)
     assert on.endswith("<think>\n") and "</think>" not in on and starts_on is True
     _, _, _, result = drive([["Hmm", "</think>", "4", EOG]], template=R1, fmt="think")
-    assert (result.reasoning, result.answer, result.samples[0].finish_reason) == ("Hmm", "4", "stop")
+    assert (result.reasoning, result.answer, result.samples[0].think_end) == ("Hmm", "4", "stop")
 
 
 # -- 2. single ------------------------------------------------------------------
@@ -167,7 +168,7 @@ def test_single_streams_reasoning_then_thinking_done_then_answer():
     assert texts(events, "reasoning") == "Let me think" and texts(events, "answer") == "The answer is 4"
     assert (result.reasoning, result.answer) == ("Let me think", "The answer is 4")
     assert (result.stats.thinking_tokens, result.stats.answer_tokens) == (4, 4)  # the close tag is thought
-    assert result.samples[0].extracted == "4" and result.samples[0].answer_finish == "stop"
+    assert result.samples[0].extracted == "4" and result.samples[0].answer_end == "stop"
 
 
 # -- 3. budget forcing ----------------------------------------------------------
@@ -178,7 +179,7 @@ def test_budget_forces_the_close_with_the_wrap_up_at_the_budget():
     wrap = "\nOK, time to answer.\n"
     engine, _, events, result = drive([script], think=10, wrap_up=wrap)
     assert engine.batches[0].injected == [(0, wrap + "</think>")]
-    assert result.stats.thinking_tokens == 10 and result.samples[0].finish_reason == "budget"
+    assert result.stats.thinking_tokens == 10 and result.samples[0].think_end == "budget"
     assert [e.reason for e in events if isinstance(e, ThinkingDone)] == ["budget"]
     assert result.answer == "The answer is 7"
     assert result.reasoning == "step" + " step" * 9 + "\nOK, time to answer."
@@ -236,14 +237,14 @@ def test_an_end_before_min_think_gets_a_continuation():
 def test_an_end_after_min_think_closes_thinking_and_an_answer_follows():
     engine, _, events, result = drive([["a", " b", " c", EOG, EOG, "Answer", EOG]], min_think=2)
     assert engine.batches[0].injected == [(0, "\n</think>")]
-    assert result.samples[0].finish_reason == "stop" and result.reasoning == "a b c"
+    assert result.samples[0].think_end == "stop" and result.reasoning == "a b c"
     assert result.answer == "Answer"  # the end right after the close was refused
     assert [e.reason for e in events if isinstance(e, ThinkingDone)] == ["stop"]
 
 
 def test_the_answer_may_not_end_before_it_starts():
     _, _, _, result = drive([["Let", "</think>", EOG, "Answer", EOG]])
-    assert result.answer == "Answer" and result.samples[0].answer_finish == "stop"
+    assert result.answer == "Answer" and result.samples[0].answer_end == "stop"
     _, _, _, blank = drive([["Let", "</think>", "\n\n", EOG, "4", EOG]])  # still blank after "\n\n"
     assert blank.answer == "4"
     _, _, _, after = drive([["Let", "</think>", "4", EOG, "5", EOG]])  # started: an end is an end
@@ -264,7 +265,7 @@ def test_a_model_that_closes_again_right_after_each_continuation_is_let_go():
     engine, _, _, result = drive([script], min_think=50)
     sample = result.samples[0]
     assert sample.reasoning.count("Wait,") == MAX_STALLS + 1  # the first close, then the stalls
-    assert sample.finish_reason == "stop" and sample.thinking_tokens < 50
+    assert sample.think_end == "stop" and sample.thinking_tokens < 50
     assert result.answer == "Done."
 
 
@@ -274,7 +275,7 @@ def test_a_model_that_closes_again_right_after_each_continuation_is_let_go():
 def test_the_answer_is_capped_at_max_answer():
     engine, _, _, result = drive([THOUGHT], max_answer=3)
     assert result.answer == "The answer is" and result.stats.answer_tokens == 3
-    assert result.samples[0].answer_finish == "length"
+    assert result.samples[0].answer_end == "length"
     assert engine.batches[0].stopped == [0] and engine.batches[0].closed
 
 
@@ -308,20 +309,37 @@ VOTERS = [answer_script("4", -0.2), answer_script("4", -0.3), answer_script("5",
 
 
 def test_verify_rejecting_the_leader_takes_the_runner_up():
-    engine, _, events, result = drive([*VOTERS, ["INCORRECT", EOG]], "vote+verify", 3)
+    engine, _, events, result = drive([*VOTERS, [("No", -0.1), EOG]], "vote+verify", 3)
     assert len(engine.prompts) == 2 and engine.seeds[1] == [7]
     check = engine.prompts[1]
     assert VERIFY_PROMPT in check and "Answer: 4" in check
     assert PROMPTED_INSTRUCTION not in check and not check.endswith(PROMPTED_PREFILL)
     assert any(isinstance(e, Notice) for e in events)
     assert result.chosen == 2 and result.answer == "Answer: 5"
-    assert result.samples[0].verified is False
+    assert result.samples[0].verified is False and result.samples[0].verify_p < 0.01
 
 
 def test_verify_accepting_the_leader_keeps_it():
-    _, _, events, result = drive([*VOTERS, ["CORRECT", EOG]], "vote+verify", 3)
+    _, _, events, result = drive([*VOTERS, [("Yes", -0.1), EOG]], "vote+verify", 3)
     assert result.chosen == 0 and result.answer == "Answer: 4"
-    assert result.samples[0].verified is True and not any(isinstance(e, Notice) for e in events)
+    assert result.samples[0].verified is True and result.samples[0].verify_p > 0.99
+    assert not any(isinstance(e, Notice) for e in events)
+
+
+def test_verify_reads_not_correct_as_a_rejection():
+    # "This is not correct." contains the word "correct"; the verdict is read from the
+    # probability of the first token instead, which here is neither Yes nor No.
+    _, _, _, result = drive([*VOTERS, [("This is not correct.", -0.1), EOG]], "vote+verify", 3)
+    assert result.samples[0].verify_p is None and result.samples[0].verified is None
+    _, _, _, result = drive([*VOTERS, [("no, that is not correct", -0.2), EOG]], "vote+verify", 3)
+    assert result.samples[0].verified is False and result.chosen == 2
+
+
+def test_verify_probability_weighs_both_choices():
+    engine = FakeEngine([[("Yes", math.log(0.3)), EOG]])
+    batch = engine.start("q", n=1, sampling=Sampling(), seeds=[1])
+    yes, no = batch.choice_logprobs(0, [["Yes"], ["No"]])
+    assert yes == pytest.approx(math.log(0.3)) and no == -8.0
 
 
 # -- 9. adaptive ------------------------------------------------------------------
@@ -347,9 +365,9 @@ def test_adaptive_caps_only_the_first_rounds_budget():
     _, _, _, result = drive([long("4"), long("5")], "adaptive", 4, think=2000, min_think=1050)
     first, later = result.samples[:2], result.samples[2:]
     assert [s.thinking_tokens for s in first] == [1024, 1024]
-    assert {s.finish_reason for s in first} == {"budget"}
+    assert {s.think_end for s in first} == {"budget"}
     assert [s.thinking_tokens for s in later] == [1101, 1101]
-    assert {s.finish_reason for s in later} == {"stop"}
+    assert {s.think_end for s in later} == {"stop"}
 
 
 # -- 10. interrupt ----------------------------------------------------------------
@@ -367,7 +385,7 @@ def test_an_interrupted_vote_keeps_what_it_has():
     assert len(result.samples) == 3
     for sample in result.samples:
         assert sample.reasoning == "x yx y" and sample.thinking_tokens == 4
-        assert (sample.finish_reason, sample.answer_finish) == ("interrupted", "interrupted")
+        assert (sample.think_end, sample.answer_end) == ("interrupted", "interrupted")
 
 
 def test_an_interrupted_answer_keeps_the_text_so_far():
@@ -379,8 +397,8 @@ def test_an_interrupted_answer_keeps_the_text_so_far():
     gen.close()
     result = partial(run)
     assert result.interrupted and result.answer == "The answer"
-    assert result.reasoning == "Let me think" and result.samples[0].answer_finish == "interrupted"
-    assert result.samples[0].finish_reason == "stop"
+    assert result.reasoning == "Let me think" and result.samples[0].answer_end == "interrupted"
+    assert result.samples[0].think_end == "stop"
 
 
 # -- 11. pruning ------------------------------------------------------------------
@@ -393,9 +411,9 @@ def test_a_path_below_the_floor_is_pruned_and_does_not_vote():
     events = list(run.explore(2, floor=-1.0))
     assert events and all(isinstance(e, Progress) for e in events)
     kept, pruned = (s.result() for s in run.samples)
-    assert pruned.finish_reason == "pruned" and pruned.thinking_tokens == PRUNE_AFTER
+    assert pruned.think_end == "pruned" and pruned.thinking_tokens == PRUNE_AFTER
     assert pruned.answer == "" and 1 in engine.batches[0].stopped
-    assert kept.finish_reason == "stop" and kept.extracted == "4"
+    assert kept.think_end == "stop" and kept.extracted == "4"
     assert [i for i, _ in run.ballots()] == [0]
     tally, indexes = run.tally()
     assert tally.votes.keys() == {"4"} and indexes == [0]
@@ -405,4 +423,4 @@ def test_no_floor_means_no_pruning():
     unsure = [("x", -5.0)] * 80 + [("</think>", -0.1), ("Answer: 5", -0.01), EOG]
     _, run = make_run([unsure], make_plan())
     list(run.explore(1))
-    assert run.samples[0].result().finish_reason == "stop" and [i for i, _ in run.ballots()] == [0]
+    assert run.samples[0].result().think_end == "stop" and [i for i, _ in run.ballots()] == [0]

@@ -65,9 +65,10 @@ class SampleResult:
     thinking_tokens: int = 0
     answer_tokens: int = 0
     confidence: float = 0.0
-    finish_reason: ThinkEnd = "none"
-    answer_finish: AnswerEnd = "stop"
+    think_end: ThinkEnd = "none"
+    answer_end: AnswerEnd = "stop"
     verified: bool | None = None
+    verify_p: float | None = None
 
 
 @dataclass(slots=True)

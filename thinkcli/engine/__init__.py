@@ -79,6 +79,13 @@ class Batch(Protocol):
     def stop(self, seq: int) -> None:
         """Take ``seq`` out of the batch."""
 
+    def choice_logprobs(self, seq: int, choices: Sequence[Sequence[str]]) -> list[float]:
+        """How likely the next token of ``seq`` starts each choice, before sampling.
+
+        Each choice is a group of spellings (``["Yes", "yes", " Yes"]``); its value is
+        the log of the total probability of the distinct first tokens of its spellings.
+        """
+
     def room(self) -> int:
         """Tokens the sequences can still add, together, before the context is full."""
 

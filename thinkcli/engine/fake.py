@@ -79,6 +79,18 @@ class FakeBatch:
         self.rewound.append((seq, n_tokens))
         self.used -= n_tokens
 
+    def choice_logprobs(self, seq: int, choices: Sequence[Sequence[str]]) -> list[float]:
+        """The script's next piece is what the model would say: a choice whose spellings
+        start it gets the piece's log-probability, every other choice -8."""
+        script = self.scripts[seq]
+        piece = script[self._pos[seq]] if self._pos[seq] < len(script) else EOG
+        text, logprob = ("", 0.0) if piece is EOG else piece if isinstance(piece, tuple) else (piece, -0.1)
+        said = text.strip().lower()
+        return [
+            logprob if said and any(said.startswith(s.strip().lower()) for s in spellings) else -8.0
+            for spellings in choices
+        ]
+
     def stop(self, seq: int) -> None:
         if seq in self._live:
             self._live.remove(seq)

@@ -57,9 +57,9 @@ def _decide(run: Run, *, verify: bool) -> Iterator[Event]:
         result, indexes = tally
         chosen, votes, agree = indexes[result.chosen], result.votes, result.agree
         if verify and result.leader is not None:
-            verdict = run.verify(run.samples[chosen].answer.strip())
-            run.samples[chosen].verified = verdict
-            if verdict is False and result.runner_up is not None:
+            p_true = run.verify(run.samples[chosen].answer.strip())
+            run.samples[chosen].verify_p = p_true
+            if p_true is not None and p_true < 0.5 and result.runner_up is not None:
                 yield Notice("verification rejected the leading answer; taking the runner-up")
                 chosen = indexes[result.runner_up]
     final = run.result(chosen, votes)

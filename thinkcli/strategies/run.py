@@ -7,7 +7,7 @@ gathers what was spent. Strategies (``thinkcli.strategies``) decide how to use t
 
 from __future__ import annotations
 
-import re
+import math
 import time
 from dataclasses import dataclass, replace
 from typing import Iterator
@@ -22,10 +22,10 @@ from thinkcli.vote import Ballot, VoteResult, vote
 
 PROGRESS_EVERY = 4  # decode steps between progress updates of parallel samples
 PRUNE_AFTER = 64  # thinking tokens before a path can be pruned: its window confidence must mean something
-VERIFY_PROMPT = (
-    "Check the answer above carefully. If it is correct, reply with the single word "
-    "CORRECT; if it is wrong, reply with the single word INCORRECT."
-)
+VERIFY_PROMPT = "Is the final answer above correct? Reply with Yes or No."
+VERIFY_YES = ("Yes", "yes", "YES", " Yes", " yes")
+VERIFY_NO = ("No", "no", "NO", " No", " no")
+VERIFY_FLOOR = math.log(1e-3)  # below this on both, the model is not answering the question
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,33 +141,28 @@ class Run:
             round(time.perf_counter() - self.started, 2),
         )
 
-    def verify(self, answer: str) -> bool | None:
-        """Ask the model, without thinking, whether ``answer`` is right; None if it won't say."""
+    def verify(self, answer: str) -> float | None:
+        """The model's own probability that ``answer`` is right (P(true), Kadavath et al. 2022).
+
+        Asks, without thinking, whether the answer is correct and compares the mass of
+        "Yes"-like and "No"-like first tokens; None when the model puts almost none on either.
+        """
         messages = [*self.messages, {"role": "assistant", "content": answer}, {"role": "user", "content": VERIFY_PROMPT}]
         prompt, _ = build_prompt(self.engine, self.fmt, messages, thinking=False)
         batch = self.engine.start(prompt, n=1, sampling=Sampling(temperature=0.0), seeds=[self.plan.seed])
         self.stats.prompt_eval_tokens += batch.prompt_eval_tokens
-        text = ""
         try:
-            for _ in range(16):
-                tokens = batch.step()
-                self._count(len(tokens))
-                if not tokens or tokens[0].eog:
-                    break
-                text += tokens[0].text
+            yes, no = batch.choice_logprobs(0, [VERIFY_YES, VERIFY_NO])
         finally:
             batch.close()
-        words = re.findall(r"[a-z]+", text.lower())
-        if "incorrect" in words or "wrong" in words or "no" in words[:1]:
-            return False
-        if "correct" in words or "yes" in words[:1]:
-            return True
-        return None
+        if max(yes, no) < VERIFY_FLOOR:
+            return None
+        return round(1.0 / (1.0 + math.exp(no - yes)), 4)
 
     def ballots(self) -> list[tuple[int, Ballot]]:
         """Each voting sample's index and ballot (pruned paths don't vote)."""
         results = [s.result() for s in self.samples]
-        return [(i, Ballot(r.extracted, r.confidence)) for i, r in enumerate(results) if r.finish_reason != "pruned"]
+        return [(i, Ballot(r.extracted, r.confidence)) for i, r in enumerate(results) if r.think_end != "pruned"]
 
     def tally(self) -> tuple[VoteResult, list[int]] | None:
         """Vote over the samples so far; None if no sample may vote."""

@@ -77,7 +77,7 @@ class Sample:
         self.done = False
         self.thought_s = 0.0
         self._announced = False  # ThinkingDone was emitted
-        self.verified: bool | None = None
+        self.verify_p: float | None = None  # the verifier's P(true), when it ran
 
     @property
     def thinking(self) -> bool:
@@ -273,9 +273,10 @@ class Sample:
             thinking_tokens=self.thinking_tokens,
             answer_tokens=self.answer_tokens,
             confidence=round(mean_logprob(logprobs) if logprobs else self.confidence.lowest, 4),
-            finish_reason=self.think_end,
-            answer_finish=self.answer_end,
-            verified=self.verified,
+            think_end=self.think_end,
+            answer_end=self.answer_end,
+            verified=None if self.verify_p is None else self.verify_p >= 0.5,
+            verify_p=self.verify_p,
         )
 
     def trace_confidence(self) -> float:
