@@ -8,8 +8,9 @@ from its own logits with its own sampler chain.
 from __future__ import annotations
 
 import codecs
+import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from thinkcli.engine import Token
 
@@ -123,9 +124,19 @@ class LlamaBatch:
         state.held = False
         state.utf8.reset()
 
+    def choice_logprobs(self, seq: int, choices: Sequence[Sequence[str]]) -> list[float]:
+        self._decode_pending()
+        index = self._seqs[seq].logits_index
+        out = []
+        for spellings in choices:
+            firsts = {self._engine.tokenize(text)[0] for text in spellings}
+            out.append(_logsumexp([self._engine.logprob(index, token) for token in firsts]))
+        return out
+
     def stop(self, seq: int) -> None:
         if seq in self._live:
             self._live.remove(seq)
+            self._seqs[seq].pending = []  # never decoded: it must not count against room()
             if seq != 0:  # sequence 0 stays cached for the next prompt
                 self._engine.forget(seq, 0)
                 del self._seqs[seq].history[self.prompt_tokens :]
@@ -144,3 +155,10 @@ class LlamaBatch:
             if seq.sampler is not None:
                 self._engine.free_sampler(seq.sampler)
                 seq.sampler = None
+
+
+def _logsumexp(values: list[float]) -> float:
+    top = max(values)
+    if top == -math.inf:
+        return top
+    return top + math.log(sum(math.exp(v - top) for v in values))
