@@ -329,6 +329,7 @@ ENV_CASES = [
     ("THINKCLI_MODEL", "qwen3-0.6b", "model", "qwen3-0.6b"),
     ("THINKCLI_GPU_LAYERS", "-1", "gpu_layers", -1),
     ("THINKCLI_THREADS", " 4 ", "threads", 4),
+    ("THINKCLI_REPACK", "off", "repack", "off"),
     ("THINKCLI_CTX", "4096", "ctx", 4096),
     ("THINKCLI_SEED", "1234", "seed", 1234),
     ("THINKCLI_SEED", "AUTO", "seed", None),

@@ -30,6 +30,7 @@ AUTO = "auto"
 SELECTIONS = ("single", "vote", "vote+verify", "adaptive")
 REASONING_FORMATS = ("auto", "think", "harmony", "magistral", "prompted")
 THINKING_MODES = ("live", "show", "hide")
+REPACK_MODES = ("auto", "on", "off")
 MAX_SAMPLES = 64
 
 
@@ -76,6 +77,7 @@ class Settings:
     model: str = "smollm2-135m"
     gpu_layers: int | None = None
     threads: int | None = None
+    repack: str = "auto"
     ctx: int | None = None
     seed: int | None = None
     temperature: float = 0.6
@@ -243,6 +245,7 @@ _SETTING_CHECKS: Mapping[str, _Check] = MappingProxyType(
         "model": _Check("str", nonempty=True),
         "gpu_layers": _Check("int", low=-1, auto=True),
         "threads": _Check("int", low=1, auto=True),
+        "repack": _Check("str", choices=REPACK_MODES),
         "ctx": _Check("int", low=1, auto=True),
         # llama.cpp's seed is a uint32 and 0xFFFFFFFF already means "random".
         "seed": _Check("int", low=0, high=2**32 - 2, auto=True),

@@ -36,14 +36,37 @@ def locate(settings: Settings, env: Mapping[str, str], err: Console) -> tuple[Pa
 def open_engine(settings: Settings, env: Mapping[str, str], err: Console, *, n_seq_max: int, debug: bool) -> Engine:
     """Load the configured model in llama.cpp, sized for ``n_seq_max`` parallel samples."""
     path, info = locate(settings, env, err)
-    from thinkcli.engine.llama import LlamaEngine  # only now: --help never loads llama.cpp
+    from thinkcli import crash
+    from thinkcli.engine import hardware, llama  # only now: --help never loads llama.cpp
 
-    return LlamaEngine(
+    crash.install(debug=debug)
+    system = llama.system_info()
+    repack = hardware.choose_repack(
+        settings.repack,
+        system,
+        memory=data_dir(env) / "hardware.json",
+        key=hardware.probe_key(system, llama.build_version(), path),
+        probe=lambda: _probe(path, err),
+    )
+    engine = llama.LlamaEngine(
         path,
         name=settings.model if not settings.model.endswith(".gguf") else info.name,
         gpu_layers=settings.gpu_layers,
         ctx=settings.ctx,
         threads=settings.threads,
         n_seq_max=max(1, n_seq_max),
+        repack=bool(repack.value),
         debug=debug,
     )
+    if debug:
+        err.print(f"[dim]repacking {'on' if repack.value else 'off'}: {repack.why}[/dim]", highlight=False)
+        threads = engine.threads_choice
+        err.print(f"[dim]threads {threads.value}: {threads.why}[/dim]", highlight=False)
+    return engine
+
+
+def _probe(path: Path, err: Console) -> int | None:
+    from thinkcli.engine import hardware
+
+    err.print("[dim]Checking that llama.cpp's AMX kernels work on this CPU (once)…[/dim]")
+    return hardware.run_probe(path)

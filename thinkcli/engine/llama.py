@@ -18,6 +18,7 @@ import llama_cpp as lc
 import numpy as np
 
 from thinkcli.engine import ModelInfo, Sampling
+from thinkcli.engine.hardware import Choice, ThreadChooser
 from thinkcli.engine.template import render
 from thinkcli.errors import ContextOverflowError, ModelError
 
@@ -39,6 +40,16 @@ def _silence_llama_logs(debug: bool) -> None:
     lc.llama_log_set(_log_callback, ctypes.c_void_p(0))
 
 
+def system_info() -> str:
+    """What this llama.cpp build can do on this CPU (``AMX_INT8 = 1``, ``OPENMP = 1``, ...)."""
+    return lc.llama_print_system_info().decode("utf-8", errors="replace")
+
+
+def build_version() -> str:
+    """The llama-cpp-python version, which pins the llama.cpp it was built from."""
+    return getattr(lc, "__version__", "unknown")
+
+
 def gpu_offload_supported() -> bool:
     """Whether this llama.cpp build can put layers on a GPU."""
     return bool(lc.llama_supports_gpu_offload())
@@ -52,8 +63,11 @@ class LlamaEngine:
         name: what to call the model in output.
         gpu_layers: layers to offload; -1 = all; None = all when the build supports it.
         ctx: context size in tokens (shared by all sequences); None = min(trained, 8192).
-        threads: CPU threads; None = all cores.
+        threads: CPU threads; None = the physical cores other processes leave free,
+            measured while the model loads and again as the load changes.
         n_seq_max: most sequences one batch may hold.
+        repack: let llama.cpp repack weights for its CPU kernels (``use_extra_bufts``;
+            AMX among them, which crashes on some CPUs: see ``hardware.choose_repack``).
         debug: let llama.cpp's own log through to stderr.
     """
 
@@ -66,6 +80,7 @@ class LlamaEngine:
         ctx: int | None = None,
         threads: int | None = None,
         n_seq_max: int = 8,
+        repack: bool = True,
         debug: bool = False,
     ) -> None:
         _silence_llama_logs(debug)
@@ -77,13 +92,19 @@ class LlamaEngine:
             gpu_layers = -1 if gpu_offload_supported() else 0
         mparams = lc.llama_model_default_params()
         mparams.n_gpu_layers = 999 if gpu_layers < 0 else gpu_layers
+        mparams.use_extra_bufts = repack
+        self._chooser = ThreadChooser() if threads is None else None  # measures over the load
         self._model = lc.llama_model_load_from_file(str(path).encode(), mparams)
         if not self._model:
             raise ModelError(f"llama.cpp could not load {path} (run with --debug to see why)")
         self._vocab = lc.llama_model_get_vocab(self._model)
         n_train = lc.llama_model_n_ctx_train(self._model)
         n_ctx = ctx or min(n_train, 8192)
-        threads = threads or os.cpu_count() or 1
+        if self._chooser is not None:
+            self.threads_choice = self._chooser.choose(wait=True)
+        else:
+            self.threads_choice = Choice(threads, "--threads was set")
+        self.threads = threads = self.threads_choice.value
         cparams = lc.llama_context_default_params()
         cparams.n_ctx = n_ctx
         cparams.n_batch = min(n_ctx, 2048)
@@ -203,6 +224,7 @@ class LlamaEngine:
                 f"the prompt is {len(tokens)} tokens but the context holds {self.info.n_ctx} "
                 "(shorten the input or raise --ctx)"
             )
+        self._adapt_threads(wait=False)
         for seq in range(1, self.n_seq_max):
             lc.llama_memory_seq_rm(self._mem, seq, -1, -1)
         keep = _common_prefix(self._cached, tokens, limit=len(tokens) - 1)
@@ -231,8 +253,19 @@ class LlamaEngine:
             self.decode([(0, start + offset + i, t, last and i == len(chunk) - 1) for i, t in enumerate(chunk)])
         return len(tokens) - 1 - (len(tokens) - 1) // step * step
 
+    def _adapt_threads(self, *, wait: bool) -> None:
+        """Follow the machine's load: fewer threads when other processes take cores."""
+        if self._chooser is None:
+            return
+        threads = self._chooser.choose(wait=wait).value
+        if threads != self.threads:
+            self.threads = threads
+            lc.llama_set_n_threads(self._ctx, threads, threads)
+
     def decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
         """One ``llama_decode`` over ``(seq, pos, token, wants_logits)`` entries."""
+        if self._chooser is not None and self._chooser.due():
+            self._adapt_threads(wait=False)
         batch = self._batch_for(len(entries))
         for i, (seq, pos, token, logits) in enumerate(entries):
             batch.token[i] = token

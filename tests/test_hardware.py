@@ -1,0 +1,206 @@
+"""Fitting llama.cpp to the machine: the repack decision, the AMX probe, thread counts, crashes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from thinkcli import crash
+from thinkcli.engine import hardware
+from thinkcli.engine.hardware import ThreadChooser, choose_repack
+
+AMX_BUILD = "CPU : SSE3 = 1 | AVX2 = 1 | AMX_INT8 = 1 | OPENMP = 1 | REPACK = 1 |"
+PLAIN_BUILD = "CPU : SSE3 = 1 | AVX2 = 1 | OPENMP = 1 | REPACK = 1 |"
+
+
+def _never(*_):
+    raise AssertionError("the probe must not run")
+
+
+# -- repacking --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("setting, expected", [("on", True), ("off", False)])
+def test_an_explicit_setting_wins(tmp_path, setting, expected):
+    choice = choose_repack(setting, AMX_BUILD, memory=tmp_path / "m.json", key="k", probe=_never)
+    assert choice.value is expected and setting in choice.why
+
+
+def test_a_build_without_amx_repacks_without_a_probe(tmp_path):
+    choice = choose_repack("auto", PLAIN_BUILD, memory=tmp_path / "m.json", key="k", probe=_never)
+    assert choice.value is True and "no AMX" in choice.why
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_a_probe_that_dies_turns_repacking_off_for_good(tmp_path):
+    memory = tmp_path / "data" / "hardware.json"
+    calls = []
+    choice = choose_repack("auto", AMX_BUILD, memory=memory, key="k", probe=lambda: calls.append(1) or -11)
+    assert choice.value is False and "signal 11" in choice.why
+    again = choose_repack("auto", AMX_BUILD, memory=memory, key="k", probe=_never)
+    assert again.value is False and "remembered" in again.why and calls == [1]
+    assert json.loads(memory.read_text())["k"]["repack"] is False
+
+
+def test_a_probe_that_passes_keeps_repacking(tmp_path):
+    memory = tmp_path / "hardware.json"
+    assert choose_repack("auto", AMX_BUILD, memory=memory, key="k", probe=lambda: 0).value is True
+    assert choose_repack("auto", AMX_BUILD, memory=memory, key="k", probe=_never).value is True
+    # Another build, CPU or model is probed again.
+    assert choose_repack("auto", AMX_BUILD, memory=memory, key="other", probe=lambda: -11).value is False
+
+
+@pytest.mark.parametrize("status", [None, 1])
+def test_a_probe_that_cannot_finish_is_safe_and_not_remembered(tmp_path, status):
+    memory = tmp_path / "hardware.json"
+    assert choose_repack("auto", AMX_BUILD, memory=memory, key="k", probe=lambda: status).value is False
+    assert not memory.exists()
+
+
+def test_a_broken_memory_file_is_probed_again(tmp_path):
+    memory = tmp_path / "hardware.json"
+    memory.write_text("{not json")
+    assert choose_repack("auto", AMX_BUILD, memory=memory, key="k", probe=lambda: -11).value is False
+    assert json.loads(memory.read_text())["k"]["repack"] is False
+
+
+def test_the_probe_reports_a_child_killed_by_a_signal(tmp_path, monkeypatch):
+    # A child that really receives SIGSEGV, standing in for llama.cpp's AMX crash.
+    crasher = tmp_path / "crasher.py"
+    crasher.write_text("import ctypes\nctypes.string_at(0)\n")
+    monkeypatch.setattr(hardware.sys, "executable", sys.executable)
+    real_run = subprocess.run
+    monkeypatch.setattr(hardware.subprocess, "run", lambda cmd, **kw: real_run([sys.executable, str(crasher)], **kw))
+    status = hardware.run_probe(tmp_path / "model.gguf")
+    assert status == -signal.SIGSEGV
+    choice = choose_repack("auto", AMX_BUILD, memory=tmp_path / "m.json", key="k",
+                           probe=lambda: hardware.run_probe(tmp_path / "model.gguf"))
+    assert choice.value is False
+
+
+def test_probe_keys_name_the_build_cpu_and_model(tmp_path):
+    model = tmp_path / "a.gguf"
+    model.write_bytes(b"x" * 10)
+    key = hardware.probe_key(AMX_BUILD, "0.3.36", model)
+    assert "0.3.36" in key and "a.gguf:10" in key
+    assert key != hardware.probe_key(PLAIN_BUILD, "0.3.36", model)
+
+
+@pytest.mark.model
+def test_the_probe_passes_on_this_machine_with_the_real_model(model_path):
+    # Where repacking works (every machine without AMX), the child decodes and exits 0.
+    assert hardware.run_probe(model_path) == 0
+
+
+# -- threads ----------------------------------------------------------------------
+
+
+class Ticks:
+    """A fake /proc/stat and getrusage: advance time, others' work and our own work."""
+
+    def __init__(self, cpus: int) -> None:
+        self.cpus, self.t, self.busy, self.total, self.own = cpus, 0.0, 0, 0, 0.0
+
+    def run(self, seconds: float, *, others: float, ours: float = 0.0) -> None:
+        ticks = seconds * 100
+        self.t += seconds
+        self.total += int(ticks * self.cpus)
+        self.busy += int(ticks * (others + ours))
+        self.own += ticks * ours
+
+
+def chooser(ticks: Ticks, cores: int) -> ThreadChooser:
+    return ThreadChooser(read_ticks=lambda: (ticks.busy, ticks.total), own=lambda: ticks.own,
+                         cores=cores, logical=ticks.cpus, clock=lambda: ticks.t)
+
+
+def test_an_idle_machine_gets_every_physical_core():
+    ticks = Ticks(2)
+    c = chooser(ticks, 2)
+    ticks.run(0.3, others=0.05, ours=1.0)  # loading the model keeps one core busy: ours
+    choice = c.choose(wait=True)
+    assert choice.value == 2 and "physical cores" in choice.why
+
+
+def test_a_busy_core_is_left_to_its_process():
+    ticks = Ticks(2)
+    c = chooser(ticks, 2)
+    ticks.run(0.3, others=1.0, ours=0.8)
+    assert c.choose(wait=True).value == 1
+    ticks.run(2.5, others=0.0, ours=1.0)  # the other process ended: take the core back
+    assert c.due() and c.choose().value == 2
+
+
+def test_the_choice_never_drops_below_one_thread():
+    ticks = Ticks(4)
+    c = chooser(ticks, 4)
+    ticks.run(1.0, others=4.0)
+    assert c.choose().value == 1
+
+
+def test_a_window_too_short_keeps_the_last_choice():
+    ticks = Ticks(2)
+    c = chooser(ticks, 2)
+    ticks.run(0.3, others=0.0)
+    assert c.choose().value == 2
+    ticks.run(0.01, others=2.0)  # a blip of 10 ms says nothing
+    assert c.choose().value == 2 and not c.due()
+
+
+def test_without_proc_stat_all_physical_cores_are_used():
+    c = ThreadChooser(read_ticks=lambda: None, own=lambda: 0.0, cores=3, clock=lambda: 10.0)
+    assert c.choose().value == 3
+
+
+def test_physical_cores_count_hyperthread_siblings_once(tmp_path):
+    for cpu, siblings in enumerate(["0,2", "1,3", "0,2", "1,3"]):
+        topo = tmp_path / f"cpu{cpu}" / "topology"
+        topo.mkdir(parents=True)
+        (topo / "thread_siblings_list").write_text(siblings + "\n")
+    assert hardware.physical_cores({0, 1, 2, 3}, tmp_path) == 2
+    assert hardware.physical_cores({0, 1}, tmp_path) == 2
+    assert hardware.physical_cores({0, 2}, tmp_path) == 1
+
+
+def test_proc_stat_is_read_for_the_usable_cpus_only(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text(
+        "cpu  300 0 100 1000 0 0 0 0 0 0\n"
+        "cpu0 100 0 50 500 10 0 0 0 0 0\n"
+        "cpu1 200 0 50 500 0 0 0 0 0 0\n"
+        "intr 1 2 3\n"
+    )
+    assert hardware.read_cpu_ticks({0}, stat) == (150, 660)
+    assert hardware.read_cpu_ticks({0, 1}, stat) == (400, 1410)
+    assert hardware.read_cpu_ticks({0}, tmp_path / "missing") is None
+
+
+# -- a crash leaves a word ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["fault", "signal"])
+def test_a_fatal_signal_leaves_one_line_naming_the_cause(how):
+    code = (
+        "from thinkcli import crash\ncrash.install()\n"
+        + ("import ctypes\nctypes.string_at(0)\n" if how == "fault" else
+           "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(crash.__file__).parents[1])
+    assert done.returncode == -signal.SIGSEGV
+    lines = done.stderr.strip().splitlines()
+    assert lines == [crash.crash_line(signal.SIGSEGV).decode().strip()]
+    assert "thinkcli" in lines[0] and "--no-repack" in lines[0] and "--debug" in lines[0]
+
+
+def test_debug_adds_the_python_stack_before_the_line():
+    code = "from thinkcli import crash\ncrash.install(debug=True)\nimport ctypes\nctypes.string_at(0)\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(crash.__file__).parents[1])
+    assert done.returncode == -signal.SIGSEGV
+    assert "Fatal Python error" in done.stderr and done.stderr.strip().endswith("for details")
