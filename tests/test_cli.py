@@ -168,7 +168,7 @@ def test_json_schema(monkeypatch):
     }
     assert doc["stats"]["thinking_tokens"] == 5 and doc["stats"]["answer_tokens"] == 4
     assert len(doc["samples"]) == 1 and doc["chosen"] == 0
-    assert doc["samples"][0]["finish_reason"] == "stop"
+    assert doc["samples"][0]["think_end"] == "stop"
     assert r.engine.seeds == [[3]]
 
 
@@ -235,3 +235,103 @@ def test_missing_model_file(capsys, monkeypatch):
     monkeypatch.setattr(cli, "_environment", lambda: Environment(io.BytesIO(), io.StringIO(), sys.stderr, True, False, {}))
     assert cli.main(["ask", "-m", "/nowhere/model.gguf", "q"]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+class _OrderedEngine(FakeEngine):
+    """Records whether every batch was closed before the engine itself."""
+
+    def close(self) -> None:
+        self.batches_open_at_close = [b for b in self.batches if not b.closed]
+
+
+class _BrokenStdout(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError
+
+
+@pytest.mark.parametrize("args", [["ask", "q"], ["ask", "--samples", "2", "q"]])
+def test_a_failing_renderer_closes_the_run_before_the_engine(monkeypatch, args):
+    engine = _OrderedEngine([THOUGHT])
+    environment = Environment(
+        stdin=io.BytesIO(b""), stdout=_BrokenStdout(), stderr=io.StringIO(),
+        stdin_isatty=True, stdout_isatty=False, vars=dict(__import__("os").environ),
+    )
+    monkeypatch.setattr(cli, "_environment", lambda: environment)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    monkeypatch.setattr(thinkcli.load, "open_engine", lambda *a, **k: engine)
+    monkeypatch.setattr(__import__("os"), "dup2", lambda *a: None)  # keep the test's stdout
+    assert cli.main(args) == 0  # a closed pipe ends quietly
+    assert engine.batches and engine.batches_open_at_close == []
+
+
+def test_budget_is_sized_from_the_prompt_that_is_decoded(monkeypatch):
+    # The prompted format adds an instruction and a prefill; a context that fits the bare
+    # conversation but not those must clamp from the longer text.
+    from thinkcli.reasoning import PROMPTED_INSTRUCTION
+
+    question = "x" * 400
+    r = run_cli(["ask", "--think-budget", "5000", "--json", question], monkeypatch=monkeypatch, n_ctx=1024)
+    bare = len(f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n") // 4
+    decoded = len(r.engine.prompts[0]) // 4
+    assert decoded - bare >= len(PROMPTED_INSTRUCTION) // 4
+    wrap_up = len("\n\nTime is up. I have to give my final answer now.\n") // 4 + 8
+    assert f"clamped to {1024 - decoded - wrap_up - 256} tokens" in r.err
+
+
+def test_no_stdin_leaves_piped_input_alone(monkeypatch):
+    # `while read q; do thinkcli ask --no-stdin "$q"; done < questions.txt`
+    r = run_cli(["ask", "--no-stdin", "first question"], stdin=b"second question\nthird\n", monkeypatch=monkeypatch)
+    assert r.code == 0
+    assert "first question" in r.engine.prompts[0] and "second question" not in r.engine.prompts[0]
+
+
+def test_an_os_error_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.touch()
+    monkeypatch.setenv("THINKCLI_HOME", str(afile / "home"))
+    code = cli.main(["pull", "smollm2-135m"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("thinkcli: error: ") and "Not a directory" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, env, expected", [
+    (["ask", "q"], {}, "auto"),
+    (["ask", "--no-repack", "q"], {}, "off"),
+    (["ask", "q"], {"THINKCLI_REPACK": "off"}, "off"),
+    (["ask", "q"], {"THINKCLI_REPACK": "on"}, "on"),
+])
+def test_repack_setting_reaches_the_engine(monkeypatch, args, env, expected):
+    seen = {}
+    engine = FakeEngine([THOUGHT])
+
+    def opener(settings, *a, **k):
+        seen["repack"] = settings.repack
+        return engine
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    run_cli(args, monkeypatch=monkeypatch)  # installs the fake opener; replace it with ours
+    monkeypatch.setattr(thinkcli.load, "open_engine", opener)
+    assert cli.main(args) == 0 and seen["repack"] == expected
+
+
+def test_a_bad_repack_value_is_named(monkeypatch):
+    r = run_cli(["ask", "q"], monkeypatch=monkeypatch, env={"THINKCLI_REPACK": "maybe"})
+    assert r.code == 1 and "THINKCLI_REPACK" in r.err and "auto, on, off" in r.err
+
+
+def test_the_demo_model_is_named_once_on_a_terminal(monkeypatch, tmp_path):
+    from thinkcli import ask as ask_mod
+    from thinkcli.env import Environment
+    from rich.console import Console
+
+    err = io.StringIO()
+    console = Console(file=err, width=200)
+    env = Environment(stdin=io.BytesIO(), stdout=io.StringIO(), stderr=err, stdin_isatty=True,
+                      stdout_isatty=True, vars={"THINKCLI_HOME": str(tmp_path / "home")})
+    ask_mod.note_demo_model(env, "smollm2-135m", console)
+    ask_mod.note_demo_model(env, "smollm2-135m", console)
+    ask_mod.note_demo_model(env, "qwen3-1.7b", console)
+    assert err.getvalue().count("demo") == 1 and "thinkcli pull qwen3-1.7b" in err.getvalue()

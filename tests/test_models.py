@@ -452,7 +452,13 @@ def test_pip_failure_reports_its_error_line(tmp_path: Path, tiny_entry, monkeypa
 
 # --- pulling from the hub (mocked) --------------------------------------------------
 
-def test_pull_from_hub(tmp_path: Path, monkeypatch) -> None:
+@pytest.fixture
+def reachable(monkeypatch):
+    """The hub's host answers (the download itself is mocked)."""
+    monkeypatch.setattr(fetch_mod, "check_reachable", lambda *a, **k: None)
+
+
+def test_pull_from_hub(tmp_path: Path, monkeypatch, reachable) -> None:
     import huggingface_hub
 
     data, calls = gguf_bytes(), []
@@ -471,8 +477,43 @@ def test_pull_from_hub(tmp_path: Path, monkeypatch) -> None:
     assert path == tmp_path / "models" / "hf" / "o" / "r@v2" / "sub" / "m.gguf"
     assert path.read_bytes() == data and calls == [("o/r", "sub/m.gguf", "v2")]
     assert files_under(tmp_path / "models") == [path]
-    assert store.pull("qwen3-0.6b", console=console) == store.path_for(CATALOG["qwen3-0.6b"])
+    # A catalog entry with a published digest: a file that does not match never lands.
+    with pytest.raises(PullError) as err:
+        store.pull("qwen3-0.6b", console=console)
     assert calls[-1] == ("Qwen/Qwen3-0.6B-GGUF", "Qwen3-0.6B-Q8_0.gguf", "main")
+    expected = CATALOG["qwen3-0.6b"].sha256
+    assert expected in str(err.value) and hashlib.sha256(data).hexdigest() in str(err.value)
+    assert files_under(tmp_path / "models") == [path]
+
+
+def test_catalog_pins_published_sizes_and_digests() -> None:
+    oss = CATALOG["gpt-oss-20b"]
+    assert oss.filename == "gpt-oss-20b-MXFP4.gguf" and oss.source.filename == oss.filename
+    assert oss.size_bytes == 12_109_566_624
+    for name in ("qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b", "deepseek-r1-0528-qwen3-8b"):
+        entry = CATALOG[name]
+        assert len(entry.sha256) == 64 and entry.size_bytes > 500_000_000
+    assert {"qwen3-4b-thinking-2507", "smollm3-3b"} <= set(CATALOG)
+
+
+@pytest.mark.parametrize("endpoint, detail", [
+    ("https://no-such-host.invalid", "cannot resolve no-such-host.invalid"),
+    ("http://127.0.0.1:9", "127.0.0.1:9 refused the connection"),
+])
+def test_an_unreachable_hub_fails_at_once(tmp_path: Path, monkeypatch, endpoint, detail) -> None:
+    import time
+
+    import huggingface_hub
+
+    for name in fetch_mod._PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", endpoint)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: pytest.fail("no download"))
+    started = time.monotonic()
+    with pytest.raises(PullError, match=f"reachable to pull \\({detail}\\)"):
+        ModelStore(tmp_path / "models").pull("qwen3-1.7b", console=plain_console()[0])
+    assert time.monotonic() - started < fetch_mod.REACH_TIMEOUT_S + 1
+    assert files_under(tmp_path / "models") == []
 
 
 @pytest.mark.parametrize(
@@ -482,7 +523,7 @@ def test_pull_from_hub(tmp_path: Path, monkeypatch) -> None:
      ("wrapped", "[Errno -2] Name or service not known")],
 )
 def test_hub_unreachable_is_a_pull_error(
-    tmp_path: Path, monkeypatch, error: str, detail: str
+    tmp_path: Path, monkeypatch, reachable, error: str, detail: str
 ) -> None:
     import huggingface_hub
     from huggingface_hub.utils import LocalEntryNotFoundError

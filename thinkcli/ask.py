@@ -7,19 +7,23 @@ turns an effort level and flags into budgets that fit the model's context.
 from __future__ import annotations
 
 import random
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from thinkcli.config import EffortPreset, Settings
+from thinkcli.config import EffortPreset, Settings, data_dir
 from thinkcli.engine import Engine, Sampling
 from thinkcli.env import Environment
 from thinkcli.errors import ContextOverflowError, ExitStatus, InputError, UsageError
 from thinkcli.events import Notice
+from thinkcli.models.catalog import DEFAULT_MODEL
 from thinkcli.reasoning import detect_format
 from thinkcli.render import dispatch, make_renderer
 from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial, paths_at_once
+from thinkcli.strategies.prompt import build_prompt
 
+SUGGESTED_MODEL = "qwen3-1.7b"  # named to users of the demo model: small, and it really reasons
 ANSWER_RESERVE = 256  # answer tokens each path keeps when its thinking budget is clamped
 
 
@@ -47,15 +51,16 @@ class Knobs:
     debug: bool = False
 
 
-def read_question(env: Environment, question: str | None, files: list[Path]) -> str:
+def read_question(env: Environment, question: str | None, files: list[Path], *, stdin: bool = True) -> str:
     """The problem text: the files and piped stdin as context, then the question.
 
     Several files are each headed by their name so the model can tell them apart.
+    Standard input is read when it is not a terminal, unless ``stdin`` is False.
     """
     parts = [_read_file(path) for path in files]
     if len(files) > 1:
         parts = [f"File {path.name}:\n{text}" for path, text in zip(files, parts)]
-    if not env.stdin_isatty:
+    if stdin and not env.stdin_isatty:
         piped = _decode(env.stdin.read(), "standard input")
         parts.append(piped)
     parts.append(question or "")
@@ -157,19 +162,44 @@ def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, o
         messages = ([{"role": "system", "content": settings.system}] if settings.system else []) + [
             {"role": "user", "content": question}
         ]
-        prompt_tokens = engine.count_tokens(engine.render(messages))
-        plan = make_plan(settings, knobs, level, engine, prompt_tokens, notices.append)
+        # Size budgets from the text that is really decoded: the prompted format adds
+        # an instruction and a prefill to the rendered conversation.
+        prompt, _ = build_prompt(engine, fmt, messages, thinking=level.think_budget > 0)
+        plan = make_plan(settings, knobs, level, engine, engine.count_tokens(prompt), notices.append)
         run = Run(engine, messages, plan, fmt)
-        events = _with_notices(notices, STRATEGIES[plan.selection](run))
-        try:
-            dispatch(events, renderer)
-        except KeyboardInterrupt:
-            events.close()
-            renderer.interrupted(partial(run))
-            return ExitStatus.INTERRUPTED
+        # The event stream is closed before the engine: a suspended strategy still holds
+        # a batch whose cleanup calls into the llama.cpp context.
+        with closing(_with_notices(notices, STRATEGIES[plan.selection](run))) as events:
+            try:
+                dispatch(events, renderer)
+            except KeyboardInterrupt:
+                events.close()
+                renderer.interrupted(partial(run))
+                return ExitStatus.INTERRUPTED
+        if env.stdout_isatty:
+            note_demo_model(env, settings.model, err)
         return ExitStatus.OK
     finally:
         engine.close()
+
+
+def note_demo_model(env: Environment, model: str, err) -> None:
+    """Once per data directory: the default model is a demo; say how to get a real one."""
+    if model != DEFAULT_MODEL:
+        return
+    marker = data_dir(env.vars) / ".demo-model-noted"
+    if marker.exists():
+        return
+    err.print(
+        f"[dim]{DEFAULT_MODEL} is a 135M-parameter demo that rarely reasons well. For a real "
+        f"reasoning model: thinkcli pull {SUGGESTED_MODEL} && thinkcli ask -m {SUGGESTED_MODEL} …[/dim]",
+        highlight=False,
+    )
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # then the note comes again next time; not worth an error
 
 
 def _with_notices(notices: list[str], events):

@@ -76,7 +76,9 @@ def ask(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for sampling (default: random)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", help="Context size in tokens (default: min(trained, 8192))."),
     gpu_layers: Optional[int] = typer.Option(None, "--gpu-layers", help="Layers on the GPU; -1 = all."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: the free physical cores)."),
+    no_repack: bool = typer.Option(False, "--no-repack", help="Don't repack weights for llama.cpp's CPU kernels (AMX)."),
+    no_stdin: bool = typer.Option(False, "--no-stdin", help="Never read standard input (for shell loops)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the answer, reasoning and stats."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and llama.cpp's own log."),
 ) -> None:
@@ -92,7 +94,7 @@ def ask(
     flags = dict(
         model=model, effort=effort, system=system, reasoning_format=reasoning_format, temperature=temperature,
         top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed, ctx=ctx, gpu_layers=gpu_layers,
-        threads=threads, thinking=thinking,
+        threads=threads, thinking=thinking, repack="off" if no_repack else None,
     )
     settings = _settings(env, flags)
     knobs = Knobs(
@@ -104,7 +106,7 @@ def ask(
         json=json_out,
         debug=_state["debug"],
     )
-    text = read_question(env, question, file)
+    text = read_question(env, question, file, stdin=not no_stdin)
 
     def opener(settings, err, *, n_seq_max, debug):
         return open_engine(settings, env.vars, err, n_seq_max=n_seq_max, debug=debug)
@@ -185,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         if _state["debug"]:
             raise
         code = _fail(str(exc), exc.exit_status)
+    except OSError as exc:  # a full disk, a read-only or missing directory, a denied permission
+        if _state["debug"]:
+            raise
+        code = _fail(_os_message(exc), ExitStatus.ERROR)
     except typer.TyperException as exc:  # click's usage errors (exit_code 2) and the like
         if not exc.format_message():  # bare `thinkcli`: the help was the answer
             return _exit(0, argv)
@@ -194,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         code = _fail("interrupted", ExitStatus.INTERRUPTED)
     return _exit(code, argv)
+
+
+def _os_message(exc: OSError) -> str:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    where = exc.filename if exc.filename is not None else None
+    return f"{where}: {reason}" if where is not None else reason
 
 
 def _exit(code: int, argv: list[str] | None) -> int:

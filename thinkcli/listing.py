@@ -66,17 +66,25 @@ def print_models(env: Environment, *, json_out: bool) -> None:
 
 
 def print_catalog(env: Environment, *, json_out: bool) -> None:
-    """List the models thinkcli can pull by name."""
+    """List the models thinkcli can pull by name, with their download size and whether they are here."""
+    store = model_store(env.vars)
+    entries = list(CATALOG.values())
+    pulled = {e.name: store.path_for(e).is_file() for e in entries}
     if json_out:
         rows = [
-            {"name": e.name, "description": e.description, "source": e.source.ref if isinstance(e.source, HubFile) else e.source.spec}
-            for e in CATALOG.values()
+            {"name": e.name, "description": e.description, "size_bytes": e.size_bytes,
+             "pulled": pulled[e.name],
+             "source": e.source.ref if isinstance(e.source, HubFile) else e.source.spec}
+            for e in entries
         ]
         env.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("NAME")
+    table.add_column("SIZE", justify="right")
+    table.add_column("PULLED")
     table.add_column("DESCRIPTION")
-    for e in CATALOG.values():
-        table.add_row(e.name + (" (default)" if e.name == DEFAULT_MODEL else ""), e.description)
+    for e in entries:
+        name = e.name + (" (default)" if e.name == DEFAULT_MODEL else "")
+        table.add_row(name, _size(e.size_bytes), "yes" if pulled[e.name] else "", e.description)
     env.out_console().print(table)

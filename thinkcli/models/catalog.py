@@ -87,9 +87,11 @@ class CatalogEntry:
     source: PipWheel | HubFile
 
 
-def _hub(name: str, description: str, repo: str, filename: str) -> CatalogEntry:
-    # The hub checks its own downloads; we pin no digest that could go stale.
-    return CatalogEntry(name, description, filename, None, None, HubFile(repo, filename))
+def _hub(
+    name: str, description: str, repo: str, filename: str, size: int | None = None, sha256: str | None = None
+) -> CatalogEntry:
+    # Where the published size and digest are known, every download is checked against them.
+    return CatalogEntry(name, description, filename, sha256, size, HubFile(repo, filename))
 
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -108,23 +110,35 @@ _ENTRIES = (
         ),
     ),
     _hub("qwen3-0.6b", "Qwen3 0.6B, Q8_0: smallest Qwen3 thinking model",
-         "Qwen/Qwen3-0.6B-GGUF", "Qwen3-0.6B-Q8_0.gguf"),
+         "Qwen/Qwen3-0.6B-GGUF", "Qwen3-0.6B-Q8_0.gguf", 639_446_688,
+         "9465e63a22add5354d9bb4b99e90117043c7124007664907259bd16d043bb031"),
     _hub("qwen3-1.7b", "Qwen3 1.7B, Q8_0: thinking model",
-         "Qwen/Qwen3-1.7B-GGUF", "Qwen3-1.7B-Q8_0.gguf"),
+         "Qwen/Qwen3-1.7B-GGUF", "Qwen3-1.7B-Q8_0.gguf", 1_834_426_016,
+         "061b54daade076b5d3362dac252678d17da8c68f07560be70818cace6590cb1a"),
     _hub("qwen3-4b", "Qwen3 4B, Q4_K_M: thinking model",
-         "Qwen/Qwen3-4B-GGUF", "Qwen3-4B-Q4_K_M.gguf"),
+         "Qwen/Qwen3-4B-GGUF", "Qwen3-4B-Q4_K_M.gguf", 2_497_280_256,
+         "7485fe6f11af29433bc51cab58009521f205840f5b4ae3a32fa7f92e8534fdf5"),
+    _hub("qwen3-4b-thinking-2507", "Qwen3 4B Thinking 2507, Q4_K_M: always thinks",
+         "unsloth/Qwen3-4B-Thinking-2507-GGUF", "Qwen3-4B-Thinking-2507-Q4_K_M.gguf"),
     _hub("qwen3-8b", "Qwen3 8B, Q4_K_M: thinking model",
-         "Qwen/Qwen3-8B-GGUF", "Qwen3-8B-Q4_K_M.gguf"),
+         "Qwen/Qwen3-8B-GGUF", "Qwen3-8B-Q4_K_M.gguf", 5_027_783_488,
+         "d98cdcbd03e17ce47681435b5150e34c1417f50b5c0019dd560e4882c5745785"),
+    _hub("smollm3-3b", "SmolLM3 3B, Q4_K_M: thinking switches on and off",
+         "ggml-org/SmolLM3-3B-GGUF", "SmolLM3-Q4_K_M.gguf"),
     _hub("deepseek-r1-distill-qwen-1.5b", "DeepSeek-R1 distilled into Qwen 1.5B, Q4_K_M",
          "bartowski/DeepSeek-R1-Distill-Qwen-1.5B-GGUF",
          "DeepSeek-R1-Distill-Qwen-1.5B-Q4_K_M.gguf"),
     _hub("deepseek-r1-distill-qwen-7b", "DeepSeek-R1 distilled into Qwen 7B, Q4_K_M",
          "bartowski/DeepSeek-R1-Distill-Qwen-7B-GGUF",
          "DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.gguf"),
+    _hub("deepseek-r1-0528-qwen3-8b", "DeepSeek-R1-0528 distilled into Qwen3 8B, Q4_K_M",
+         "unsloth/DeepSeek-R1-0528-Qwen3-8B-GGUF", "DeepSeek-R1-0528-Qwen3-8B-Q4_K_M.gguf",
+         5_027_785_216, "a86349a4180c4e6bb43f874c29c404fa2be3f90b15509bd6d86f697dba724ec1"),
     _hub("phi-4-mini-reasoning", "Phi-4 mini reasoning 3.8B, Q4_K_M",
          "unsloth/Phi-4-mini-reasoning-GGUF", "Phi-4-mini-reasoning-Q4_K_M.gguf"),
     _hub("gpt-oss-20b", "gpt-oss 20B, MXFP4: needs about 13 GB of memory",
-         "ggml-org/gpt-oss-20b-GGUF", "gpt-oss-20b-mxfp4.gguf"),
+         "ggml-org/gpt-oss-20b-GGUF", "gpt-oss-20b-MXFP4.gguf", 12_109_566_624,
+         "27cd6c432c7672cb812a92f611cf3ba7bbc35928262bb1e1253ff4ee6ae35901"),
 )
 
 CATALOG: dict[str, CatalogEntry] = {entry.name: entry for entry in _ENTRIES}

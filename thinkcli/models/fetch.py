@@ -10,9 +10,12 @@ import hashlib
 import importlib
 import importlib.metadata
 import inspect
+import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 import zipfile
 import zlib
 from collections import deque
@@ -20,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
+from urllib.parse import urlsplit
 
 from rich.markup import escape
 
@@ -33,6 +37,8 @@ if TYPE_CHECKING:
 Update = Callable[[int, "int | None"], None]
 
 _CHUNK = 1 << 20
+REACH_TIMEOUT_S = 5.0
+_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 _PIP_PROGRESS = re.compile(r"^Progress (\d+) of (\d+)\s*$")
 
 
@@ -137,6 +143,9 @@ def hub_download(hub: HubFile, work: Path, progress: Progress) -> Path:
         import huggingface_hub
     except ImportError:
         raise PullError("pulling from the hub needs the huggingface_hub package") from None
+    # The library's own retry lines would land in our progress bar: they belong to --debug.
+    huggingface_hub.utils.logging.set_verbosity_error()
+    check_reachable(huggingface_hub.constants.ENDPOINT, hub)
     download = huggingface_hub.hf_hub_download
     kwargs: dict[str, object] = {"revision": hub.revision, "local_dir": str(work)}
     with progress.step(f"Downloading {hub.filename} from {hub.repo}") as update:
@@ -147,6 +156,46 @@ def hub_download(hub: HubFile, work: Path, progress: Progress) -> Path:
         except _hub_errors() as exc:
             raise PullError(_hub_message(hub, exc)) from exc
     return Path(local)
+
+
+def check_reachable(endpoint: str, hub: HubFile, *, timeout: float = REACH_TIMEOUT_S) -> None:
+    """Fail at once when the hub's host cannot be resolved or refuses connections.
+
+    huggingface_hub retries such errors with backoff for about 20 s as if they were
+    transient; they are not. Skipped behind a proxy, where a direct connection means nothing.
+    """
+    if any(os.environ.get(name) for name in _PROXY_VARS) or _hub_offline():
+        return
+    url = urlsplit(endpoint)
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    found: list[BaseException | None] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            found.append(None)
+        except OSError as exc:
+            found.append(exc)
+
+    worker = threading.Thread(target=connect, daemon=True)  # getaddrinfo has no timeout of its own
+    worker.start()
+    worker.join(timeout)
+    error = found[0] if found else TimeoutError(f"no answer in {timeout:.0f} s")
+    if error is None:
+        return
+    if isinstance(error, socket.gaierror):
+        detail = f"cannot resolve {host}"
+    elif isinstance(error, ConnectionRefusedError):
+        detail = f"{host}:{port} refused the connection"
+    else:
+        detail = f"cannot connect to {host}:{port}: {_first_line(error)}"
+    raise PullError(f"could not download {hub.ref}: the Hugging Face hub must be reachable to pull ({detail})")
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
 
 
 def _tqdm_bridge(update: Update) -> type:
