@@ -115,6 +115,34 @@ def test_injected_text_is_seen_by_the_model(engine):
     assert out[0] != out[1]
 
 
+def test_a_stopped_sequence_gives_back_the_room_of_what_it_never_decoded(engine):
+    batch = engine.start(prompt_for(engine, "Say something."), n=2, sampling=GREEDY, seeds=[0, 1])
+    try:
+        generate(batch, 2)
+        before = batch.room()
+        batch.inject(1, " a closing text that will never be decoded")
+        batch.stop(1)
+        # Sequence 1 is forgotten entirely: its generated tokens and its pending text.
+        assert batch.room() == before + 2
+        generate(batch, 1)
+        assert batch.room() == before + 1
+    finally:
+        batch.close()
+
+
+def test_choice_logprobs_read_the_next_token_distribution(engine):
+    batch = engine.start(prompt_for(engine, "Is the sky blue? Reply with Yes or No."), n=1, sampling=GREEDY, seeds=[0])
+    try:
+        yes, no, zebra = batch.choice_logprobs(0, [["Yes", "yes"], ["No", "no"], ["Zebra"]])
+        first = batch.step()[0].text.strip()
+    finally:
+        batch.close()
+    assert all(v <= 0 for v in (yes, no, zebra))
+    assert max(yes, no) > zebra  # the model answers the question asked
+    if first in ("Yes", "No"):  # greedy took the likelier of the two
+        assert (yes > no) == (first == "Yes")
+
+
 def test_forbid_end_masks_end_of_generation(engine):
     batch = engine.start(prompt_for(engine, "Reply with OK."), n=1, sampling=GREEDY, seeds=[0])
     try:

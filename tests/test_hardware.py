@@ -204,3 +204,38 @@ def test_debug_adds_the_python_stack_before_the_line():
                           cwd=Path(crash.__file__).parents[1])
     assert done.returncode == -signal.SIGSEGV
     assert "Fatal Python error" in done.stderr and done.stderr.strip().endswith("for details")
+
+
+@pytest.mark.model
+def test_an_amx_build_whose_probe_crashes_loads_without_repacking(home_with_model, tmp_path, monkeypatch):
+    # The whole path on the real model: llama.cpp is made to report AMX, the probe child
+    # really dies by SIGSEGV, and the engine then loads with repacking off and says why.
+    import io
+
+    from rich.console import Console
+
+    from thinkcli import load
+    from thinkcli.config import load_settings
+    from thinkcli.engine import llama
+
+    crasher = tmp_path / "crasher.py"
+    crasher.write_text("import ctypes\nctypes.string_at(0)\n")
+    real_run = subprocess.run
+    monkeypatch.setattr(hardware.subprocess, "run", lambda cmd, **kw: real_run([sys.executable, str(crasher)], **kw))
+    monkeypatch.setattr(llama, "system_info", lambda: AMX_BUILD)
+    built = []
+    real_engine = llama.LlamaEngine
+    monkeypatch.setattr(llama, "LlamaEngine", lambda *a, **k: built.append(k["repack"]) or real_engine(*a, **k))
+    env = {"THINKCLI_HOME": str(home_with_model)}
+    out = io.StringIO()
+    engine = load.open_engine(load_settings(env=env), env, Console(file=out, width=300), n_seq_max=1, debug=True)
+    engine.close()
+    assert built == [False]
+    assert "AMX kernels work" in out.getvalue() and "repacking off: a decode with AMX repacking died by signal 11" in out.getvalue()
+    memory = json.loads((home_with_model / "hardware.json").read_text())
+    assert [v["repack"] for v in memory.values()] == [False]
+    # The next run remembers, without a probe.
+    monkeypatch.setattr(hardware.subprocess, "run", lambda *a, **k: pytest.fail("probed twice"))
+    out = io.StringIO()
+    load.open_engine(load_settings(env=env), env, Console(file=out, width=300), n_seq_max=1, debug=True).close()
+    assert built == [False, False] and "remembered" in out.getvalue()
