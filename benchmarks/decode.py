@@ -14,6 +14,7 @@ from _common import PROMPT, THREADS, bare_loop, median, model_path
 from thinkcli.engine import Sampling
 from thinkcli.engine.llama import LlamaEngine
 from thinkcli.reasoning import NO_THINKING
+from thinkcli.render import collect
 from thinkcli.strategies import Budget, Plan, Run, STRATEGIES
 
 TOKENS = 256
@@ -24,9 +25,7 @@ def thinkcli_loop(engine: LlamaEngine) -> tuple[float, int]:
     """One single-path run with thinking off, events consumed as the CLI would."""
     plan = Plan("bench", "single", 1, Budget(think=0, max_answer=TOKENS), False, Sampling(temperature=0.0), 0)
     run = Run(engine, [{"role": "user", "content": PROMPT}], plan, NO_THINKING)
-    for event in STRATEGIES["single"](run):
-        pass
-    stats = event.result.stats
+    stats = collect(STRATEGIES["single"](run)).stats
     return stats.decode_tok_per_s, stats.generated_tokens
 
 

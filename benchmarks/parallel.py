@@ -17,6 +17,7 @@ from _common import PROMPT, THREADS, bare_loop, median, model_path
 from thinkcli.engine import Sampling
 from thinkcli.engine.llama import LlamaEngine
 from thinkcli.reasoning import FORMATS, NO_THINKING
+from thinkcli.render import collect
 from thinkcli.strategies import Budget, Plan, Run, STRATEGIES
 
 TOKENS = 128
@@ -29,9 +30,8 @@ def run_once(engine, selection: str, n: int, seed: int, *, thinking: bool, promp
     fmt = FORMATS["prompted"] if thinking else NO_THINKING
     run = Run(engine, [{"role": "user", "content": prompt}], plan, fmt)
     started = time.perf_counter()
-    for event in STRATEGIES[selection](run):
-        pass
-    return event.result.stats, time.perf_counter() - started
+    stats = collect(STRATEGIES[selection](run)).stats
+    return stats, time.perf_counter() - started
 
 
 def throughput(engine, n: int, seed: int) -> tuple[float, int]:

@@ -1,54 +1,22 @@
-"""``thinkcli ask``: read the question, plan the effort, run it, render it.
+"""``thinkcli ask``: read the question, then answer it in one rendered turn.
 
-The question comes from the argument, piped stdin and ``--file``; the plan
-turns an effort level and flags into budgets that fit the model's context.
+The question comes from the argument, piped stdin and ``--file``; the session
+(``thinkcli.session``) plans and runs the turn, ``render.answer`` draws it.
 """
 
 from __future__ import annotations
 
-import random
-from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from thinkcli.config import EffortPreset, Settings, data_dir
-from thinkcli.engine import Engine, Sampling
+from thinkcli.config import Settings, data_dir
 from thinkcli.env import Environment
-from thinkcli.errors import ContextOverflowError, ExitStatus, InputError, UsageError
-from thinkcli.events import Notice
+from thinkcli.errors import ExitStatus, InputError, UsageError
 from thinkcli.models.catalog import DEFAULT_MODEL
-from thinkcli.reasoning import detect_format
-from thinkcli.render import dispatch, make_renderer
-from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial, paths_at_once
-from thinkcli.strategies.prompt import build_prompt
+from thinkcli.render import answer, make_renderer
+from thinkcli.session import Knobs, Opener, Session, preset_for
+from thinkcli.strategies import paths_at_once
 
 SUGGESTED_MODEL = "qwen3-1.7b"  # named to users of the demo model: small, and it really reasons
-ANSWER_RESERVE = 256  # answer tokens each path keeps when its thinking budget is clamped
-
-
-@dataclass(frozen=True, slots=True)
-class Knobs:
-    """What the user asked of this run beyond ``Settings``: effort overrides and output.
-
-    Args:
-        think_budget: ``--think-budget``, overriding the level's.
-        min_think: ``--min-think``.
-        samples: ``--samples``.
-        no_think: ``--no-think``: thinking off, whatever the level says.
-        temperature_given: ``--temperature`` (or its variable) was set, so a level's
-            own temperature does not apply.
-        json: print one JSON object.
-        debug: let llama.cpp's log through.
-    """
-
-    think_budget: int | None = None
-    min_think: int | None = None
-    samples: int | None = None
-    no_think: bool = False
-    temperature_given: bool = False
-    json: bool = False
-    debug: bool = False
 
 
 def read_question(env: Environment, question: str | None, files: list[Path], *, stdin: bool = True) -> str:
@@ -89,98 +57,22 @@ def _decode(data: bytes, where: str) -> str:
         raise InputError(f"{where} is not UTF-8 text (byte {exc.start})") from None
 
 
-def preset_for(settings: Settings, knobs: Knobs) -> EffortPreset:
-    """The effort level with ``--think-budget``, ``--min-think`` and ``--samples`` applied."""
-    level = settings.preset()
-    budget = 0 if knobs.no_think else (knobs.think_budget if knobs.think_budget is not None else level.think_budget)
-    samples = knobs.samples or level.samples
-    selection = level.selection
-    if samples > 1 and selection == "single":
-        selection = "vote"
-    elif samples == 1 and selection != "single":
-        selection = "single"
-    min_think = knobs.min_think if knobs.min_think is not None else level.min_think
-    if budget and min_think > budget:
-        raise UsageError(f"--min-think {min_think} is more than the thinking budget {budget}")
-    return EffortPreset(level.name, budget, min_think, samples, selection, level.temperature)
-
-
-def make_plan(
-    settings: Settings, knobs: Knobs, level: EffortPreset, engine: Engine, prompt_tokens: int, notice: Callable[[str], None]
-) -> Plan:
-    """Turn a level into budgets that fit the context, and sampling with a seed."""
-    temperature = settings.temperature
-    if level.temperature is not None and not knobs.temperature_given:
-        temperature = level.temperature
-    if level.samples > 1 and temperature <= 0:
-        notice(f"temperature 0 makes all {level.samples} paths the same; sampling at 0.6 instead")
-        temperature = 0.6
-    wrap_up = engine.count_tokens(settings.wrap_up) + 8
-    at_once = paths_at_once(level.selection, level.samples)
-    share = (engine.info.n_ctx - prompt_tokens) // at_once
-    think = level.think_budget
-    if think > 0 and think + wrap_up + ANSWER_RESERVE > share:
-        think = share - wrap_up - ANSWER_RESERVE
-        if think < 16:
-            raise ContextOverflowError(
-                f"the {engine.info.n_ctx}-token context leaves no room to think "
-                f"for {at_once} path(s); raise --ctx or lower --samples"
-            )
-        per = " per path" if at_once > 1 else ""
-        notice(f"thinking budget clamped to {think} tokens{per} to fit the {engine.info.n_ctx}-token context (raise --ctx)")
-    budget = Budget(
-        think=think,
-        min_think=min(level.min_think, think),
-        max_answer=settings.max_tokens,
-        wrap_up=settings.wrap_up,
-        continuations=settings.continuations,
-    )
-    return Plan(
-        effort=level.name,
-        selection=level.selection,
-        samples=level.samples,
-        budget=budget,
-        thinking=think > 0,
-        sampling=Sampling(temperature, settings.top_p, settings.top_k),
-        seed=settings.seed if settings.seed is not None else random.randrange(2**31),
-    )
-
-
-def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, open_engine) -> ExitStatus:
-    """Answer ``question`` once and render it; returns the exit status."""
+def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, opener: Opener) -> ExitStatus:
+    """Answer ``question`` in one rendered turn; returns the exit status (130 after Ctrl-C)."""
     err = env.err_console()
-    out = env.out_console()
     mode = "json" if knobs.json else ("terminal" if env.stdout_isatty else "plain")
-    renderer = make_renderer(mode=mode, thinking=settings.thinking, out=out, err=err)
+    renderer = make_renderer(mode=mode, thinking=settings.thinking, out=env.out_console(), err=err)
     level = preset_for(settings, knobs)
-    engine = open_engine(settings, err, n_seq_max=paths_at_once(level.selection, level.samples), debug=knobs.debug)
-    try:
-        notices: list[str] = []
-        if engine.info.chat_template is None:
-            notices.append("the model has no chat template; using ChatML")
-        fmt = detect_format(engine.info.chat_template, settings.reasoning_format)
+    with Session.open(settings, knobs, opener, err, n_seq_max=paths_at_once(level.selection, level.samples)) as session:
         messages = ([{"role": "system", "content": settings.system}] if settings.system else []) + [
             {"role": "user", "content": question}
         ]
-        # Size budgets from the text that is really decoded: the prompted format adds
-        # an instruction and a prefill to the rendered conversation.
-        prompt, _ = build_prompt(engine, fmt, messages, thinking=level.think_budget > 0)
-        plan = make_plan(settings, knobs, level, engine, engine.count_tokens(prompt), notices.append)
-        run = Run(engine, messages, plan, fmt)
-        # The event stream is closed before the engine: a suspended strategy still holds
-        # a batch whose cleanup calls into the llama.cpp context.
-        with closing(_with_notices(notices, STRATEGIES[plan.selection](run))) as events:
-            try:
-                dispatch(events, renderer)
-            except KeyboardInterrupt:
-                events.close()
-                renderer.interrupted(partial(run))
-                return ExitStatus.INTERRUPTED
-        if env.stdout_isatty:
-            note_demo_model(env, settings.model, err)
-        return ExitStatus.OK
-    finally:
-        engine.close()
+        result = answer(session.turn(messages, session.plan(messages, level)), renderer)
+    if result.interrupted:
+        return ExitStatus.INTERRUPTED
+    if env.stdout_isatty:
+        note_demo_model(env, settings.model, err)
+    return ExitStatus.OK
 
 
 def note_demo_model(env: Environment, model: str, err) -> None:
@@ -200,9 +92,3 @@ def note_demo_model(env: Environment, model: str, err) -> None:
         marker.touch()
     except OSError:
         pass  # then the note comes again next time; not worth an error
-
-
-def _with_notices(notices: list[str], events):
-    for text in notices:
-        yield Notice(text)
-    yield from events

@@ -10,7 +10,8 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
+
 
 import typer
 
@@ -55,64 +56,99 @@ def _settings(env, flags: dict):
     return load_settings(env=env.vars, flags=flags)
 
 
+# The options every command that answers questions shares (ask, chat, batch): declared once.
+Model = Annotated[Optional[str], typer.Option("--model", "-m", help="A .gguf path, a catalog name, or hf:OWNER/REPO/FILE.gguf.")]
+Effort = Annotated[Optional[str], typer.Option("--effort", "-e", help="none, low, medium, high, max, auto, or a level from the config.")]
+System = Annotated[Optional[str], typer.Option("--system", "-s", help="System prompt.")]
+ThinkBudget = Annotated[Optional[int], typer.Option("--think-budget", min=0, help="Thinking tokens before thinkcli closes the thinking.")]
+MinThink = Annotated[Optional[int], typer.Option("--min-think", min=0, help="Thinking tokens before the model may stop thinking.")]
+Samples = Annotated[Optional[int], typer.Option("--samples", min=1, max=64, help="Reasoning paths explored in parallel.")]
+NoThink = Annotated[bool, typer.Option("--no-think", help="Answer without thinking.")]
+ShowThinking = Annotated[bool, typer.Option("--show-thinking", help="Keep the whole reasoning trace on screen.")]
+HideThinking = Annotated[bool, typer.Option("--hide-thinking", help="Show only a spinner while the model thinks.")]
+ReasoningFormat = Annotated[Optional[str], typer.Option("--reasoning-format", help="auto, think, harmony, magistral or prompted.")]
+Temperature = Annotated[Optional[float], typer.Option("--temperature", "-t", help="0 means greedy.")]
+TopP = Annotated[Optional[float], typer.Option("--top-p")]
+TopK = Annotated[Optional[int], typer.Option("--top-k")]
+MaxTokens = Annotated[Optional[int], typer.Option("--max-tokens", help="Cap on generated answer tokens.")]
+Seed = Annotated[Optional[int], typer.Option("--seed", help="Seed for sampling (default: random).")]
+Ctx = Annotated[Optional[int], typer.Option("--ctx", help="Context size in tokens (default: min(trained, 8192)).")]
+GpuLayers = Annotated[Optional[int], typer.Option("--gpu-layers", help="Layers on the GPU; -1 = all.")]
+Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: the free physical cores).")]
+NoRepack = Annotated[bool, typer.Option("--no-repack", help="Don't repack weights for llama.cpp's CPU kernels (AMX).")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks and llama.cpp's own log.")]
+
+
+def _run_config(env, opts: dict, *, json: bool = False):
+    """Settings and knobs from the shared options (``opts`` holds them by parameter name)."""
+    from thinkcli.session import Knobs
+
+    _state["debug"] = opts["debug"] or _state["debug"]
+    if opts["show_thinking"] and opts["hide_thinking"]:
+        raise UsageError("--show-thinking and --hide-thinking contradict each other")
+    thinking = "show" if opts["show_thinking"] else "hide" if opts["hide_thinking"] else None
+    names = ("model", "effort", "system", "reasoning_format", "temperature", "top_p", "top_k", "max_tokens",
+             "seed", "ctx", "gpu_layers", "threads")
+    flags = {name: opts[name] for name in names}
+    flags.update(thinking=thinking, repack="off" if opts["no_repack"] else None)
+    settings = _settings(env, flags)
+    knobs = Knobs(
+        think_budget=opts["think_budget"],
+        min_think=opts["min_think"],
+        samples=opts["samples"],
+        no_think=opts["no_think"],
+        temperature_given=opts["temperature"] is not None or bool(env.vars.get("THINKCLI_TEMPERATURE")),
+        json=json,
+        debug=_state["debug"],
+    )
+    return settings, knobs
+
+
+def _opener(env):
+    """Open the engine the way every command does (looked up late, so tests can swap it)."""
+    from thinkcli import load
+
+    def opener(settings, err, *, n_seq_max, debug):
+        return load.open_engine(settings, env.vars, err, n_seq_max=n_seq_max, debug=debug)
+
+    return opener
+
+
 @app.command()
 def ask(
     question: Optional[str] = typer.Argument(None, help="The question. Piped stdin and --file add context."),
     file: List[Path] = typer.Option([], "--file", "-f", help="Read the problem from a file (repeatable)."),
-    system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="A .gguf path, a catalog name, or hf:OWNER/REPO/FILE.gguf."),
-    effort: Optional[str] = typer.Option(None, "--effort", "-e", help="none, low, medium, high, max, auto, or a level from the config."),
-    think_budget: Optional[int] = typer.Option(None, "--think-budget", min=0, help="Thinking tokens before thinkcli closes the thinking."),
-    min_think: Optional[int] = typer.Option(None, "--min-think", min=0, help="Thinking tokens before the model may stop thinking."),
-    samples: Optional[int] = typer.Option(None, "--samples", min=1, max=64, help="Reasoning paths explored in parallel."),
-    no_think: bool = typer.Option(False, "--no-think", help="Answer without thinking."),
-    show_thinking: bool = typer.Option(False, "--show-thinking", help="Keep the whole reasoning trace on screen."),
-    hide_thinking: bool = typer.Option(False, "--hide-thinking", help="Show only a spinner while the model thinks."),
-    reasoning_format: Optional[str] = typer.Option(None, "--reasoning-format", help="auto, think, harmony, magistral or prompted."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="0 means greedy."),
-    top_p: Optional[float] = typer.Option(None, "--top-p"),
-    top_k: Optional[int] = typer.Option(None, "--top-k"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Cap on generated answer tokens."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for sampling (default: random)."),
-    ctx: Optional[int] = typer.Option(None, "--ctx", help="Context size in tokens (default: min(trained, 8192))."),
-    gpu_layers: Optional[int] = typer.Option(None, "--gpu-layers", help="Layers on the GPU; -1 = all."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: the free physical cores)."),
-    no_repack: bool = typer.Option(False, "--no-repack", help="Don't repack weights for llama.cpp's CPU kernels (AMX)."),
+    system: System = None,
+    model: Model = None,
+    effort: Effort = None,
+    think_budget: ThinkBudget = None,
+    min_think: MinThink = None,
+    samples: Samples = None,
+    no_think: NoThink = False,
+    show_thinking: ShowThinking = False,
+    hide_thinking: HideThinking = False,
+    reasoning_format: ReasoningFormat = None,
+    temperature: Temperature = None,
+    top_p: TopP = None,
+    top_k: TopK = None,
+    max_tokens: MaxTokens = None,
+    seed: Seed = None,
+    ctx: Ctx = None,
+    gpu_layers: GpuLayers = None,
+    threads: Threads = None,
+    no_repack: NoRepack = False,
     no_stdin: bool = typer.Option(False, "--no-stdin", help="Never read standard input (for shell loops)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the answer, reasoning and stats."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and llama.cpp's own log."),
+    debug: Debug = False,
 ) -> None:
     """Answer one question, thinking first."""
-    from thinkcli.ask import Knobs, read_question, run_ask
-    from thinkcli.load import open_engine
+    from thinkcli.ask import read_question, run_ask
 
-    _state["debug"] = debug or _state["debug"]
-    if show_thinking and hide_thinking:
-        raise UsageError("--show-thinking and --hide-thinking contradict each other")
     env = _environment()
-    thinking = "show" if show_thinking else "hide" if hide_thinking else None
-    flags = dict(
-        model=model, effort=effort, system=system, reasoning_format=reasoning_format, temperature=temperature,
-        top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed, ctx=ctx, gpu_layers=gpu_layers,
-        threads=threads, thinking=thinking, repack="off" if no_repack else None,
-    )
-    settings = _settings(env, flags)
-    knobs = Knobs(
-        think_budget=think_budget,
-        min_think=min_think,
-        samples=samples,
-        no_think=no_think,
-        temperature_given=temperature is not None or bool(env.vars.get("THINKCLI_TEMPERATURE")),
-        json=json_out,
-        debug=_state["debug"],
-    )
+    settings, knobs = _run_config(env, locals(), json=json_out)
     text = read_question(env, question, file, stdin=not no_stdin)
-
-    def opener(settings, err, *, n_seq_max, debug):
-        return open_engine(settings, env.vars, err, n_seq_max=n_seq_max, debug=debug)
-
     with _closed_pipe_is_fine():
-        status = run_ask(env, settings, knobs, text, opener)
+        status = run_ask(env, settings, knobs, text, _opener(env))
     raise typer.Exit(int(status))
 
 

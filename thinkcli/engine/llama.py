@@ -104,23 +104,12 @@ class LlamaEngine:
             self.threads_choice = self._chooser.choose(wait=True)
         else:
             self.threads_choice = Choice(threads, "--threads was set")
-        self.threads = threads = self.threads_choice.value
-        cparams = lc.llama_context_default_params()
-        cparams.n_ctx = n_ctx
-        cparams.n_batch = min(n_ctx, 2048)
-        cparams.n_ubatch = min(n_ctx, 512)
-        cparams.n_seq_max = n_seq_max
-        cparams.kv_unified = True  # one shared cache: the prompt is stored once for all samples
-        cparams.n_threads = threads
-        cparams.n_threads_batch = threads
-        self._ctx = lc.llama_init_from_model(self._model, cparams)
-        if not self._ctx:
-            lc.llama_model_free(self._model)
-            raise ModelError(f"llama.cpp could not create a {n_ctx}-token context for {path}")
-        self._mem = lc.llama_get_memory(self._ctx)
-        self.n_seq_max = n_seq_max
+        self.threads = self.threads_choice.value
+        self._path = path
+        self._n_ctx = n_ctx
+        self._ctx = None
+        self._make_context(n_seq_max)
         self._n_vocab = lc.llama_vocab_n_tokens(self._vocab)
-        self._cached: list[int] = []  # tokens held by sequence 0, for prefix reuse
         self._eog_ids = None  # end-of-generation token ids, found on first need
         self._eog: dict[int, bool] = {}
         self._pieces: dict[int, bytes] = {}
@@ -136,6 +125,34 @@ class LlamaEngine:
             gpu_layers=gpu_layers,
             load_s=time.perf_counter() - started,
         )
+
+    def _make_context(self, n_seq_max: int) -> None:
+        cparams = lc.llama_context_default_params()
+        cparams.n_ctx = self._n_ctx
+        cparams.n_batch = min(self._n_ctx, 2048)
+        cparams.n_ubatch = min(self._n_ctx, 512)
+        cparams.n_seq_max = n_seq_max
+        cparams.kv_unified = True  # one shared cache: the prompt is stored once for all samples
+        cparams.n_threads = self.threads
+        cparams.n_threads_batch = self.threads
+        self._ctx = lc.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            lc.llama_model_free(self._model)
+            self._model = None
+            raise ModelError(f"llama.cpp could not create a {self._n_ctx}-token context for {self._path}")
+        self._mem = lc.llama_get_memory(self._ctx)
+        self.n_seq_max = n_seq_max
+        self._cached: list[int] = []  # tokens held by sequence 0, for prefix reuse
+
+    def resize(self, n_seq_max: int) -> None:
+        """Recreate the context for ``n_seq_max`` sequences, keeping the model loaded.
+
+        The cached conversation is lost: the next prompt is evaluated in full.
+        """
+        if self._ctx:
+            lc.llama_free(self._ctx)
+            self._ctx = None
+        self._make_context(max(1, n_seq_max))
 
     # -- text and tokens ------------------------------------------------------
 

@@ -1,12 +1,13 @@
 """Renderers draw a run's events: Rich on a terminal, plain text on a pipe, or JSON.
 
-``dispatch`` routes an event stream to a renderer and returns the final result;
-it never catches KeyboardInterrupt (the caller calls ``renderer.interrupted``).
+``answer`` draws one turn and returns its result, owning Ctrl-C: the turn stops,
+what was shown stays, and the partial result comes back marked interrupted.
+``collect`` does the same without drawing; ``dispatch`` is the bare routing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Literal, Protocol
 
 from rich.console import Console
@@ -18,7 +19,19 @@ from thinkcli.render.terminal import TerminalRenderer
 
 Mode = Literal["terminal", "plain", "json"]
 
-__all__ = ["Mode", "Renderer", "Thinking", "dispatch", "make_renderer"]
+__all__ = ["Mode", "Renderer", "Thinking", "Turn", "answer", "collect", "dispatch", "make_renderer"]
+
+
+class Turn(Protocol):
+    """A turn's events, closable, with its partial result after Ctrl-C."""
+
+    def __iter__(self) -> Iterator[Event]: ...
+
+    def partial(self) -> Result:
+        """What the turn produced so far, marked interrupted."""
+
+    def close(self) -> None:
+        """Stop the turn and release what it holds."""
 
 
 class Renderer(Protocol):
@@ -101,6 +114,48 @@ def dispatch(events: Iterable[Event], renderer: Renderer) -> Result:
     except Exception:
         renderer.close()
         raise
+
+
+def answer(turn: Turn, renderer: Renderer) -> Result:
+    """Draw one turn and return its result; Ctrl-C ends the turn, not the caller.
+
+    On KeyboardInterrupt the turn is closed, the renderer keeps what it showed
+    (``interrupted``) and the partial result is returned with ``interrupted`` set.
+    The turn is closed in every case.
+    """
+    try:
+        try:
+            return dispatch(turn, renderer)
+        except KeyboardInterrupt:
+            turn.close()
+            result = turn.partial()
+            renderer.interrupted(result)
+            return result
+    finally:
+        turn.close()
+
+
+def collect(events: Iterable[Event] | Turn) -> Result:
+    """The result of a turn (or any event stream), drawing nothing.
+
+    A ``Turn`` stopped by Ctrl-C gives its partial result, marked interrupted;
+    a bare stream lets the KeyboardInterrupt through.
+    """
+    stream = iter(events)
+    try:
+        for ev in stream:
+            if isinstance(ev, Done):
+                return ev.result
+        raise RuntimeError("the event stream ended without a Done event")
+    except KeyboardInterrupt:
+        if not hasattr(events, "partial"):
+            raise
+        events.close()
+        return events.partial()
+    finally:
+        close = getattr(events, "close", None) or getattr(stream, "close", None)
+        if close is not None:
+            close()
 
 
 def make_renderer(*, mode: Mode, thinking: Thinking, out: Console, err: Console) -> Renderer:

@@ -1,0 +1,205 @@
+"""A loaded model and what one conversation needs to run turns on it.
+
+``Session`` owns the engine, the settings, the detected reasoning format and the
+engine's cache; ``plan`` sizes a turn's budgets, ``turn`` runs it as a ``Turn``.
+A turn never closes the engine or exits the process: its caller decides.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from rich.console import Console
+
+from thinkcli.config import EffortPreset, Settings
+from thinkcli.engine import Engine, Sampling
+from thinkcli.errors import ContextOverflowError, UsageError
+from thinkcli.events import Event, Notice, Result
+from thinkcli.reasoning import detect_format
+from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial, paths_at_once
+from thinkcli.strategies.prompt import build_prompt
+
+ANSWER_RESERVE = 256  # answer tokens each path keeps when its thinking budget is clamped
+Opener = Callable[..., Engine]  # open_engine(settings, err, *, n_seq_max, debug) -> Engine
+
+
+@dataclass(frozen=True, slots=True)
+class Knobs:
+    """What the user asked of a run beyond ``Settings``: effort overrides and output.
+
+    Args:
+        think_budget: ``--think-budget``, overriding the level's.
+        min_think: ``--min-think``.
+        samples: ``--samples``.
+        no_think: ``--no-think``: thinking off, whatever the level says.
+        temperature_given: ``--temperature`` (or its variable) was set, so a level's
+            own temperature does not apply.
+        json: print one JSON object.
+        debug: let llama.cpp's log through.
+    """
+
+    think_budget: int | None = None
+    min_think: int | None = None
+    samples: int | None = None
+    no_think: bool = False
+    temperature_given: bool = False
+    json: bool = False
+    debug: bool = False
+
+
+def preset_for(settings: Settings, knobs: Knobs) -> EffortPreset:
+    """The effort level with ``--think-budget``, ``--min-think`` and ``--samples`` applied."""
+    level = settings.preset()
+    budget = 0 if knobs.no_think else (knobs.think_budget if knobs.think_budget is not None else level.think_budget)
+    samples = knobs.samples or level.samples
+    selection = level.selection
+    if samples > 1 and selection == "single":
+        selection = "vote"
+    elif samples == 1 and selection != "single":
+        selection = "single"
+    min_think = knobs.min_think if knobs.min_think is not None else level.min_think
+    if budget and min_think > budget:
+        raise UsageError(f"--min-think {min_think} is more than the thinking budget {budget}")
+    return EffortPreset(level.name, budget, min_think, samples, selection, level.temperature)
+
+
+def largest_capacity(settings: Settings, knobs: Knobs) -> int:
+    """The most paths any configured level (or ``--samples``) runs at once.
+
+    A context sized for this lets effort and samples change mid-session without
+    recreating it: with one unified KV cache, room for more sequences costs nothing
+    measurable (see benchmarks/capacity.py).
+    """
+    most = max(paths_at_once(level.selection, level.samples) for level in settings.efforts.values())
+    return max(most, knobs.samples or 1)
+
+
+def make_plan(
+    settings: Settings, knobs: Knobs, level: EffortPreset, engine: Engine, prompt_tokens: int, notice: Callable[[str], None]
+) -> Plan:
+    """Turn a level into budgets that fit the context, and sampling with a seed."""
+    temperature = settings.temperature
+    if level.temperature is not None and not knobs.temperature_given:
+        temperature = level.temperature
+    if level.samples > 1 and temperature <= 0:
+        notice(f"temperature 0 makes all {level.samples} paths the same; sampling at 0.6 instead")
+        temperature = 0.6
+    wrap_up = engine.count_tokens(settings.wrap_up) + 8
+    at_once = paths_at_once(level.selection, level.samples)
+    share = (engine.info.n_ctx - prompt_tokens) // at_once
+    think = level.think_budget
+    if think > 0 and think + wrap_up + ANSWER_RESERVE > share:
+        think = share - wrap_up - ANSWER_RESERVE
+        if think < 16:
+            raise ContextOverflowError(
+                f"the {engine.info.n_ctx}-token context leaves no room to think "
+                f"for {at_once} path(s); raise --ctx or lower --samples"
+            )
+        per = " per path" if at_once > 1 else ""
+        notice(f"thinking budget clamped to {think} tokens{per} to fit the {engine.info.n_ctx}-token context (raise --ctx)")
+    budget = Budget(
+        think=think,
+        min_think=min(level.min_think, think),
+        max_answer=settings.max_tokens,
+        wrap_up=settings.wrap_up,
+        continuations=settings.continuations,
+    )
+    return Plan(
+        effort=level.name,
+        selection=level.selection,
+        samples=level.samples,
+        budget=budget,
+        thinking=think > 0,
+        sampling=Sampling(temperature, settings.top_p, settings.top_k),
+        seed=settings.seed if settings.seed is not None else random.randrange(2**31),
+    )
+
+
+class Turn:
+    """One turn's event stream; ``partial()`` is the best result after Ctrl-C stopped it.
+
+    Iterate it once. Close it (``answer`` and ``collect`` do) before the engine: a
+    suspended strategy still holds a batch whose cleanup calls into the engine.
+    """
+
+    def __init__(self, run: Run, notices: list[str]) -> None:
+        self.run = run
+        self._events = self._stream(notices)
+
+    def _stream(self, notices: list[str]) -> Iterator[Event]:
+        for text in notices:
+            yield Notice(text)
+        yield from STRATEGIES[self.run.plan.selection](self.run)
+
+    def __iter__(self) -> Iterator[Event]:
+        return self._events
+
+    def partial(self) -> Result:
+        """What the turn produced so far, marked interrupted."""
+        return partial(self.run)
+
+    def close(self) -> None:
+        self._events.close()
+
+
+class Session:
+    """A loaded model, ready to run turns over a conversation.
+
+    Args:
+        engine: the loaded model (the session closes it).
+        settings: the merged settings.
+        knobs: the flags beyond settings.
+    """
+
+    def __init__(self, engine: Engine, settings: Settings, knobs: Knobs) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.knobs = knobs
+        self.fmt = detect_format(engine.info.chat_template, settings.reasoning_format)
+        self._pending: list[str] = []
+        if engine.info.chat_template is None:
+            self._pending.append("the model has no chat template; using ChatML")
+
+    @classmethod
+    def open(cls, settings: Settings, knobs: Knobs, opener: Opener, err: Console, *, n_seq_max: int) -> Session:
+        """Load the configured model with room for ``n_seq_max`` paths at once."""
+        engine = opener(settings, err, n_seq_max=n_seq_max, debug=knobs.debug)
+        return cls(engine, settings, knobs)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def level(self) -> EffortPreset:
+        """The current effort level with the knobs applied."""
+        return preset_for(self.settings, self.knobs)
+
+    def prompt_tokens(self, messages: list[dict], *, thinking: bool) -> int:
+        """Tokens of the text really decoded for ``messages`` (the prompted format adds some)."""
+        prompt, _ = build_prompt(self.engine, self.fmt, messages, thinking=thinking)
+        return self.engine.count_tokens(prompt)
+
+    def plan(self, messages: list[dict], level: EffortPreset | None = None) -> Plan:
+        """Budgets for one turn over ``messages`` that fit the context; notices go with the turn."""
+        level = level or self.level()
+        self.reserve(paths_at_once(level.selection, level.samples))
+        tokens = self.prompt_tokens(messages, thinking=level.think_budget > 0)
+        return make_plan(self.settings, self.knobs, level, self.engine, tokens, self._pending.append)
+
+    def reserve(self, n_seq: int) -> None:
+        """Make room for ``n_seq`` paths at once, recreating the context only if it is too small."""
+        have = getattr(self.engine, "n_seq_max", n_seq)
+        if n_seq > have:
+            self.engine.resize(n_seq)
+
+    def turn(self, messages: list[dict], plan: Plan) -> Turn:
+        """Start one turn: ``messages`` end with the user's question."""
+        notices, self._pending = self._pending, []
+        return Turn(Run(self.engine, messages, plan, self.fmt), notices)
+
+    def close(self) -> None:
+        self.engine.close()
