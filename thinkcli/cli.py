@@ -153,6 +153,49 @@ def ask(
 
 
 @app.command()
+def batch(
+    source: str = typer.Argument(..., metavar="FILE", help="Problems: JSONL records or one per line of text; - for stdin."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results here (resumed if it exists)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Start the output file over instead of resuming it."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="jsonl or text (default: from the extension)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Solve only the first N problems."),
+    show_reasoning: bool = typer.Option(False, "--show-reasoning", help="Put each answer's reasoning in its record."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Save the scaling curve as .png or .svg (needs matplotlib)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the effort summary as JSON."),
+    effort: Effort = None,
+    system: System = None,
+    model: Model = None,
+    think_budget: ThinkBudget = None,
+    min_think: MinThink = None,
+    samples: Samples = None,
+    no_think: NoThink = False,
+    reasoning_format: ReasoningFormat = None,
+    temperature: Temperature = None,
+    top_p: TopP = None,
+    top_k: TopK = None,
+    max_tokens: MaxTokens = None,
+    seed: Seed = None,
+    ctx: Ctx = None,
+    gpu_layers: GpuLayers = None,
+    threads: Threads = None,
+    no_repack: NoRepack = False,
+    debug: Debug = False,
+) -> None:
+    """Solve a file of problems; with --effort a,b,c compare the levels."""
+    from thinkcli.batch import BatchOptions, parse_levels, run_batch_command
+
+    env = _environment()
+    opts = dict(locals(), show_thinking=False, hide_thinking=False)
+    settings, knobs = _run_config(env, opts)
+    levels = parse_levels(effort, settings)
+    batch_opts = BatchOptions(source, fmt=fmt, output=output, overwrite=overwrite, limit=limit,
+                              show_reasoning=show_reasoning, json=json_out, plot=plot)
+    with _closed_pipe_is_fine():
+        status = run_batch_command(env, settings, knobs, levels, batch_opts, _opener(env))
+    raise typer.Exit(int(status))
+
+
+@app.command()
 def pull(name: str = typer.Argument(..., help="A catalog name or hf:OWNER/REPO/FILE.gguf.")) -> None:
     """Download a model into the model store and verify it."""
     from thinkcli.load import model_store

@@ -1,0 +1,148 @@
+"""``thinkcli batch``: solve a problem file at one or more effort levels, and compare them.
+
+One engine serves the whole run; each problem is one collected turn (no renderer). With
+several levels, a table and the test-time scaling curve follow the records.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from thinkcli.batch.problems import Problem, guess_format, parse_problems
+from thinkcli.batch.results import ResultWriter, done_keys, read_records
+from thinkcli.batch.runner import run_batch
+from thinkcli.batch.sweep import curve, save_plot, summarize, table
+from thinkcli.config import Settings
+from thinkcli.env import Environment
+from thinkcli.errors import ExitStatus, InputError, UsageError
+from thinkcli.events import Result
+from thinkcli.render import collect
+from thinkcli.session import Knobs, Opener, Session, preset_for
+from thinkcli.strategies import paths_at_once
+
+__all__ = ["BatchOptions", "parse_levels", "run_batch_command"]
+
+
+class BatchOptions:
+    """What ``thinkcli batch`` was asked beyond the shared options.
+
+    Args:
+        source: the problem file, or ``-`` for standard input.
+        fmt: ``jsonl``, ``text`` or None (from the extension).
+        output: the results file; None = standard output (no resuming).
+        overwrite: start the output file over instead of resuming it.
+        limit: solve only the first N problems.
+        show_reasoning: put each answer's reasoning in its record.
+        json: print the summary as JSON.
+        plot: save the scaling curve as a picture.
+    """
+
+    def __init__(self, source: str, *, fmt: str | None = None, output: Path | None = None, overwrite: bool = False,
+                 limit: int | None = None, show_reasoning: bool = False, json: bool = False,
+                 plot: Path | None = None) -> None:
+        self.source, self.fmt, self.output, self.overwrite = source, fmt, output, overwrite
+        self.limit, self.show_reasoning, self.json, self.plot = limit, show_reasoning, json, plot
+
+
+def parse_levels(text: str | None, settings: Settings) -> list[str]:
+    """``--effort a,b,c`` as a list of known levels (the configured one when not given)."""
+    names = [n.strip() for n in (text or settings.effort).split(",") if n.strip()]
+    if not names:
+        raise UsageError("--effort: name at least one level")
+    for name in names:
+        if name not in settings.efforts:
+            close = difflib.get_close_matches(name, list(settings.efforts), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(f"unknown effort {name!r}{hint}; choose from: {', '.join(settings.efforts)}")
+    return list(dict.fromkeys(names))
+
+
+def read_problems(env: Environment, opts: BatchOptions) -> tuple[list[Problem], list[str]]:
+    """The problems of the file (or stdin) and the lines that were skipped."""
+    if opts.source == "-":
+        data = env.stdin.read()
+    else:
+        try:
+            data = Path(opts.source).read_bytes()
+        except FileNotFoundError:
+            raise InputError(f"{opts.source}: no such file") from None
+        except IsADirectoryError:
+            raise InputError(f"{opts.source}: is a directory") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{opts.source} is not UTF-8 text (byte {exc.start})") from None
+    problems, skipped = parse_problems(text, guess_format(opts.source, opts.fmt))
+    if opts.limit is not None:
+        problems = problems[: opts.limit]
+    return problems, skipped
+
+
+def make_solver(session: Session, settings: Settings, knobs: Knobs):
+    """Solve one problem at one level as one collected turn of ``session``."""
+
+    def solve(problem: Problem, level_name: str) -> Result:
+        level = preset_for(replace(settings, effort=level_name), knobs)
+        system = problem.system if problem.system is not None else settings.system
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": problem.question}
+        ]
+        return collect(session.turn(messages, session.plan(messages, level)))
+
+    return solve
+
+
+def run_batch_command(
+    env: Environment, settings: Settings, knobs: Knobs, levels: list[str], opts: BatchOptions, opener: Opener
+) -> ExitStatus:
+    """Solve the file; returns 0 when every problem has a result, 1 when some failed, 130 on Ctrl-C."""
+    err = env.err_console()
+    problems, skipped = read_problems(env, opts)
+    for line in skipped:
+        err.print(f"thinkcli: {opts.source}: {line} (skipped)", markup=False, highlight=False, soft_wrap=True)
+    if not problems:
+        raise UsageError(f"{opts.source} holds no problems")
+    skip = set() if opts.output is None or opts.overwrite else done_keys(opts.output)
+    writer = ResultWriter.open(opts.output, overwrite=opts.overwrite) if opts.output else ResultWriter(env.stdout, sync=False)
+    most = max(paths_at_once(p.selection, p.samples) for p in (preset_for(replace(settings, effort=n), knobs) for n in levels))
+    interrupted = False
+    try:
+        with Session.open(settings, knobs, opener, err, n_seq_max=most) as session:
+            tally = run_batch(problems, levels, make_solver(session, settings, knobs), writer, skip=skip, err=err,
+                              show_reasoning=opts.show_reasoning)
+    except KeyboardInterrupt:
+        interrupted = True
+        tally = None
+    finally:
+        writer.close()
+    records = read_records(opts.output) if opts.output else (tally.records if tally else [])
+    if not interrupted and (len(levels) > 1 or opts.json or opts.plot):
+        _summary(env, opts, records, levels)
+    if interrupted:
+        err.print("thinkcli: interrupted; finished results are kept" + (f" in {opts.output}" if opts.output else ""),
+                  markup=False, highlight=False)
+        return ExitStatus.INTERRUPTED
+    failed = (tally.failed if tally else 0) + len(skipped)
+    if failed:
+        err.print(f"thinkcli: {failed} problem(s) failed or were skipped", markup=False, highlight=False)
+        return ExitStatus.ERROR
+    return ExitStatus.OK
+
+
+def _summary(env: Environment, opts: BatchOptions, records: list[dict], levels: list[str]) -> None:
+    rows = summarize(records, levels)
+    # Records own stdout unless they went to a file.
+    console = env.out_console() if opts.output else env.err_console()
+    if opts.json:
+        text = json.dumps([r.to_dict() for r in rows], indent=2) + "\n"
+        (env.stdout if opts.output else env.stderr).write(text)
+    else:
+        console.print(table(rows))
+        console.print()
+        console.print(curve(rows))
+    if opts.plot:
+        save_plot(rows, opts.plot)
+        env.err_console().print(f"[dim]saved {opts.plot}[/dim]", highlight=False)

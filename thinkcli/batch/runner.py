@@ -1,0 +1,137 @@
+"""Solve every problem of a file at one or more effort levels, writing each result as it ends.
+
+``run_batch`` is the loop: it skips what the output already holds, solves the rest with
+the ``solve`` it is given (one engine for the whole run), records a failure and goes on,
+and keeps every finished result when Ctrl-C stops it. It never renders a turn.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rich.console import Console
+
+from thinkcli.batch.problems import Problem
+from thinkcli.batch.results import ResultWriter, record
+from thinkcli.errors import ThinkError
+from thinkcli.events import Result
+
+Solve = Callable[[Problem, str], Result]
+
+
+@dataclass
+class Tally:
+    """What a run has done so far, for progress and the exit status."""
+
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    graded: int = 0
+    correct: int = 0
+    tokens: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    records: list[dict] = field(default_factory=list)
+
+    def add(self, rec: dict) -> None:
+        self.records.append(rec)
+        self.done += 1
+        if "error" in rec:
+            self.failed += 1
+            return
+        self.tokens += rec["stats"]["generated_tokens"]
+        if "correct" in rec:
+            self.graded += 1
+            self.correct += bool(rec["correct"])
+
+    def line(self) -> str:
+        elapsed = time.perf_counter() - self.started
+        parts = [f"{self.done}/{self.total} problems"]
+        if self.graded:
+            parts.append(f"{self.correct}/{self.graded} correct")
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        parts.append(f"{self.tokens / elapsed:.0f} tok/s" if elapsed > 0 else "")
+        parts.append(f"{elapsed:.0f}s elapsed")
+        if 0 < self.done < self.total:
+            parts.append(f"ETA {elapsed / self.done * (self.total - self.done):.0f}s")
+        return " · ".join(p for p in parts if p)
+
+
+def run_batch(
+    problems: list[Problem],
+    levels: list[str],
+    solve: Solve,
+    writer: ResultWriter,
+    *,
+    skip: set[tuple[str, str]],
+    err: Console,
+    show_reasoning: bool = False,
+) -> Tally:
+    """Solve ``problems`` at each of ``levels`` (a problem's own effort wins when one level is asked).
+
+    Args:
+        problems: the problems, in input order.
+        levels: the effort levels to run, each over every problem.
+        solve: solves one problem at one level; raises ``ThinkError`` for that problem alone.
+        writer: where each record goes as soon as it is made.
+        skip: (id, effort) pairs already done (resuming).
+        err: the stderr console, for progress (a live line on a terminal only).
+        show_reasoning: put each answer's reasoning in its record.
+
+    Returns:
+        The tally, with the records written in this run. Ctrl-C propagates after
+        every finished record has been written.
+    """
+    work = [(p, lvl) for lvl in levels for p in problems]
+    work = [(p, _level(p, lvl, levels)) for p, lvl in work]
+    todo = [(p, lvl) for p, lvl in work if (p.id, lvl) not in skip]
+    tally = Tally(total=len(todo))
+    if len(todo) < len(work):
+        err.print(f"[dim]resuming: {len(work) - len(todo)} of {len(work)} already done[/dim]", highlight=False)
+    with _progress(err, tally) as refresh:
+        for problem, level in todo:
+            try:
+                result = solve(problem, level)
+            except ThinkError as exc:
+                rec = record(problem, level, None, error=str(exc))
+            else:
+                if result.interrupted:  # half an answer is not a result: resuming solves it again
+                    raise KeyboardInterrupt
+                rec = record(problem, level, result, show_reasoning=show_reasoning)
+            writer.write(rec)
+            tally.add(rec)
+            refresh()
+    return tally
+
+
+def _level(problem: Problem, level: str, levels: list[str]) -> str:
+    return problem.effort if problem.effort and len(levels) == 1 else level
+
+
+class _progress:
+    """A live progress line on a terminal's stderr; nothing when stderr is not one."""
+
+    def __init__(self, err: Console, tally: Tally) -> None:
+        self._err, self._tally, self._live = err, tally, None
+
+    def __enter__(self):
+        if self._err.is_terminal:
+            from rich.live import Live
+            from rich.spinner import Spinner
+
+            self._spinner = Spinner("dots", text=self._tally.line())
+            self._live = Live(self._spinner, console=self._err, transient=True, refresh_per_second=8)
+            self._live.__enter__()
+        return self._refresh
+
+    def _refresh(self) -> None:
+        if self._live is not None:
+            self._spinner.update(text=self._tally.line())
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(*exc)
+        if self._tally.done:
+            self._err.print(f"[dim]{self._tally.line()}[/dim]", highlight=False)
