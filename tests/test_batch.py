@@ -172,3 +172,28 @@ def test_the_effort_table_on_the_real_model(home_with_model, tmp_path):
     assert header[:3] == ["effort", "accuracy", "95%"] and "tok/correct" in header
     assert [line.split()[0] for line in done.stdout.splitlines()[1:3]] == ["none", "low"]
     assert len(out_file.read_text().splitlines()) == 4
+
+
+def test_parallel_and_one_by_one_write_the_same_records_in_order(tmp_path, monkeypatch):
+    rows = [{"id": f"q{i}", "question": f"{i}+1?", "answer": "4"} for i in range(7)]
+    rows[3] = {"id": "q3", "question": "x " * 10000}  # too long for the context: fails alone
+    path = problems_file(tmp_path, rows)
+    short = ["The", " answer", " is", " 4.", EOG]
+    longer = ["Hmm", "</think>", "The", " answer", " is", " 4", " or", " so."]
+    results = {}
+    for k in ("1", "3"):
+        code, out, err, engine = run_batch([str(path), "-e", "low", "--parallel", k], monkeypatch,
+                                           scripts=[short, longer], n_ctx=4096)
+        results[k] = [json.loads(line) for line in out.splitlines()]
+        assert code == 1 and "1 problem(s) failed" in err
+    assert [r["id"] for r in results["3"]] == [f"q{i}" for i in range(7)]
+    strip = lambda recs: [{k: v for k, v in r.items() if k not in ("stats", "error")} for r in recs]
+    assert strip(results["1"]) == strip(results["3"])
+    assert all("context" in results[k][3]["error"] for k in results)
+
+
+def test_parallel_runs_several_questions_in_one_batch(tmp_path, monkeypatch):
+    path = problems_file(tmp_path, [{"question": f"q{i}"} for i in range(5)])
+    code, out, _, engine = run_batch([str(path), "-e", "none", "--parallel", "3"], monkeypatch)
+    assert code == 0 and len(out.splitlines()) == 5
+    assert len(engine.batches) == 1 and len(engine.prompts) == 5  # one start, four admitted

@@ -143,6 +143,53 @@ def test_choice_logprobs_read_the_next_token_distribution(engine):
         assert (yes > no) == (first == "Yes")
 
 
+def _alone(engine, question: str, steps: int) -> str:
+    batch = engine.start(prompt_for(engine, question), n=1, sampling=GREEDY, seeds=[0])
+    try:
+        return "".join(generate(batch, steps)[0])
+    finally:
+        batch.close()
+
+
+def test_admitted_prompts_decode_beside_the_others_as_they_would_alone(engine):
+    questions = ["What is 1+1?", "Name a colour.", "Name a fruit.", "What is 2+2?"]
+    alone = {q: _alone(engine, q, 8) for q in questions}
+    batch = engine.start(prompt_for(engine, questions[0]), n=1, sampling=GREEDY, seeds=[0])
+    try:
+        evaluated = batch.admit(1, prompt_for(engine, questions[1]), sampling=GREEDY, seed=0)
+        # The chat framing before the question is copied from sequence 0, not evaluated.
+        assert 0 < evaluated < engine.count_tokens(prompt_for(engine, questions[1]))
+        out = generate(batch, 8)
+        assert "".join(out[0]) == alone[questions[0]] and "".join(out[1]) == alone[questions[1]]
+        room = batch.room()
+        batch.stop(1)
+        batch.admit(1, prompt_for(engine, questions[2]), sampling=GREEDY, seed=0)
+        batch.stop(0)  # sequence 0 itself takes a new prompt too
+        batch.admit(0, prompt_for(engine, questions[3]), sampling=GREEDY, seed=0)
+        assert batch.room() > room - 2 * engine.count_tokens(prompt_for(engine, questions[2]))
+        out = generate(batch, 8)
+        assert "".join(out[1]) == alone[questions[2]] and "".join(out[0]) == alone[questions[3]]
+    finally:
+        batch.close()
+
+
+def test_a_long_admitted_prompt_is_decoded_in_chunks(model_path):
+    from thinkcli.engine.llama import LlamaEngine
+
+    big = LlamaEngine(model_path, name="smollm2-135m", ctx=4096, n_seq_max=2)
+    long_question = "Repeat after me: " + "one two three four five six seven eight nine ten " * 230
+    try:
+        batch = big.start(prompt_for(big, "Hi"), n=1, sampling=GREEDY, seeds=[0])
+        generate(batch, 1)
+        assert batch.admit(1, prompt_for(big, long_question), sampling=GREEDY, seed=0) > big.n_batch
+        tokens = batch.step()  # both sequences are sampled from logits of the same last decode
+        assert sorted(t.seq for t in tokens) == [0, 1]
+        assert all(t.logprob <= 0 for t in tokens)
+        batch.close()
+    finally:
+        big.close()
+
+
 def test_forbid_end_masks_end_of_generation(engine):
     batch = engine.start(prompt_for(engine, "Reply with OK."), n=1, sampling=GREEDY, seeds=[0])
     try:
@@ -185,6 +232,8 @@ class _BytesEngine:
 
     def piece(self, token):
         return self.pieces[token]
+
+    n_batch = 512
 
     def decode(self, entries):
         pass

@@ -162,6 +162,7 @@ def batch(
     show_reasoning: bool = typer.Option(False, "--show-reasoning", help="Put each answer's reasoning in its record."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Save the scaling curve as .png or .svg (needs matplotlib)."),
     json_out: bool = typer.Option(False, "--json", help="Print the effort summary as JSON."),
+    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=16, help="Problems decoded at once (single-path levels; default: by level and context)."),
     effort: Effort = None,
     system: System = None,
     model: Model = None,
@@ -189,7 +190,7 @@ def batch(
     settings, knobs = _run_config(env, opts)
     levels = parse_levels(effort, settings)
     batch_opts = BatchOptions(source, fmt=fmt, output=output, overwrite=overwrite, limit=limit,
-                              show_reasoning=show_reasoning, json=json_out, plot=plot)
+                              show_reasoning=show_reasoning, json=json_out, plot=plot, parallel=parallel)
     with _closed_pipe_is_fine():
         status = run_batch_command(env, settings, knobs, levels, batch_opts, _opener(env))
     raise typer.Exit(int(status))

@@ -77,9 +77,14 @@ def largest_capacity(settings: Settings, knobs: Knobs) -> int:
 
 
 def make_plan(
-    settings: Settings, knobs: Knobs, level: EffortPreset, engine: Engine, prompt_tokens: int, notice: Callable[[str], None]
+    settings: Settings, knobs: Knobs, level: EffortPreset, engine: Engine, prompt_tokens: int,
+    notice: Callable[[str], None], *, questions: int = 1,
 ) -> Plan:
-    """Turn a level into budgets that fit the context, and sampling with a seed."""
+    """Turn a level into budgets that fit the context, and sampling with a seed.
+
+    ``questions`` decoding side by side (``thinkcli batch --parallel``) each get their
+    share of the context, answers included.
+    """
     temperature = settings.temperature
     if level.temperature is not None and not knobs.temperature_given:
         temperature = level.temperature
@@ -87,8 +92,9 @@ def make_plan(
         notice(f"temperature 0 makes all {level.samples} paths the same; sampling at 0.6 instead")
         temperature = 0.6
     wrap_up = engine.count_tokens(settings.wrap_up) + 8
-    at_once = paths_at_once(level.selection, level.samples)
-    share = (engine.info.n_ctx - prompt_tokens) // at_once
+    paths = paths_at_once(level.selection, level.samples)
+    at_once = paths * questions
+    share = (engine.info.n_ctx // questions - prompt_tokens) // paths
     think = level.think_budget
     if think > 0 and think + wrap_up + ANSWER_RESERVE > share:
         think = share - wrap_up - ANSWER_RESERVE
@@ -99,10 +105,13 @@ def make_plan(
             )
         per = " per path" if at_once > 1 else ""
         notice(f"thinking budget clamped to {think} tokens{per} to fit the {engine.info.n_ctx}-token context (raise --ctx)")
+    max_answer = settings.max_tokens
+    if questions > 1:  # a runaway answer must not take its neighbours' room
+        max_answer = max(16, min(max_answer, share - max(think, 0) - (wrap_up if think > 0 else 0)))
     budget = Budget(
         think=think,
         min_think=min(level.min_think, think),
-        max_answer=settings.max_tokens,
+        max_answer=max_answer,
         wrap_up=settings.wrap_up,
         continuations=settings.continuations,
     )
@@ -183,12 +192,16 @@ class Session:
         prompt, _ = build_prompt(self.engine, self.fmt, messages, thinking=thinking)
         return self.engine.count_tokens(prompt)
 
-    def plan(self, messages: list[dict], level: EffortPreset | None = None) -> Plan:
-        """Budgets for one turn over ``messages`` that fit the context; notices go with the turn."""
+    def plan(self, messages: list[dict], level: EffortPreset | None = None, *, questions: int = 1) -> Plan:
+        """Budgets for one turn over ``messages`` that fit the context; notices go with the turn.
+
+        ``questions`` turns that will decode side by side each get a share of the context.
+        """
         level = level or self.level()
-        self.reserve(paths_at_once(level.selection, level.samples))
+        self.reserve(paths_at_once(level.selection, level.samples) * questions)
         tokens = self.prompt_tokens(messages, thinking=level.think_budget > 0)
-        return make_plan(self.settings, self.knobs, level, self.engine, tokens, self._pending.append)
+        return make_plan(self.settings, self.knobs, level, self.engine, tokens, self._pending.append,
+                         questions=questions)
 
     def reserve(self, n_seq: int) -> None:
         """Make room for ``n_seq`` paths at once, recreating the context only if it is too small."""

@@ -8,7 +8,7 @@ and keeps every finished result when Ctrl-C stops it. It never renders a turn.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -18,7 +18,9 @@ from thinkcli.batch.results import ResultWriter, record
 from thinkcli.errors import ThinkError
 from thinkcli.events import Result
 
-Solve = Callable[[Problem, str], Result]
+Item = tuple[Problem, str]  # a problem and the level to solve it at
+Outcome = tuple[int, "Result | ThinkError"]  # an item's index and what came of it
+Solver = Callable[[list[Item]], Iterator[Outcome]]
 
 
 @dataclass
@@ -62,7 +64,7 @@ class Tally:
 def run_batch(
     problems: list[Problem],
     levels: list[str],
-    solve: Solve,
+    solver: Solver,
     writer: ResultWriter,
     *,
     skip: set[tuple[str, str]],
@@ -74,35 +76,46 @@ def run_batch(
     Args:
         problems: the problems, in input order.
         levels: the effort levels to run, each over every problem.
-        solve: solves one problem at one level; raises ``ThinkError`` for that problem alone.
-        writer: where each record goes as soon as it is made.
+        solver: solves a list of items, yielding each one's outcome as it ends (in any
+            order); a ``ThinkError`` outcome fails that problem alone.
+        writer: where each record goes, in input order, as soon as its turn comes.
         skip: (id, effort) pairs already done (resuming).
         err: the stderr console, for progress (a live line on a terminal only).
         show_reasoning: put each answer's reasoning in its record.
 
     Returns:
-        The tally, with the records written in this run. Ctrl-C propagates after
-        every finished record has been written.
+        The tally, with the records written in this run. Ctrl-C propagates after every
+        finished record has been written (those that finished early, out of order).
     """
-    work = [(p, lvl) for lvl in levels for p in problems]
-    work = [(p, _level(p, lvl, levels)) for p, lvl in work]
+    work = [(p, _level(p, lvl, levels)) for lvl in levels for p in problems]
     todo = [(p, lvl) for p, lvl in work if (p.id, lvl) not in skip]
     tally = Tally(total=len(todo))
     if len(todo) < len(work):
         err.print(f"[dim]resuming: {len(work) - len(todo)} of {len(work)} already done[/dim]", highlight=False)
+    held: dict[int, dict] = {}
+    turn = 0  # the next index to write, so records come out in input order
+
+    def put(rec: dict) -> None:
+        writer.write(rec)
+        tally.add(rec)
+        refresh()
+
     with _progress(err, tally) as refresh:
-        for problem, level in todo:
-            try:
-                result = solve(problem, level)
-            except ThinkError as exc:
-                rec = record(problem, level, None, error=str(exc))
-            else:
-                if result.interrupted:  # half an answer is not a result: resuming solves it again
+        try:
+            for index, outcome in solver(todo):
+                problem, level = todo[index]
+                if isinstance(outcome, ThinkError):
+                    held[index] = record(problem, level, None, error=str(outcome))
+                elif outcome.interrupted:  # half an answer is not a result: resuming solves it again
                     raise KeyboardInterrupt
-                rec = record(problem, level, result, show_reasoning=show_reasoning)
-            writer.write(rec)
-            tally.add(rec)
-            refresh()
+                else:
+                    held[index] = record(problem, level, outcome, show_reasoning=show_reasoning)
+                while turn in held:
+                    put(held.pop(turn))
+                    turn += 1
+        finally:
+            for index in sorted(held):  # finished, but a slower one before them did not
+                put(held.pop(index))
     return tally
 
 

@@ -86,6 +86,13 @@ class Batch(Protocol):
         the log of the total probability of the distinct first tokens of its spellings.
         """
 
+    def admit(self, seq: int, prompt: str, *, sampling: Sampling, seed: int) -> int:
+        """Start ``prompt`` on ``seq`` (free or stopped) while the others decode on.
+
+        Returns the prompt tokens that will be evaluated (a prefix shared with
+        sequence 0's prompt is reused).
+        """
+
     def room(self) -> int:
         """Tokens the sequences can still add, together, before the context is full."""
 

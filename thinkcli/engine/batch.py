@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
-from thinkcli.engine import Token
+from thinkcli.engine import Sampling, Token
 
 if TYPE_CHECKING:
     from thinkcli.engine.llama import LlamaEngine
@@ -24,6 +24,8 @@ class _Seq:
     history: list[int]  # decoded tokens, prompt included: the next position is len(history)
     sampler: object
     logits_index: int
+    prompt_len: int  # the first prompt_len tokens of history are this sequence's prompt
+    shared: int  # prompt positions whose cells it shares with sequence 0 (counted there)
     pending: list[int] = field(default_factory=list)  # sampled or injected, not yet decoded
     held: bool = False  # sampled an end-of-generation token; inject or it stops
     no_end: bool = False  # the next token may not end generation
@@ -51,7 +53,8 @@ class LlamaBatch:
         self.prompt_eval_tokens = prompt_eval_tokens
         self._n_ctx = engine.info.n_ctx
         self._seqs = {
-            s: _Seq(s, history=list(prompt), sampler=samplers[s], logits_index=logits_index)
+            s: _Seq(s, history=list(prompt), sampler=samplers[s], logits_index=logits_index,
+                    prompt_len=len(prompt), shared=len(prompt) if s else 0)
             for s in range(n)
         }
         self._live = list(self._seqs)
@@ -82,22 +85,60 @@ class LlamaBatch:
         return out
 
     def _decode_pending(self) -> None:
-        entries: list[tuple[int, int, int, bool]] = []
-        last: dict[int, int] = {}
+        early: list[tuple[int, int, int, bool]] = []  # tokens whose logits nobody reads
+        final: list[tuple[int, int, int, bool]] = []  # each sequence's last token: sampled next
         for s in self._live:
             seq = self._seqs[s]
-            for i, token in enumerate(seq.pending):
-                entries.append((s, len(seq.history) + i, token, i == len(seq.pending) - 1))
-            if seq.pending:
-                last[s] = len(entries) - 1
-        if not entries:
+            n = len(seq.pending)
+            early += [(s, len(seq.history) + i, token, False) for i, token in enumerate(seq.pending[:-1])]
+            if n:
+                final.append((s, len(seq.history) + n - 1, seq.pending[-1], True))
+        if not final:
             return
-        self._engine.decode(entries)
-        for s, index in last.items():
+        # Logits survive only the last llama_decode: what does not fit in one (a newly
+        # admitted prompt) goes first, in chunks, and every sampled row comes last.
+        size = self._engine.n_batch
+        if len(early) + len(final) > size:
+            for offset in range(0, len(early), size):
+                self._engine.decode(early[offset : offset + size])
+            early = []
+        self._engine.decode(early + final)
+        for index, (s, *_rest) in enumerate(final, start=len(early)):
             seq = self._seqs[s]
             seq.logits_index = index
             seq.history += seq.pending
             seq.pending = []
+
+    def admit(self, seq: int, prompt: str, *, sampling: Sampling, seed: int) -> int:
+        """Start a new prompt on ``seq`` (free or stopped) while the others go on decoding.
+
+        The prefix it shares with sequence 0's prompt is copied, not evaluated; the rest
+        is decoded with the next step. Returns the prompt tokens that will be evaluated.
+        """
+        donor = self._seqs[0]
+        tokens = self._engine.prompt_tokens(prompt, room=self.room())
+        # The donor's last prompt token is never shared: it may have to be decoded again.
+        keep = common_prefix(donor.history[: donor.prompt_len - 1], tokens, limit=len(tokens) - 1)
+        for other in self._live:  # logits not sampled yet would not survive the next decode
+            state = self._seqs[other]
+            if not state.pending and not state.held:
+                self._engine.forget(other, len(state.history) - 1)
+                state.pending = [state.history.pop()]
+        old = self._seqs.get(seq)
+        if old is not None and old.sampler is not None:
+            self._engine.free_sampler(old.sampler)
+        if seq == 0:
+            self._engine.forget(0, keep)
+            for other in self._seqs.values():  # cells past keep are now theirs alone
+                other.shared = min(other.shared, keep)
+        else:
+            self._engine.share_prefix(seq, keep)
+        self._seqs[seq] = _Seq(seq, history=tokens[:keep], sampler=self._engine.sampler(sampling, seed),
+                               logits_index=-1, prompt_len=len(tokens), shared=keep if seq else 0,
+                               pending=tokens[keep:])
+        if seq not in self._live:
+            self._live.append(seq)
+        return len(tokens) - keep
 
     def inject(self, seq: int, text: str) -> int:
         """Force ``text`` into ``seq`` after its last token; returns its token count."""
@@ -115,7 +156,7 @@ class LlamaBatch:
         state = self._seqs[seq]
         undecoded = min(n_tokens, len(state.pending))
         del state.pending[len(state.pending) - undecoded :]
-        forget = min(n_tokens - undecoded, len(state.history) - self.prompt_tokens)
+        forget = min(n_tokens - undecoded, len(state.history) - state.prompt_len)
         if not state.pending:
             forget += 1  # re-decode the new last token: its logits are gone
             state.pending = [state.history[-forget]]
@@ -139,12 +180,11 @@ class LlamaBatch:
             self._seqs[seq].pending = []  # never decoded: it must not count against room()
             if seq != 0:  # sequence 0 stays cached for the next prompt
                 self._engine.forget(seq, 0)
-                del self._seqs[seq].history[self.prompt_tokens :]
+                state = self._seqs[seq]
+                del state.history[state.shared :]
 
     def room(self) -> int:
-        used = self.prompt_tokens + sum(
-            len(x.history) - self.prompt_tokens + len(x.pending) for x in self._seqs.values()
-        )
+        used = sum(len(x.history) + len(x.pending) - x.shared for x in self._seqs.values())
         return self._n_ctx - used
 
     def close(self) -> None:
@@ -162,3 +202,13 @@ def _logsumexp(values: list[float]) -> float:
     if top == -math.inf:
         return top
     return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def common_prefix(a: list[int], b: list[int], *, limit: int) -> int:
+    """How many leading tokens ``a`` and ``b`` share, at most ``limit``."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y or n >= limit:
+            break
+        n += 1
+    return n

@@ -34,6 +34,7 @@ class FakeBatch:
     used: int = 0
     closed: bool = False
     no_end: set[int] = field(default_factory=set)
+    engine: "FakeEngine | None" = None  # where admitted sequences take their scripts from
 
     def __post_init__(self) -> None:
         self._pos = [0] * len(self.scripts)
@@ -96,6 +97,21 @@ class FakeBatch:
             self._live.remove(seq)
             self.stopped.append(seq)
 
+    def admit(self, seq: int, prompt: str, *, sampling: Sampling, seed: int) -> int:
+        assert self.engine is not None, "admit needs the engine that opened the batch"
+        self.engine.prompts.append(prompt)
+        self.engine.seeds.append([seed])
+        script = self.engine.next_script()
+        while len(self.scripts) <= seq:
+            self.scripts.append([])
+            self._pos.append(0)
+        self.scripts[seq], self._pos[seq] = script, 0
+        self._held.discard(seq)
+        if seq not in self._live:
+            self._live.append(seq)
+        self.used += _tokens(prompt)
+        return _tokens(prompt)
+
     def room(self) -> int:
         return self.n_ctx - self.prompt_tokens - self.used
 
@@ -141,12 +157,17 @@ class FakeEngine:
     def start(self, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> FakeBatch:
         self.prompts.append(prompt)
         self.seeds.append(list(seeds))
-        scripts = [self.scripts[(self._next + i) % len(self.scripts)] for i in range(n)]
-        self._next += n
+        scripts = [self.next_script() for _ in range(n)]
         tokens = _tokens(prompt)
-        batch = FakeBatch(scripts, self.info.n_ctx, tokens, tokens if not self.batches else 1)
+        batch = FakeBatch(scripts, self.info.n_ctx, tokens, tokens if not self.batches else 1, engine=self)
         self.batches.append(batch)
         return batch
+
+    def next_script(self) -> list[Piece]:
+        """The next script, cycling through the given ones."""
+        script = list(self.scripts[self._next % len(self.scripts)])
+        self._next += 1
+        return script
 
     def close(self) -> None:
         pass

@@ -228,23 +228,15 @@ class LlamaEngine:
 
     def start(self, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> LlamaBatch:
         """Evaluate ``prompt`` once (reusing any cached prefix) and open ``n`` sequences on it."""
-        from thinkcli.engine.batch import LlamaBatch
+        from thinkcli.engine.batch import LlamaBatch, common_prefix
 
         if n > self.n_seq_max:
             raise ModelError(f"{n} samples need a context made for {n} sequences (have {self.n_seq_max})")
-        add_bos = bool(lc.llama_vocab_get_add_bos(self._vocab)) and not (
-            self.info.bos_token and prompt.startswith(self.info.bos_token)
-        )
-        tokens = self.tokenize(prompt, add_bos=add_bos)
-        if len(tokens) + n >= self.info.n_ctx:
-            raise ContextOverflowError(
-                f"the prompt is {len(tokens)} tokens but the context holds {self.info.n_ctx} "
-                "(shorten the input or raise --ctx)"
-            )
+        tokens = self.prompt_tokens(prompt, room=self.info.n_ctx - n)
         self._adapt_threads(wait=False)
         for seq in range(1, self.n_seq_max):
             lc.llama_memory_seq_rm(self._mem, seq, -1, -1)
-        keep = _common_prefix(self._cached, tokens, limit=len(tokens) - 1)
+        keep = common_prefix(self._cached, tokens, limit=len(tokens) - 1)
         lc.llama_memory_seq_rm(self._mem, 0, keep, -1)
         self._cached = tokens[:keep]
         last_index = self.decode_prompt(tokens[keep:], start=keep)
@@ -260,6 +252,34 @@ class LlamaEngine:
             samplers=[_sampler_chain(sampling, seed) for seed in seeds[:n]],
             prompt=tokens,
         )
+
+    def prompt_tokens(self, prompt: str, *, room: int) -> list[int]:
+        """``prompt`` as tokens (with BOS where the model wants one), refused if over ``room``."""
+        add_bos = bool(lc.llama_vocab_get_add_bos(self._vocab)) and not (
+            self.info.bos_token and prompt.startswith(self.info.bos_token)
+        )
+        tokens = self.tokenize(prompt, add_bos=add_bos)
+        if len(tokens) >= room:
+            raise ContextOverflowError(
+                f"the prompt is {len(tokens)} tokens but the context holds {self.info.n_ctx} "
+                "(shorten the input or raise --ctx)"
+            )
+        return tokens
+
+    def sampler(self, sampling: Sampling, seed: int):
+        """A new sampler chain (the batch that uses it frees it)."""
+        return _sampler_chain(sampling, seed)
+
+    def share_prefix(self, seq: int, upto: int) -> None:
+        """Make ``seq`` hold sequence 0's first ``upto`` positions, and nothing else."""
+        lc.llama_memory_seq_rm(self._mem, seq, -1, -1)
+        if upto > 0:
+            lc.llama_memory_seq_cp(self._mem, 0, seq, 0, upto)
+
+    @property
+    def n_batch(self) -> int:
+        """Most tokens one ``llama_decode`` takes."""
+        return lc.llama_n_batch(self._ctx)
 
     def decode_prompt(self, tokens: list[int], *, start: int) -> int:
         """Decode ``tokens`` on sequence 0 from position ``start``; returns the logits' batch index."""
@@ -335,15 +355,6 @@ class LlamaEngine:
         if self._model:
             lc.llama_model_free(self._model)
             self._model = None
-
-
-def _common_prefix(a: list[int], b: list[int], *, limit: int) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y or n >= limit:
-            break
-        n += 1
-    return n
 
 
 def _sampler_chain(sampling: Sampling, seed: int):

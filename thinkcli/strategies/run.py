@@ -83,7 +83,7 @@ class Run:
             stream: yield each sample's text as it comes (for one sample), else ``Progress``.
             floor: prune a sample whose running confidence falls below this (DeepConf online).
         """
-        prompt, starts = build_prompt(self.engine, self.fmt, self.messages, thinking=self.plan.thinking)
+        prompt, starts = self.prompt()
         first = len(self.samples)
         seeds = [self.plan.seed + first + i for i in range(n)]
         batch = self.engine.start(prompt, n=n, sampling=self.plan.sampling, seeds=seeds)
@@ -116,6 +116,10 @@ class Run:
             for sample in group:
                 sample.interrupt()
             batch.close()
+
+    def prompt(self) -> tuple[str, bool]:
+        """The text this run's paths continue, and whether it opens their thinking."""
+        return build_prompt(self.engine, self.fmt, self.messages, thinking=self.plan.thinking)
 
     def _count(self, tokens: int) -> None:
         now = time.perf_counter()
