@@ -164,7 +164,7 @@ def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, o
         ]
         # Size budgets from the text that is really decoded: the prompted format adds
         # an instruction and a prefill to the rendered conversation.
-        prompt, _ = build_prompt(engine, fmt, messages, thinking=level.think_budget > 0)
+        prompt, _ = build_prompt(engine, fmt, messages, thinking=level.think_budget > 0, effort=level.name, budget=level.think_budget)
         plan = make_plan(settings, knobs, level, engine, engine.count_tokens(prompt), notices.append)
         run = Run(engine, messages, plan, fmt)
         # The event stream is closed before the engine: a suspended strategy still holds
