@@ -298,3 +298,60 @@ def test_verify_asks_with_thinking_closed():
     run = Run(engine, list(USER), plan, detect_format(ENABLE_THINKING))
     run.verify("4")
     assert engine.prompts[-1].endswith("<|assistant|><think>\n\n</think>\n\n")
+
+
+# -- multi-turn: earlier reasoning as each template expects ---------------------------
+
+TURNS = [
+    {"role": "user", "content": "What is 2+2?"},
+    {"role": "assistant", "reasoning": "Two plus two is four.", "content": "4"},
+    {"role": "user", "content": "And 3+3?"},
+]
+# Qwen3: reads reasoning_content, but writes it only after the last user turn.
+STRIPS_FIELD = (
+    "{% set ns = namespace(last=0) %}{% for m in messages %}{% if m['role'] == 'user' %}"
+    "{% set ns.last = loop.index0 %}{% endif %}{% endfor %}"
+    "{% for m in messages %}<|{{ m['role'] }}|>{% if m['role'] == 'assistant' and loop.index0 > ns.last "
+    "and m.reasoning_content %}<think>{{ m.reasoning_content }}</think>{% endif %}{{ m['content'] }}{% endfor %}"
+)
+# Kimi-K2-Thinking: writes every turn's reasoning_content.
+KEEPS_FIELD = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{% if m['role'] == 'assistant' %}"
+    "<think>{{ m.reasoning_content | default('') }}</think>{% endif %}{{ m['content'] }}{% endfor %}"
+)
+# gpt-oss: the analysis channel from message.thinking.
+KEEPS_THINKING = (
+    "{% for m in messages %}{% if m['role'] == 'assistant' and m.thinking %}"
+    "<|channel|>analysis<|message|>{{ m.thinking }}<|end|>{% endif %}"
+    "<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+)
+
+
+def test_reasoning_fields_are_read_from_the_template():
+    from thinkcli.reasoning import reasoning_field
+
+    assert reasoning_field(STRIPS_FIELD) == "reasoning_content"
+    assert reasoning_field(KEEPS_THINKING) == "thinking"
+    assert reasoning_field(THINKING_VARIABLE) is None  # a switch, not a message field
+    assert reasoning_field(CLOSE_ONLY) is None
+
+
+@pytest.mark.parametrize(
+    ("template", "kept"),
+    [(STRIPS_FIELD, False), (KEEPS_FIELD, True), (KEEPS_THINKING, True), (CLOSE_ONLY, False), (None, False)],
+)
+def test_earlier_reasoning_is_sent_as_the_template_expects(template, kept):
+    from thinkcli.reasoning import history_messages
+
+    messages = history_messages(template, TURNS)
+    assert messages[1]["content"] == "4" and "reasoning" not in messages[1]
+    assert TURNS[1]["reasoning"] == "Two plus two is four."  # the caller's turns are left alone
+    prompt = render(template, messages)
+    assert ("Two plus two is four." in prompt) is kept
+    assert prompt.count("And 3+3?") == 1
+
+
+def test_history_can_drop_reasoning_everywhere():
+    from thinkcli.reasoning import history_messages
+
+    assert "Two plus two" not in render(KEEPS_FIELD, history_messages(KEEPS_FIELD, TURNS, keep_reasoning=False))

@@ -11,6 +11,8 @@ from thinkcli.reasoning.formats import (
     PROMPTED_PREFILL,
     ReasoningFormat,
     detect_format,
+    history_messages,
+    reasoning_field,
     starts_in_thinking,
     thinking_closed_in_prompt,
 )
@@ -27,6 +29,8 @@ __all__ = [
     "ReasoningParser",
     "Segment",
     "detect_format",
+    "history_messages",
+    "reasoning_field",
     "starts_in_thinking",
     "thinking_closed_in_prompt",
 ]

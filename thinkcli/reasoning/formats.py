@@ -224,3 +224,49 @@ def no_think_flag(template: str | None, variables: frozenset[str]) -> str | None
     if not template or variables & SWITCH_VARIABLES:
         return None
     return next((flag for flag in _FLAGS if flag in template), None)
+
+
+# --- earlier turns: what a template expects of the assistant's past reasoning ----------
+
+_REASONING_FIELDS = (
+    ("reasoning_content", re.compile(r"reasoning_content")),
+    ("thinking", re.compile(r"\.thinking\b|\[\s*['\"]thinking['\"]\s*\]")),
+    ("reasoning", re.compile(r"\.reasoning\b|\[\s*['\"]reasoning['\"]\s*\]")),
+)
+
+
+def reasoning_field(chat_template: str | None) -> str | None:
+    """The message field a template reads earlier reasoning from, if any:
+    ``reasoning_content`` (Qwen3, Kimi-K2-Thinking, Seed-OSS, Apriel), ``thinking``
+    (gpt-oss) or ``reasoning``."""
+    template = chat_template or ""
+    return next((name for name, pattern in _REASONING_FIELDS if pattern.search(template)), None)
+
+
+def history_messages(chat_template: str | None, turns: list[dict], *, keep_reasoning: bool = True) -> list[dict]:
+    """A conversation whose assistant turns carry ``reasoning`` and ``content``, as the
+    messages ``chat_template`` expects.
+
+    The answer alone is always the content, so no trace reaches a template that
+    would keep whatever the content holds. Where the template reads a separate field
+    for reasoning, the reasoning goes there and the template decides, as its authors
+    meant, whether to keep it (Kimi-K2-Thinking, gpt-oss, Seed-OSS) or drop it from
+    earlier turns (Qwen3); elsewhere it is left out (the R1 distills, GLM, Nemotron).
+
+    Args:
+        chat_template: the model's template.
+        turns: ``{"role", "content", "reasoning"?}`` dicts, oldest first.
+        keep_reasoning: pass reasoning where the template reads it; False drops it always.
+
+    Returns:
+        New message dicts; ``turns`` is not changed.
+    """
+    field = reasoning_field(chat_template) if keep_reasoning else None
+    out = []
+    for turn in turns:
+        message = {k: v for k, v in turn.items() if k != "reasoning"}
+        reasoning = (turn.get("reasoning") or "").strip()
+        if turn.get("role") == "assistant" and field and reasoning:
+            message[field] = reasoning
+        out.append(message)
+    return out
