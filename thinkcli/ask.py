@@ -22,6 +22,7 @@ from thinkcli.reasoning import detect_format
 from thinkcli.render import dispatch, make_renderer
 from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial, paths_at_once
 from thinkcli.strategies.prompt import build_prompt
+from thinkcli.preview import print_prompt
 
 SUGGESTED_MODEL = "qwen3-1.7b"  # named to users of the demo model: small, and it really reasons
 ANSWER_RESERVE = 256  # answer tokens each path keeps when its thinking budget is clamped
@@ -40,6 +41,7 @@ class Knobs:
             own temperature does not apply.
         json: print one JSON object.
         debug: let llama.cpp's log through.
+        print_prompt: print the prompt that would be decoded and generate nothing.
     """
 
     think_budget: int | None = None
@@ -49,6 +51,7 @@ class Knobs:
     temperature_given: bool = False
     json: bool = False
     debug: bool = False
+    print_prompt: bool = False
 
 
 def read_question(env: Environment, question: str | None, files: list[Path], *, stdin: bool = True) -> str:
@@ -148,6 +151,8 @@ def make_plan(
 
 def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, open_engine) -> ExitStatus:
     """Answer ``question`` once and render it; returns the exit status."""
+    if knobs.print_prompt:
+        return print_prompt(env, settings, preset_for(settings, knobs), question, json_out=knobs.json)
     err = env.err_console()
     out = env.out_console()
     mode = "json" if knobs.json else ("terminal" if env.stdout_isatty else "plain")

@@ -68,7 +68,9 @@ def ask(
     no_think: bool = typer.Option(False, "--no-think", help="Answer without thinking."),
     show_thinking: bool = typer.Option(False, "--show-thinking", help="Keep the whole reasoning trace on screen."),
     hide_thinking: bool = typer.Option(False, "--hide-thinking", help="Show only a spinner while the model thinks."),
-    reasoning_format: Optional[str] = typer.Option(None, "--reasoning-format", help="auto, think, harmony, magistral or prompted."),
+    reasoning_format: Optional[str] = typer.Option(None, "--reasoning-format", help="auto, think, harmony, magistral, seed, gemma4, apriel, solar or prompted."),
+    chat_template_file: Optional[Path] = typer.Option(None, "--chat-template-file", help="Use this Jinja chat template instead of the model's."),
+    print_prompt: bool = typer.Option(False, "--print-prompt", help="Print the exact prompt that would be decoded, and exit."),
     temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="0 means greedy."),
     top_p: Optional[float] = typer.Option(None, "--top-p"),
     top_k: Optional[int] = typer.Option(None, "--top-k"),
@@ -95,6 +97,7 @@ def ask(
         model=model, effort=effort, system=system, reasoning_format=reasoning_format, temperature=temperature,
         top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed, ctx=ctx, gpu_layers=gpu_layers,
         threads=threads, thinking=thinking, repack="off" if no_repack else None,
+        chat_template_file=str(chat_template_file) if chat_template_file else None,
     )
     settings = _settings(env, flags)
     knobs = Knobs(
@@ -105,6 +108,7 @@ def ask(
         temperature_given=temperature is not None or bool(env.vars.get("THINKCLI_TEMPERATURE")),
         json=json_out,
         debug=_state["debug"],
+        print_prompt=print_prompt,
     )
     text = read_question(env, question, file, stdin=not no_stdin)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 
-from thinkcli.errors import ModelError
+from thinkcli.errors import InputError, ModelError
 
 CHATML = (
     "{% for message in messages %}"
@@ -118,3 +119,25 @@ def render(
         )
     except TemplateError as exc:
         raise ModelError(f"the model's chat template failed: {exc}") from exc
+
+
+def read_template_file(path: str | Path) -> str:
+    """A Jinja chat template from a file (``--chat-template-file``), checked to parse.
+
+    Raises:
+        InputError: the file is missing or unreadable, not UTF-8, or not a template.
+    """
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"chat template file {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"chat template file {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"chat template file {path}: {exc.strerror or exc}") from None
+    try:
+        template_variables(text)
+    except ModelError as exc:
+        raise InputError(f"chat template file {path}: {str(exc).split(': ', 1)[-1]}") from None
+    return text
