@@ -193,7 +193,7 @@ def test_thinking_budget_is_passed_and_zero_means_off():
     on, starts = prompt_for(BUDGET, thinking=True, budget=512)
     assert "Think at most 512 tokens." in on and on.endswith("<|assistant|>") and not starts
     off, _ = prompt_for(BUDGET, thinking=False, budget=512)
-    assert "<seed:think><seed:cot_budget_reflect>" in off and off.rstrip().endswith("</seed:think>")
+    assert off.endswith("<|assistant|><seed:think><seed:cot_budget_reflect>\n</seed:cot_budget_reflect></seed:think>\n\n")
 
 
 def test_switches_only_set_what_the_template_reads():

@@ -7,6 +7,7 @@ the opening tag prefilled.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from thinkcli.engine import Engine
@@ -22,6 +23,7 @@ from thinkcli.reasoning import (
 from thinkcli.reasoning.formats import no_think_flag, template_switches
 
 _PROBE = "\u27e6probe\u27e7"  # text no template writes itself
+_OPENED = re.compile(r"<([A-Za-z][\w:.-]*)>")
 
 
 def with_system(messages: list[dict], extra: str) -> list[dict]:
@@ -108,8 +110,15 @@ def build_prompt(
     if thinking_closed_in_prompt(fmt, prompt):
         return prompt, False
     if starts_in_thinking(fmt, prompt):  # the template always opens it (DeepSeek-R1 distills, Apriel)
-        return prompt + "\n" + fmt.close + "\n\n", False
+        return prompt + "\n" + _inner_closes(fmt, prompt) + fmt.close + "\n\n", False
     return prompt + fmt.empty, False
+
+
+def _inner_closes(fmt: ReasoningFormat, prompt: str) -> str:
+    """Closing tags for tags the prompt opened after the start tag (Seed-OSS's
+    ``<seed:cot_budget_reflect>``), innermost first."""
+    after = prompt[prompt.rfind(fmt.start_tag) + len(fmt.start_tag) :]
+    return "".join(f"</{name}>" for name in reversed(_OPENED.findall(after)))
 
 
 def _prompted(engine: Engine, messages: list[dict], *, thinking: bool) -> tuple[str, bool]:
