@@ -355,3 +355,34 @@ def test_history_can_drop_reasoning_everywhere():
     from thinkcli.reasoning import history_messages
 
     assert "Two plus two" not in render(KEEPS_FIELD, history_messages(KEEPS_FIELD, TURNS, keep_reasoning=False))
+
+
+# Magistral: a default system prompt that asks for thinking, replaced by any system message.
+MAGISTRAL = (
+    "{% set default = 'You are Ministral, made by Mistral AI.\\n\\nFirst draft your thinking process (inner "
+    "monologue) until you are confident.\\n\\nWrite your thoughts as [THINK]your thoughts[/THINK] and then "
+    "answer.' %}{% if messages[0]['role'] == 'system' %}{% set sys = messages[0]['content'] %}"
+    "{% set loop_messages = messages[1:] %}{% else %}{% set sys = default %}{% set loop_messages = messages %}"
+    "{% endif %}[SYSTEM_PROMPT]{{ sys }}[/SYSTEM_PROMPT]"
+    "{% for m in loop_messages %}[INST]{{ m['content'] }}[/INST]{% endfor %}"
+)
+
+
+def test_default_system_prompt_is_found_by_rendering():
+    from thinkcli.strategies.prompt import default_system_prompt
+
+    assert default_system_prompt(DEFAULT_SYSTEM) == "You are Qwen."
+    assert default_system_prompt(MAGISTRAL).startswith("You are Ministral, made by Mistral AI.\n\nFirst draft")
+    assert default_system_prompt(ENABLE_THINKING) is None
+    assert default_system_prompt(NO_SYSTEM) is None
+
+
+def test_magistral_thinking_off_drops_the_thinking_instructions():
+    on, starts = prompt_for(MAGISTRAL, thinking=True)
+    assert "[THINK]your thoughts[/THINK]" in on and not starts
+    off, starts = prompt_for(MAGISTRAL, thinking=False)
+    assert off == "[SYSTEM_PROMPT]You are Ministral, made by Mistral AI.[/SYSTEM_PROMPT][INST]What is 2+2?[/INST]"
+    assert not starts
+    with_sys = [{"role": "system", "content": "Be brief."}, *USER]
+    off, _ = prompt_for(MAGISTRAL, thinking=False, messages=with_sys)
+    assert off.startswith("[SYSTEM_PROMPT]Be brief.[/SYSTEM_PROMPT]") and off.endswith("[/INST][THINK][/THINK]")

@@ -23,7 +23,9 @@ from thinkcli.reasoning import (
 from thinkcli.reasoning.formats import no_think_flag, template_switches
 
 _PROBE = "\u27e6probe\u27e7"  # text no template writes itself
+_SYSTEM_PROBE = "\u27e6system\u27e7"
 _OPENED = re.compile(r"<([A-Za-z][\w:.-]*)>")
+_ASKS_TO_THINK = re.compile(r"\b(think|thinking|thought|thoughts|reason step|inner monologue)\b", re.IGNORECASE)
 
 
 def with_system(messages: list[dict], extra: str) -> list[dict]:
@@ -45,22 +47,43 @@ def with_first_user(messages: list[dict], extra: str) -> list[dict]:
 
 
 @lru_cache(maxsize=8)
-def system_role(template: str | None) -> str:
-    """How ``template`` treats a system message: ``"none"`` (it refuses one, Gemma-2),
-    ``"default"`` (it writes its own system prompt when given none: Qwen2.5,
-    Mistral-Small) or ``"plain"``."""
+def default_system_prompt(template: str | None) -> str | None:
+    """The system prompt ``template`` writes itself when given none (Qwen2.5,
+    Mistral-Small, Magistral), or None: found by rendering with and without one."""
     user = [{"role": "user", "content": _PROBE}]
     try:
-        with_sys = render(template, [{"role": "system", "content": ""}, *user])
-    except ModelError:
-        return "none"
-    try:
+        with_sys = render(template, [{"role": "system", "content": _SYSTEM_PROBE}, *user])
         alone = render(template, user)
     except ModelError:
-        return "plain"
-    if _PROBE not in alone or _PROBE not in with_sys:
-        return "plain"
-    return "default" if alone.index(_PROBE) > with_sys.index(_PROBE) else "plain"
+        return None
+    if _SYSTEM_PROBE not in with_sys or _PROBE not in alone or _PROBE not in with_sys:
+        return None
+    head, _, rest = with_sys.partition(_SYSTEM_PROBE)
+    between = rest[: rest.find(_PROBE)]
+    before = alone[: alone.index(_PROBE)]
+    if len(before) <= len(head) + len(between) or not (before.startswith(head) and before.endswith(between)):
+        return None
+    return before[len(head) : len(before) - len(between)]
+
+
+@lru_cache(maxsize=8)
+def system_role(template: str | None) -> str:
+    """How ``template`` treats a system message: ``"none"`` (it refuses one, Gemma-2),
+    ``"default"`` (it writes its own system prompt when given none) or ``"plain"``."""
+    try:
+        render(template, [{"role": "system", "content": ""}, {"role": "user", "content": _PROBE}])
+    except ModelError:
+        return "none"
+    return "plain" if default_system_prompt(template) is None else "default"
+
+
+def without_thinking(system: str, fmt: ReasoningFormat) -> str:
+    """``system`` without the paragraphs that ask for thinking (its tags, or the words)."""
+    keep = [
+        p for p in system.split("\n\n")
+        if fmt.start_tag not in p and fmt.end_tag not in p and not _ASKS_TO_THINK.search(p)
+    ]
+    return "\n\n".join(keep).strip()
 
 
 def with_instruction(template: str | None, messages: list[dict], extra: str) -> list[dict]:
@@ -101,13 +124,19 @@ def build_prompt(
         return _prompted(engine, messages, thinking=thinking)
     template = engine.info.chat_template
     variables = template_variables(template)
-    flag = None if thinking else no_think_flag(template, variables)
-    if flag:
-        messages = with_system(messages, flag)
+    unasked = False  # thinking off by leaving out the default system prompt's request
+    if not thinking:
+        flag = no_think_flag(template, variables)
+        default = default_system_prompt(template)
+        if flag:
+            messages = with_system(messages, flag)
+        elif default and fmt.start_tag in default and not (messages and messages[0]["role"] == "system"):
+            messages = [{"role": "system", "content": without_thinking(default, fmt)}, *messages]
+            unasked = True
     prompt = engine.render(messages, **template_switches(variables, thinking=thinking, effort=effort, budget=budget))
     if thinking:
         return prompt, starts_in_thinking(fmt, prompt)
-    if thinking_closed_in_prompt(fmt, prompt):
+    if thinking_closed_in_prompt(fmt, prompt) or unasked:
         return prompt, False
     if starts_in_thinking(fmt, prompt):  # the template always opens it (DeepSeek-R1 distills, Apriel)
         return prompt + "\n" + _inner_closes(fmt, prompt) + fmt.close + "\n\n", False
