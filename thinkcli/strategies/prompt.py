@@ -20,7 +20,7 @@ from thinkcli.reasoning import (
     starts_in_thinking,
     thinking_closed_in_prompt,
 )
-from thinkcli.reasoning.formats import no_think_flag, template_switches
+from thinkcli.reasoning.formats import SWITCH_VARIABLES, no_think_flag, template_switches
 
 _PROBE = "\u27e6probe\u27e7"  # text no template writes itself
 _SYSTEM_PROBE = "\u27e6system\u27e7"
@@ -124,15 +124,9 @@ def build_prompt(
         return _prompted(engine, messages, thinking=thinking)
     template = engine.info.chat_template
     variables = template_variables(template)
-    unasked = False  # thinking off by leaving out the default system prompt's request
+    unasked = False
     if not thinking:
-        flag = no_think_flag(template, variables)
-        default = default_system_prompt(template)
-        if flag:
-            messages = with_system(messages, flag)
-        elif default and fmt.start_tag in default and not (messages and messages[0]["role"] == "system"):
-            messages = [{"role": "system", "content": without_thinking(default, fmt)}, *messages]
-            unasked = True
+        messages, unasked = _asked_not_to_think(template, variables, fmt, messages)
     prompt = engine.render(messages, **template_switches(variables, thinking=thinking, effort=effort, budget=budget))
     if thinking:
         return prompt, starts_in_thinking(fmt, prompt)
@@ -141,6 +135,23 @@ def build_prompt(
     if starts_in_thinking(fmt, prompt):  # the template always opens it (DeepSeek-R1 distills, Apriel)
         return prompt + "\n" + _inner_closes(fmt, prompt) + fmt.close + "\n\n", False
     return prompt + fmt.empty, False
+
+
+def _asked_not_to_think(
+    template: str | None, variables: frozenset[str], fmt: ReasoningFormat, messages: list[dict]
+) -> tuple[list[dict], bool]:
+    """Messages that switch thinking off where the template's switch is in the messages:
+    its ``/no_think`` flag, or (Magistral) its default system prompt without the request
+    to think. Also whether the latter was done, so no empty thought is added after it."""
+    flag = no_think_flag(template, variables)
+    if flag:
+        return with_system(messages, flag), False
+    if variables & SWITCH_VARIABLES or (messages and messages[0]["role"] == "system"):
+        return messages, False
+    default = default_system_prompt(template)
+    if not default or fmt.start_tag not in default:
+        return messages, False
+    return [{"role": "system", "content": without_thinking(default, fmt)}, *messages], True
 
 
 def _inner_closes(fmt: ReasoningFormat, prompt: str) -> str:
