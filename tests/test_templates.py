@@ -386,3 +386,16 @@ def test_magistral_thinking_off_drops_the_thinking_instructions():
     with_sys = [{"role": "system", "content": "Be brief."}, *USER]
     off, _ = prompt_for(MAGISTRAL, thinking=False, messages=with_sys)
     assert off.startswith("[SYSTEM_PROMPT]Be brief.[/SYSTEM_PROMPT]") and off.endswith("[/INST][THINK][/THINK]")
+
+
+def test_a_default_system_prompt_is_kept_where_a_variable_switches_thinking():
+    # SmolLM3: its default system prompt describes <think>, and enable_thinking switches it.
+    template = (
+        "{% if messages[0]['role'] == 'system' %}<|system|>{{ messages[0]['content'] }}<|end|>"
+        "{% else %}<|system|>Think in <think> tags.<|end|>{% endif %}"
+        "{% for m in messages if m['role'] != 'system' %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
+        "<|assistant|>{% if enable_thinking is false %}<think>\n\n</think>\n{% endif %}"
+    )
+    off, starts = prompt_for(template, thinking=False)
+    assert off.startswith("<|system|>Think in <think> tags.<|end|>") and off.endswith("<think>\n\n</think>\n")
+    assert not starts
