@@ -120,3 +120,31 @@ def test_the_real_engine_renders_with_the_template_file(home_with_model, tmp_pat
     )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == "thinkcli: error: chat template: this template came from the file"
+
+
+# An R1-distill-like template: the generation prompt opens the thought itself.
+OPENS_THOUGHT = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n<think>\n{% endif %}"
+)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("thinking", [True, False])
+def test_a_native_template_file_thinks_or_not_on_the_real_model(home_with_model, tmp_path, thinking):
+    path = tmp_path / "t.jinja"
+    path.write_text(OPENS_THOUGHT)
+    flags = ["-e", "low", "--think-budget", "24"] if thinking else ["--no-think"]
+    done = subprocess.run(
+        [sys.executable, "-m", "thinkcli", "ask", "--json", "--seed", "3", "--max-tokens", "12",
+         "--chat-template-file", str(path), *flags, QUESTION],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "THINKCLI_HOME": str(home_with_model)},
+    )
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    sample = doc["samples"][0]
+    if thinking:
+        assert sample["thinking_tokens"] > 0 and doc["reasoning"] and sample["think_end"] in ("stop", "budget")
+    else:
+        assert (sample["thinking_tokens"], doc["reasoning"], sample["think_end"]) == (0, "", "none")
+        assert "<think>" not in doc["answer"] and "</think>" not in doc["answer"]
