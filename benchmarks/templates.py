@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from thinkcli import cli
-from thinkcli.reasoning import FORMATS, starts_in_thinking
+from thinkcli.reasoning import detect_format, starts_in_thinking
 
 QUESTION = "What is 2+2?"
 
@@ -51,8 +51,8 @@ def main() -> int:
             print(f"{template.stem}: does not render: {error_on or error_off}")
             continue
         rendered += 1
-        fmt = FORMATS.get(on["format"])
-        open_when_off = fmt is not None and fmt.native and starts_in_thinking(fmt, off["prompt"])
+        fmt = detect_format(template.read_text(encoding="utf-8"))
+        open_when_off = fmt.native and starts_in_thinking(fmt, off["prompt"])
         leaks += open_when_off
         print(f"{template.stem}: format {on['format']}")
         print(f"  on : starts_in_thinking={on['starts_in_thinking']!s:5} ends {tail(on['prompt'])}")
