@@ -21,7 +21,9 @@ SUPPORTED_VERSIONS = (2, 3)
 DEFAULT_ALIGNMENT = 32
 
 #: Substrings of a chat template that show the model writes a reasoning section.
-REASONING_MARKERS = ("<think>", "</think>", "[THINK]", "<|channel|>")
+REASONING_MARKERS = (
+    "<think>", "</think>", "[THINK]", "<|channel|>", "seed:think>", "<|channel>", "[BEGIN FINAL RESPONSE]", "<|think|>",
+)
 
 # ggml_type id -> (name, elements per block, bytes per block), from ggml.h.
 GGML_TYPES: dict[int, tuple[str, int, int]] = {
