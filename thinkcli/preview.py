@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from thinkcli.config import Settings
+from thinkcli.config import EffortPreset, Settings
 from thinkcli.engine import ModelInfo
 from thinkcli.engine.template import read_template_file, render
 from thinkcli.errors import ExitStatus
 from thinkcli.reasoning import detect_format
+from thinkcli.strategies.prompt import build_prompt
 
 
 class MetadataEngine:
@@ -51,7 +52,7 @@ def with_template_file(info: ModelInfo, settings: Settings) -> ModelInfo:
     return replace(info, chat_template=read_template_file(settings.chat_template_file))
 
 
-def preview(engine: MetadataEngine, settings: Settings, level, question: str) -> dict:
+def preview(engine: MetadataEngine, settings: Settings, level: EffortPreset, question: str) -> dict:
     """The prompt a run at ``level`` would decode for ``question``, its format, and
     whether the model would start inside its reasoning.
 
@@ -61,18 +62,18 @@ def preview(engine: MetadataEngine, settings: Settings, level, question: str) ->
         level: the effort preset, after ``--no-think`` and ``--think-budget``.
         question: the user's question.
     """
-    from thinkcli.strategies.prompt import build_prompt
-
     fmt = detect_format(engine.info.chat_template, settings.reasoning_format)
     messages = ([{"role": "system", "content": settings.system}] if settings.system else []) + [
         {"role": "user", "content": question}
     ]
     thinking = level.think_budget > 0
-    prompt, starts = build_prompt(engine, fmt, messages, thinking=thinking, effort=level.name, budget=level.think_budget)
+    prompt, starts = build_prompt(
+        engine, fmt, messages, thinking=thinking, effort=level.name, budget=level.think_budget
+    )
     return {"prompt": engine.decoded(prompt), "format": fmt.name, "starts_in_thinking": starts}
 
 
-def print_prompt(env, settings: Settings, level, question: str, *, json_out: bool) -> ExitStatus:
+def print_prompt(env, settings: Settings, level: EffortPreset, question: str, *, json_out: bool) -> ExitStatus:
     """Print the prompt (or, with ``json_out``, one JSON object) and generate nothing."""
     from thinkcli.load import locate
     from thinkcli.models.gguf import special_tokens
@@ -83,7 +84,8 @@ def print_prompt(env, settings: Settings, level, question: str, *, json_out: boo
         name=gguf.name, path=str(path), n_ctx=0, n_ctx_train=gguf.context_length or 0,
         chat_template=gguf.chat_template, **tokens,
     )
-    engine = MetadataEngine(with_template_file(info, settings), add_bos=gguf.metadata.get("tokenizer.ggml.add_bos_token") is True)
+    add_bos = gguf.metadata.get("tokenizer.ggml.add_bos_token") is True
+    engine = MetadataEngine(with_template_file(info, settings), add_bos=add_bos)
     if engine.info.chat_template is None:
         env.err_console().print("[dim]the model has no chat template; using ChatML[/dim]", highlight=False)
     shown = preview(engine, settings, level, question)
