@@ -63,8 +63,14 @@ def _environment():
 
 
 @lru_cache(maxsize=4)
+def _parse(source: str):
+    """The template's syntax tree, parsed once for both compiling and reading its variables."""
+    return _environment().parse(source)
+
+
+@lru_cache(maxsize=4)
 def _compile(source: str):
-    return _environment().from_string(source)
+    return _environment().from_string(_parse(source))
 
 
 @lru_cache(maxsize=4)
@@ -80,7 +86,7 @@ def template_variables(template: str | None) -> frozenset[str]:
     from jinja2 import TemplateError, meta
 
     try:
-        return frozenset(meta.find_undeclared_variables(_environment().parse(template or CHATML)))
+        return frozenset(meta.find_undeclared_variables(_parse(template or CHATML)))
     except TemplateError as exc:
         raise ModelError(f"the model's chat template failed: {exc}") from exc
 
