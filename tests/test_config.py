@@ -226,7 +226,7 @@ def test_int_is_accepted_for_float(tmp_path):
         ('thinking = "loud"\n', "key 'thinking' must be one of: live, show, hide; got 'loud'"),
         (
             'reasoning_format = "xml"\n',
-            "must be one of: auto, think, harmony, magistral, prompted; got 'xml'",
+            "must be one of: auto, think, harmony, magistral, seed, gemma4, apriel, solar, prompted; got 'xml'",
         ),
         (
             '[efforts.high]\nselection = "best"\n',
@@ -338,6 +338,7 @@ ENV_CASES = [
     ("THINKCLI_TOP_K", "0", "top_k", 0),
     ("THINKCLI_MAX_TOKENS", "99", "max_tokens", 99),
     ("THINKCLI_SYSTEM", " Be brief. ", "system", " Be brief. "),
+    ("THINKCLI_CHAT_TEMPLATE_FILE", "~/t.jinja", "chat_template_file", "~/t.jinja"),
     ("THINKCLI_REASONING_FORMAT", "harmony", "reasoning_format", "harmony"),
     ("THINKCLI_EFFORT", " high ", "effort", "high"),
     ("THINKCLI_THINKING", "show", "thinking", "show"),

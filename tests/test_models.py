@@ -135,6 +135,16 @@ def test_name_falls_back_to_file_stem(tmp_path: Path) -> None:
     assert info.name == "my-model"
 
 
+def test_special_tokens_are_read_from_the_vocabulary(tmp_path: Path) -> None:
+    from thinkcli.models.gguf import special_tokens
+
+    kv = {"tokenizer.ggml.bos_token_id": 0, "tokenizer.ggml.eos_token_id": 3}
+    path = write(tmp_path / "m.gguf", gguf_bytes(kv))
+    assert special_tokens(path) == {"bos_token": "<s>", "eos_token": "world"}
+    path = write(tmp_path / "none.gguf", gguf_bytes({"tokenizer.ggml.bos_token_id": 99}))
+    assert special_tokens(path) == {"bos_token": "", "eos_token": ""}
+
+
 @pytest.mark.parametrize(
     ("template", "reasoning"),
     [
@@ -142,6 +152,10 @@ def test_name_falls_back_to_file_stem(tmp_path: Path) -> None:
         ("{{ '[THINK]' }}{{ content }}{{ '[/THINK]' }}", True),
         ("<|start|>assistant<|channel|>analysis<|message|>", True),
         ("{% if '</think>' in content %}{{ content.split('</think>')[-1] }}{% endif %}", True),
+        ("{{ '<seed:think>' }}", True),
+        ("<|turn>model\n<|channel>thought\n<channel|>", True),
+        ("Here are my reasoning steps:\n[BEGIN FINAL RESPONSE]", True),
+        ("<|begin|>assistant<|think|>", True),
         (CHATML, False),
         (None, False),
     ],

@@ -12,6 +12,7 @@ from thinkcli.config import Settings, data_dir
 from thinkcli.env import Environment
 from thinkcli.errors import ExitStatus, InputError, UsageError
 from thinkcli.models.catalog import DEFAULT_MODEL
+from thinkcli.preview import print_prompt
 from thinkcli.render import answer, make_renderer
 from thinkcli.session import Knobs, Opener, Session, preset_for
 from thinkcli.strategies import paths_at_once
@@ -59,6 +60,8 @@ def _decode(data: bytes, where: str) -> str:
 
 def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, opener: Opener) -> ExitStatus:
     """Answer ``question`` in one rendered turn; returns the exit status (130 after Ctrl-C)."""
+    if knobs.print_prompt:
+        return print_prompt(env, settings, preset_for(settings, knobs), question, json_out=knobs.json)
     err = env.err_console()
     mode = "json" if knobs.json else ("terminal" if env.stdout_isatty else "plain")
     renderer = make_renderer(mode=mode, thinking=settings.thinking, out=env.out_console(), err=err)

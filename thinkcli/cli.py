@@ -66,7 +66,8 @@ Samples = Annotated[Optional[int], typer.Option("--samples", min=1, max=64, help
 NoThink = Annotated[bool, typer.Option("--no-think", help="Answer without thinking.")]
 ShowThinking = Annotated[bool, typer.Option("--show-thinking", help="Keep the whole reasoning trace on screen.")]
 HideThinking = Annotated[bool, typer.Option("--hide-thinking", help="Show only a spinner while the model thinks.")]
-ReasoningFormat = Annotated[Optional[str], typer.Option("--reasoning-format", help="auto, think, harmony, magistral or prompted.")]
+ReasoningFormat = Annotated[Optional[str], typer.Option("--reasoning-format", help="auto, think, harmony, magistral, seed, gemma4, apriel, solar or prompted.")]
+ChatTemplateFile = Annotated[Optional[Path], typer.Option("--chat-template-file", help="Use this Jinja chat template instead of the model's.")]
 Temperature = Annotated[Optional[float], typer.Option("--temperature", "-t", help="0 means greedy.")]
 TopP = Annotated[Optional[float], typer.Option("--top-p")]
 TopK = Annotated[Optional[int], typer.Option("--top-k")]
@@ -90,7 +91,9 @@ def _run_config(env, opts: dict, *, json: bool = False):
     names = ("model", "effort", "system", "reasoning_format", "temperature", "top_p", "top_k", "max_tokens",
              "seed", "ctx", "gpu_layers", "threads")
     flags = {name: opts[name] for name in names}
-    flags.update(thinking=thinking, repack="off" if opts["no_repack"] else None)
+    template = opts["chat_template_file"]
+    flags.update(thinking=thinking, repack="off" if opts["no_repack"] else None,
+                 chat_template_file=str(template) if template else None)
     settings = _settings(env, flags)
     knobs = Knobs(
         think_budget=opts["think_budget"],
@@ -100,6 +103,7 @@ def _run_config(env, opts: dict, *, json: bool = False):
         temperature_given=opts["temperature"] is not None or bool(env.vars.get("THINKCLI_TEMPERATURE")),
         json=json,
         debug=_state["debug"],
+        print_prompt=opts.get("print_prompt", False),
     )
     return settings, knobs
 
@@ -128,6 +132,7 @@ def ask(
     show_thinking: ShowThinking = False,
     hide_thinking: HideThinking = False,
     reasoning_format: ReasoningFormat = None,
+    chat_template_file: ChatTemplateFile = None,
     temperature: Temperature = None,
     top_p: TopP = None,
     top_k: TopK = None,
@@ -138,6 +143,7 @@ def ask(
     threads: Threads = None,
     no_repack: NoRepack = False,
     no_stdin: bool = typer.Option(False, "--no-stdin", help="Never read standard input (for shell loops)."),
+    print_prompt: bool = typer.Option(False, "--print-prompt", help="Print the exact prompt that would be decoded, and exit."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the answer, reasoning and stats."),
     debug: Debug = False,
 ) -> None:
@@ -171,6 +177,7 @@ def batch(
     samples: Samples = None,
     no_think: NoThink = False,
     reasoning_format: ReasoningFormat = None,
+    chat_template_file: ChatTemplateFile = None,
     temperature: Temperature = None,
     top_p: TopP = None,
     top_k: TopK = None,

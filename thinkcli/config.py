@@ -28,7 +28,7 @@ CONFIG_ENV = "THINKCLI_CONFIG"
 HOME_ENV = "THINKCLI_HOME"
 AUTO = "auto"
 SELECTIONS = ("single", "vote", "vote+verify", "adaptive")
-REASONING_FORMATS = ("auto", "think", "harmony", "magistral", "prompted")
+REASONING_FORMATS = ("auto", "think", "harmony", "magistral", "seed", "gemma4", "apriel", "solar", "prompted")
 THINKING_MODES = ("live", "show", "hide")
 REPACK_MODES = ("auto", "on", "off")
 MAX_SAMPLES = 64
@@ -85,6 +85,7 @@ class Settings:
     top_k: int = 20
     max_tokens: int = 2048
     system: str = ""
+    chat_template_file: str = ""
     reasoning_format: str = "auto"
     effort: str = "medium"
     thinking: str = "live"
@@ -254,6 +255,7 @@ _SETTING_CHECKS: Mapping[str, _Check] = MappingProxyType(
         "top_k": _Check("int", low=0),
         "max_tokens": _Check("int", low=1),
         "system": _Check("str"),
+        "chat_template_file": _Check("str"),
         "reasoning_format": _Check("str", choices=REASONING_FORMATS),
         "effort": _Check("str", nonempty=True),
         "thinking": _Check("str", choices=THINKING_MODES),

@@ -15,6 +15,7 @@ from thinkcli.config import Settings, data_dir
 from thinkcli.engine import Engine
 from thinkcli.models.gguf import GGUFInfo, read_gguf
 from thinkcli.models.store import ModelStore, NotPulled
+from thinkcli.preview import with_template_file
 
 
 def model_store(env: Mapping[str, str]) -> ModelStore:
@@ -58,6 +59,7 @@ def open_engine(settings: Settings, env: Mapping[str, str], err: Console, *, n_s
         repack=bool(repack.value),
         debug=debug,
     )
+    engine.info = with_template_file(engine.info, settings)
     if debug:
         err.print(f"[dim]repacking {'on' if repack.value else 'off'}: {repack.why}[/dim]", highlight=False)
         threads = engine.threads_choice

@@ -38,6 +38,7 @@ class Knobs:
             own temperature does not apply.
         json: print one JSON object.
         debug: let llama.cpp's log through.
+        print_prompt: print the prompt that would be decoded and generate nothing.
     """
 
     think_budget: int | None = None
@@ -47,6 +48,7 @@ class Knobs:
     temperature_given: bool = False
     json: bool = False
     debug: bool = False
+    print_prompt: bool = False
 
 
 def preset_for(settings: Settings, knobs: Knobs) -> EffortPreset:
@@ -187,9 +189,10 @@ class Session:
         """The current effort level with the knobs applied."""
         return preset_for(self.settings, self.knobs)
 
-    def prompt_tokens(self, messages: list[dict], *, thinking: bool) -> int:
-        """Tokens of the text really decoded for ``messages`` (the prompted format adds some)."""
-        prompt, _ = build_prompt(self.engine, self.fmt, messages, thinking=thinking)
+    def prompt_tokens(self, messages: list[dict], level: EffortPreset) -> int:
+        """Tokens of the text really decoded for ``messages`` at ``level`` (the prompted format adds some)."""
+        prompt, _ = build_prompt(self.engine, self.fmt, messages, thinking=level.think_budget > 0,
+                                 effort=level.name, budget=level.think_budget)
         return self.engine.count_tokens(prompt)
 
     def plan(self, messages: list[dict], level: EffortPreset | None = None, *, questions: int = 1) -> Plan:
@@ -199,7 +202,7 @@ class Session:
         """
         level = level or self.level()
         self.reserve(paths_at_once(level.selection, level.samples) * questions)
-        tokens = self.prompt_tokens(messages, thinking=level.think_budget > 0)
+        tokens = self.prompt_tokens(messages, level)
         return make_plan(self.settings, self.knobs, level, self.engine, tokens, self._pending.append,
                          questions=questions)
 

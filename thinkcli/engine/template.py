@@ -1,7 +1,8 @@
 """Render a conversation with a model's own Jinja chat template, safely.
 
-Templates come from downloaded files, so they run in Jinja's immutable sandbox;
-a model without a template gets ChatML (the caller warns about it).
+Templates come from downloaded files, so they run in Jinja's immutable sandbox,
+with what transformers adds to Jinja (loop controls, ``{% generation %}``, its
+``tojson``); a model without a template gets ChatML (the caller warns about it).
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 
-from thinkcli.errors import ModelError
+from thinkcli.errors import InputError, ModelError
 
 CHATML = (
     "{% for message in messages %}"
@@ -28,17 +30,65 @@ def _strftime_now(fmt: str) -> str:
     return datetime.now().strftime(fmt)
 
 
-@lru_cache(maxsize=4)
-def _compile(source: str):
+def _tojson(
+    value: object, ensure_ascii: bool = False, indent: int | None = None, separators=None, sort_keys: bool = False
+) -> str:
+    """transformers' ``tojson``: unlike Jinja's own, no HTML escaping, and its options work."""
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+@lru_cache(maxsize=1)
+def _environment():
+    from jinja2 import nodes
+    from jinja2.ext import Extension
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    class GenerationBlock(Extension):
+        """``{% generation %}…{% endgeneration %}`` marks the assistant's tokens for
+        training masks; rendering keeps its body, as transformers does."""
+
+        tags = {"generation"}
+
+        def parse(self, parser) -> list[nodes.Node]:
+            next(parser.stream)
+            return parser.parse_statements(("name:endgeneration",), drop_needle=True)
+
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols", GenerationBlock]
+    )
     env.globals["raise_exception"] = _raise
     env.globals["strftime_now"] = _strftime_now
-    env.filters["tojson"] = lambda value, indent=None, **_: json.dumps(
-        value, ensure_ascii=False, indent=indent
-    )
-    return env.from_string(source)
+    env.filters["tojson"] = _tojson
+    return env
+
+
+@lru_cache(maxsize=4)
+def _parse(source: str):
+    """The template's syntax tree, parsed once for both compiling and reading its variables."""
+    return _environment().parse(source)
+
+
+@lru_cache(maxsize=4)
+def _compile(source: str):
+    return _environment().from_string(_parse(source))
+
+
+@lru_cache(maxsize=4)
+def template_variables(template: str | None) -> frozenset[str]:
+    """The variables ``template`` reads from its caller (``enable_thinking``, ``thinking``...).
+
+    Args:
+        template: the Jinja source; None means ChatML.
+
+    Raises:
+        ModelError: the template does not parse.
+    """
+    from jinja2 import TemplateError, meta
+
+    try:
+        return frozenset(meta.find_undeclared_variables(_parse(template or CHATML)))
+    except TemplateError as exc:
+        raise ModelError(f"the model's chat template failed: {exc}") from exc
 
 
 def render(
@@ -75,3 +125,25 @@ def render(
         )
     except TemplateError as exc:
         raise ModelError(f"the model's chat template failed: {exc}") from exc
+
+
+def read_template_file(path: str | Path) -> str:
+    """A Jinja chat template from a file (``--chat-template-file``), checked to parse.
+
+    Raises:
+        InputError: the file is missing or unreadable, not UTF-8, or not a template.
+    """
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"chat template file {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"chat template file {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"chat template file {path}: {exc.strerror or exc}") from None
+    try:
+        template_variables(text)
+    except ModelError as exc:
+        raise InputError(f"chat template file {path}: {str(exc).split(': ', 1)[-1]}") from None
+    return text

@@ -63,7 +63,7 @@ def _fill(engine: Engine, batch: Batch | None, seq: int, queue: Iterator[Job], a
     failed = []
     for job in queue:
         run = job.run
-        prompt, starts = run.prompt()
+        prompt, starts = run.prompt(run.messages, thinking=run.plan.thinking)
         run.started = time.perf_counter()
         try:
             if batch is None:
@@ -76,7 +76,7 @@ def _fill(engine: Engine, batch: Batch | None, seq: int, queue: Iterator[Job], a
             failed.append((job.key, exc))
             continue
         run.stats.prompt_tokens, run.stats.prompt_eval_tokens = total, evaluated
-        sample = Sample(seq, fmt=run.fmt, budget=run.plan.budget, starts_in_thinking=starts, started=run.started)
+        sample = Sample(seq, fmt=run.output_fmt, budget=run.plan.budget, starts_in_thinking=starts, started=run.started)
         run.samples.append(sample)
         active[seq] = (job, sample)
         sample.begin(batch)

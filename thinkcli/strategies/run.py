@@ -58,14 +58,17 @@ class Run:
         engine: the loaded model.
         messages: the conversation, ending with the user's question.
         plan: what to spend.
-        fmt: the model's reasoning format.
+        fmt: the model's reasoning format. Prompts are always built with it (the
+            template's own switch turns thinking off); with thinking off only the
+            parser reads the output as all answer.
     """
 
     def __init__(self, engine: Engine, messages: list[dict], plan: Plan, fmt: ReasoningFormat) -> None:
         self.engine = engine
         self.messages = messages
         self.plan = plan
-        self.fmt = fmt if plan.thinking else NO_THINKING
+        self.fmt = fmt
+        self.output_fmt = fmt if plan.thinking else NO_THINKING
         self.samples: list[Sample] = []
         self.stats = Stats(load_s=round(engine.info.load_s, 3))
         self.started = time.perf_counter()
@@ -83,14 +86,14 @@ class Run:
             stream: yield each sample's text as it comes (for one sample), else ``Progress``.
             floor: prune a sample whose running confidence falls below this (DeepConf online).
         """
-        prompt, starts = self.prompt()
+        prompt, starts = self.prompt(self.messages, thinking=self.plan.thinking)
         first = len(self.samples)
         seeds = [self.plan.seed + first + i for i in range(n)]
         batch = self.engine.start(prompt, n=n, sampling=self.plan.sampling, seeds=seeds)
         self.stats.prompt_tokens = batch.prompt_tokens
         self.stats.prompt_eval_tokens += batch.prompt_eval_tokens
         group = [
-            Sample(i, fmt=self.fmt, budget=budget or self.plan.budget, starts_in_thinking=starts, started=self.started)
+            Sample(i, fmt=self.output_fmt, budget=budget or self.plan.budget, starts_in_thinking=starts, started=self.started)
             for i in range(n)
         ]
         self.samples += group
@@ -117,9 +120,11 @@ class Run:
                 sample.interrupt()
             batch.close()
 
-    def prompt(self) -> tuple[str, bool]:
-        """The text this run's paths continue, and whether it opens their thinking."""
-        return build_prompt(self.engine, self.fmt, self.messages, thinking=self.plan.thinking)
+    def prompt(self, messages: list[dict], *, thinking: bool) -> tuple[str, bool]:
+        """The text decoded for ``messages`` under this plan, and whether it opened thinking."""
+        return build_prompt(
+            self.engine, self.fmt, messages, thinking=thinking, effort=self.plan.effort, budget=self.plan.budget.think
+        )
 
     def _count(self, tokens: int) -> None:
         now = time.perf_counter()
@@ -152,7 +157,7 @@ class Run:
         "Yes"-like and "No"-like first tokens; None when the model puts almost none on either.
         """
         messages = [*self.messages, {"role": "assistant", "content": answer}, {"role": "user", "content": VERIFY_PROMPT}]
-        prompt, _ = build_prompt(self.engine, self.fmt, messages, thinking=False)
+        prompt, _ = self.prompt(messages, thinking=False)
         batch = self.engine.start(prompt, n=1, sampling=Sampling(temperature=0.0), seeds=[self.plan.seed])
         self.stats.prompt_eval_tokens += batch.prompt_eval_tokens
         try:

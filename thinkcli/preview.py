@@ -1,0 +1,94 @@
+"""``thinkcli ask --print-prompt``: the exact text that would be decoded, and nothing else.
+
+Reads the chat template and special tokens from the GGUF metadata (or
+``--chat-template-file``), so it never loads llama.cpp or the weights.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from thinkcli.config import EffortPreset, Settings
+from thinkcli.engine import ModelInfo
+from thinkcli.engine.template import read_template_file, render
+from thinkcli.errors import ExitStatus
+from thinkcli.reasoning import detect_format
+from thinkcli.strategies.prompt import build_prompt
+
+
+class MetadataEngine:
+    """Enough of an engine to build a prompt: a model's template and special tokens.
+
+    Args:
+        info: the model as its metadata describes it.
+        add_bos: llama.cpp puts the beginning-of-sequence token before the prompt
+            (``tokenizer.ggml.add_bos_token``) unless the template wrote it.
+    """
+
+    def __init__(self, info: ModelInfo, *, add_bos: bool = False) -> None:
+        self.info = info
+        self.add_bos = add_bos
+
+    def render(self, messages: list[dict], **template_kwargs: object) -> str:
+        return render(
+            self.info.chat_template,
+            messages,
+            bos_token=self.info.bos_token,
+            eos_token=self.info.eos_token,
+            **template_kwargs,
+        )
+
+    def decoded(self, prompt: str) -> str:
+        """The prompt as llama.cpp would tokenize it, with its automatic BOS shown."""
+        bos = self.info.bos_token
+        return bos + prompt if self.add_bos and bos and not prompt.startswith(bos) else prompt
+
+
+def with_template_file(info: ModelInfo, settings: Settings) -> ModelInfo:
+    """``info`` with the template of ``--chat-template-file`` (``chat_template_file``), if set."""
+    if not settings.chat_template_file:
+        return info
+    return replace(info, chat_template=read_template_file(settings.chat_template_file))
+
+
+def preview(engine: MetadataEngine, settings: Settings, level: EffortPreset, question: str) -> dict:
+    """The prompt a run at ``level`` would decode for ``question``, its format, and
+    whether the model would start inside its reasoning.
+
+    Args:
+        engine: the model's template and special tokens.
+        settings: the system prompt and reasoning format.
+        level: the effort preset, after ``--no-think`` and ``--think-budget``.
+        question: the user's question.
+    """
+    fmt = detect_format(engine.info.chat_template, settings.reasoning_format)
+    messages = ([{"role": "system", "content": settings.system}] if settings.system else []) + [
+        {"role": "user", "content": question}
+    ]
+    thinking = level.think_budget > 0
+    prompt, starts = build_prompt(
+        engine, fmt, messages, thinking=thinking, effort=level.name, budget=level.think_budget
+    )
+    return {"prompt": engine.decoded(prompt), "format": fmt.name, "starts_in_thinking": starts}
+
+
+def print_prompt(env, settings: Settings, level: EffortPreset, question: str, *, json_out: bool) -> ExitStatus:
+    """Print the prompt (or, with ``json_out``, one JSON object) and generate nothing."""
+    from thinkcli.load import locate
+    from thinkcli.models.gguf import special_tokens
+
+    path, gguf = locate(settings, env.vars, env.err_console())
+    tokens = special_tokens(path)
+    info = ModelInfo(
+        name=gguf.name, path=str(path), n_ctx=0, n_ctx_train=gguf.context_length or 0,
+        chat_template=gguf.chat_template, **tokens,
+    )
+    add_bos = gguf.metadata.get("tokenizer.ggml.add_bos_token") is True
+    engine = MetadataEngine(with_template_file(info, settings), add_bos=add_bos)
+    if engine.info.chat_template is None:
+        env.err_console().print("[dim]the model has no chat template; using ChatML[/dim]", highlight=False)
+    shown = preview(engine, settings, level, question)
+    env.stdout.write(json.dumps(shown, ensure_ascii=False) + "\n" if json_out else shown["prompt"])
+    env.stdout.flush()
+    return ExitStatus.OK
