@@ -142,7 +142,7 @@ class LlamaEngine:
             raise ModelError(f"llama.cpp could not create a {self._n_ctx}-token context for {self._path}")
         self._mem = lc.llama_get_memory(self._ctx)
         self.n_seq_max = n_seq_max
-        self._cached: list[int] = []  # tokens held by sequence 0, for prefix reuse
+        self._held: dict[int, list[int]] = {}  # tokens each sequence holds, for prefix reuse
 
     def resize(self, n_seq_max: int) -> None:
         """Recreate the context for ``n_seq_max`` sequences, keeping the model loaded.
@@ -242,13 +242,9 @@ class LlamaEngine:
                 "(shorten the input or raise --ctx)"
             )
         self._adapt_threads(wait=False)
-        for seq in range(1, self.n_seq_max):
-            lc.llama_memory_seq_rm(self._mem, seq, -1, -1)
-        keep = _common_prefix(self._cached, tokens, limit=len(tokens) - 1)
-        lc.llama_memory_seq_rm(self._mem, 0, keep, -1)
-        self._cached = tokens[:keep]
+        keep = self._reuse(tokens)
         last_index = self.decode_prompt(tokens[keep:], start=keep)
-        self._cached = list(tokens)
+        self._held = {0: list(tokens)}
         for seq in range(1, n):
             lc.llama_memory_seq_cp(self._mem, 0, seq, -1, -1)
         return LlamaBatch(
@@ -260,6 +256,25 @@ class LlamaEngine:
             samplers=[_sampler_chain(sampling, seed) for seed in seeds[:n]],
             prompt=tokens,
         )
+
+    def _reuse(self, tokens: list[int]) -> int:
+        """Put the cached path sharing the longest prefix with ``tokens`` on sequence 0.
+
+        After a vote the chosen path need not be sequence 0; continuing it (a follow-up
+        that re-renders its answer) saves evaluating that answer again. Every other
+        sequence is cleared. Returns how many tokens of ``tokens`` are already there.
+        """
+        held = self._held or {0: []}
+        best = max(held, key=lambda s: (_common_prefix(held[s], tokens, limit=len(tokens) - 1), s == 0))
+        if best != 0:
+            lc.llama_memory_seq_rm(self._mem, 0, -1, -1)
+            lc.llama_memory_seq_cp(self._mem, best, 0, -1, -1)
+        for seq in range(1, self.n_seq_max):
+            lc.llama_memory_seq_rm(self._mem, seq, -1, -1)
+        keep = _common_prefix(held[best], tokens, limit=len(tokens) - 1)
+        lc.llama_memory_seq_rm(self._mem, 0, keep, -1)
+        self._held = {0: tokens[:keep]}
+        return keep
 
     def decode_prompt(self, tokens: list[int], *, start: int) -> int:
         """Decode ``tokens`` on sequence 0 from position ``start``; returns the logits' batch index."""
@@ -321,9 +336,9 @@ class LlamaEngine:
     def forget(self, seq: int, from_pos: int) -> None:
         lc.llama_memory_seq_rm(self._mem, seq, from_pos, -1)
 
-    def remember(self, tokens: list[int]) -> None:
-        """Record what sequence 0 holds after a batch, so the next prompt can reuse it."""
-        self._cached = tokens
+    def remember(self, held: dict[int, list[int]]) -> None:
+        """Record what each sequence holds after a batch, so the next prompt can reuse it."""
+        self._held = {seq: list(tokens) for seq, tokens in held.items()}
 
     def close(self) -> None:
         if self._batch is not None:
