@@ -6,6 +6,7 @@ import io
 import json
 import os
 import sys
+from pathlib import Path
 
 import pytest
 from prompt_toolkit.completion import CompleteEvent
@@ -247,3 +248,45 @@ def test_sessions_are_written_atomically_and_read_strictly(tmp_path):
         read_session(tmp_path / "missing.json")
     write_atomic(tmp_path / "x.md", "hi")
     assert (tmp_path / "x.md").read_text() == "hi"
+
+
+def test_think_switches_display_and_thinking(monkeypatch, isolated_home):
+    r = chat(["/think off", "q1", "/think on", "/think show", "q2"], monkeypatch=monkeypatch)
+    assert "thinking off" in r.err and "reasoning display: show" in r.err
+    doc = json.loads(sessions(isolated_home)[0].read_text())
+    assert [t["samples"][0]["think_end"] for t in doc["turns"]] == ["none", "stop"]
+    assert "Let me add" in r.err  # shown on stderr once the display is "show"
+
+
+def test_model_switches_in_place_and_a_bad_one_keeps_the_current(monkeypatch):
+    engines = {"a": FakeEngine([THOUGHT], name="a"), "b": FakeEngine([THOUGHT], name="b")}
+    out, err = io.StringIO(), io.StringIO()
+    lines = "q1\n/model b\nq2\n/model nope\nq3\n"
+    env = Environment(stdin=io.BytesIO(lines.encode()), stdout=out, stderr=err, stdin_isatty=False,
+                      stdout_isatty=False, vars=dict(os.environ))
+
+    def opener(settings, *a, **k):
+        if settings.model not in engines:
+            raise InputError(f"no model {settings.model}")
+        return engines[settings.model]
+
+    monkeypatch.setattr(cli, "_environment", lambda: env)
+    monkeypatch.setattr(thinkcli.load, "open_engine", opener)
+    assert cli.main(["chat", "-m", "a"]) == 0
+    assert len(engines["a"].prompts) == 1 and len(engines["b"].prompts) == 2  # q3 stayed on b
+    assert "q1" in engines["b"].prompts[0]  # the conversation went along
+    assert "error: no model nope" in err.getvalue()
+
+
+def test_edit_composes_in_the_editor(monkeypatch):
+    from thinkcli.chat.actions import compose
+
+    def editor(args):
+        Path(args[-1]).write_text("A question\nover two lines\n")
+        return type("Done", (), {"returncode": 0})()
+
+    assert compose({"EDITOR": "myeditor --wait"}, run=editor) == "A question\nover two lines\n"
+    with pytest.raises(CommandError, match="could not start the editor"):
+        compose({"VISUAL": "/no/such/editor"})
+    with pytest.raises(CommandError, match="failed; nothing sent"):
+        compose({"EDITOR": "false"})
