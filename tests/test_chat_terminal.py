@@ -18,10 +18,10 @@ PROMPT_STARTS = "\x1b[?2004h"  # each new prompt turns bracketed paste on; redra
 SMALL = ("--seed", "1", "--think-budget", "24", "--max-tokens", "24")
 
 
-def spawn(home, *args: str) -> pexpect.spawn:
-    env = {**os.environ, "THINKCLI_HOME": str(home), "TERM": "xterm-256color", "COLUMNS": str(COLS),
+def spawn(home, *args: str, command: tuple[str, ...] = ("chat",), **variables: str) -> pexpect.spawn:
+    env = {**os.environ, **variables, "THINKCLI_HOME": str(home), "TERM": "xterm-256color", "COLUMNS": str(COLS),
            "LINES": str(ROWS), "PROMPT_TOOLKIT_NO_CPR": "1", "EDITOR": "true", "VISUAL": ""}
-    child = pexpect.spawn(sys.executable, ["-m", "thinkcli", "chat", *args], env=env, dimensions=(ROWS, COLS),
+    child = pexpect.spawn(sys.executable, ["-m", "thinkcli", *command, *args], env=env, dimensions=(ROWS, COLS),
                           encoding="utf-8", timeout=240)
     child.logfile_read = io.StringIO()  # everything the terminal received
     return child
@@ -157,3 +157,20 @@ def test_quit_and_continue_with_the_history_there(home_with_model):
     leave(child)
     turns = session_doc(home_with_model)["turns"]
     assert [t["question"] for t in turns] == ["What is the capital of France?"] * 2
+
+
+def test_bare_thinkcli_on_a_terminal_chats_and_a_kill_loses_at_most_the_turn(home_with_model):
+    child = spawn(home_with_model, command=(), THINKCLI_EFFORT="none", THINKCLI_MAX_TOKENS="16", THINKCLI_SEED="1")
+    wait_prompt(child)
+    say(child, "What is the capital of France?")
+    say(child, "/budget 4000")
+    child.sendline("Write a very long essay about the history of mathematics.")
+    child.expect_exact("Thinking")  # the second turn is under way
+    child.kill(9)
+    child.close()
+    child = spawn(home_with_model, "--continue", "--no-think", "--max-tokens", "16")
+    child.expect_exact("resumed 1 exchange(s)")
+    wait_prompt(child)
+    leave(child)
+    turns = session_doc(home_with_model)["turns"]
+    assert [t["question"] for t in turns] == ["What is the capital of France?"]
