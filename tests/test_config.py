@@ -345,7 +345,17 @@ ENV_CASES = [
     ("THINKCLI_WRAP_UP", "Stop.", "wrap_up", "Stop."),
     ("THINKCLI_CONTINUATIONS", "Wait, Hmm , ,", "continuations", ("Wait", "Hmm")),
     ("THINKCLI_CONTINUATIONS", '["Wait,", "But"]', "continuations", ("Wait,", "But")),
+    ("THINKCLI_HISTORY", "false", "history", False),
+    ("THINKCLI_HISTORY", " Yes ", "history", True),
 ]
+
+
+def test_history_takes_a_boolean(tmp_path):
+    assert load(tmp_path, "history = false\n").history is False
+    with pytest.raises(ConfigError, match="history.*true or false"):
+        load(tmp_path, 'history = "no"\n')
+    with pytest.raises(ConfigError, match="THINKCLI_HISTORY: expected true or false"):
+        load(tmp_path, "", env={"THINKCLI_HISTORY": "maybe"})
 
 
 @pytest.mark.parametrize(("var", "raw", "field", "value"), ENV_CASES)

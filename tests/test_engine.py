@@ -90,6 +90,23 @@ def test_cached_prefix_is_reused(engine):
     assert 1 < longer.prompt_eval_tokens < longer.prompt_tokens // 2
 
 
+def test_a_follow_up_continues_the_path_it_repeats(engine):
+    # Two sampled paths; the next prompt continues path 1's text, not sequence 0's.
+    first = prompt_for(engine, "Name three animals.")
+    batch = engine.start(first, n=2, sampling=Sampling(temperature=1.0), seeds=[1, 2])
+    try:
+        out = generate(batch, 16)
+    finally:
+        batch.close()
+    chosen = "".join(out[1])
+    assert chosen != "".join(out[0])
+    follow = engine.start(first + chosen + "<|im_end|>\n<|im_start|>user\nMore?<|im_end|>\n", n=1,
+                          sampling=GREEDY, seeds=[0])
+    follow.close()
+    new_tail = engine.count_tokens("<|im_end|>\n<|im_start|>user\nMore?<|im_end|>\n")
+    assert follow.prompt_eval_tokens <= new_tail + 1  # path 1's tokens came from its cache
+
+
 def test_rewind_then_greedy_regenerates_the_same_tokens(engine):
     batch = engine.start(prompt_for(engine, "Count from one to ten in words."), n=1, sampling=GREEDY, seeds=[0])
     try:
@@ -244,7 +261,7 @@ class _BytesEngine:
     def free_sampler(self, sampler):
         pass
 
-    def remember(self, tokens):
+    def remember(self, held):
         pass
 
 

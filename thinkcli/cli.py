@@ -22,7 +22,7 @@ app = typer.Typer(
     name="thinkcli",
     help="A reasoning assistant for local GGUF models: it thinks first, then answers.",
     add_completion=False,
-    no_args_is_help=True,
+    no_args_is_help=False,  # bare `thinkcli`: chat on a terminal, help otherwise (see root)
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -36,12 +36,22 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def root(
+    ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and llama.cpp's own log."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
+    """With no command: chat on a terminal, this help otherwise."""
     _state["debug"] = debug or _state["debug"]
+    if ctx.invoked_subcommand is not None:
+        return
+    env = _environment()
+    if not (env.stdin_isatty and env.stdout_isatty):
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    defaults = {p.name: p.default for p in typer.main.get_command(app).commands["chat"].params}
+    ctx.invoke(chat, **defaults)
 
 
 def _environment():
@@ -155,6 +165,42 @@ def ask(
     text = read_question(env, question, file, stdin=not no_stdin)
     with _closed_pipe_is_fine():
         status = run_ask(env, settings, knobs, text, _opener(env))
+    raise typer.Exit(int(status))
+
+
+@app.command()
+def chat(
+    resume: bool = typer.Option(False, "--continue", "-c", help="Continue the last session."),
+    session: Optional[str] = typer.Option(None, "--session", help="Continue (or start) the session NAME."),
+    system: System = None,
+    model: Model = None,
+    effort: Effort = None,
+    think_budget: ThinkBudget = None,
+    min_think: MinThink = None,
+    samples: Samples = None,
+    no_think: NoThink = False,
+    show_thinking: ShowThinking = False,
+    hide_thinking: HideThinking = False,
+    reasoning_format: ReasoningFormat = None,
+    chat_template_file: ChatTemplateFile = None,
+    temperature: Temperature = None,
+    top_p: TopP = None,
+    top_k: TopK = None,
+    max_tokens: MaxTokens = None,
+    seed: Seed = None,
+    ctx: Ctx = None,
+    gpu_layers: GpuLayers = None,
+    threads: Threads = None,
+    no_repack: NoRepack = False,
+    debug: Debug = False,
+) -> None:
+    """Hold a conversation: the model stays loaded, each turn thinks, then answers."""
+    from thinkcli.chat.repl import run_chat
+
+    env = _environment()
+    settings, knobs = _run_config(env, locals())
+    with _closed_pipe_is_fine():
+        status = run_chat(env, settings, knobs, _opener(env), resume=resume, name=session)
     raise typer.Exit(int(status))
 
 

@@ -91,6 +91,7 @@ class Settings:
     thinking: str = "live"
     wrap_up: str = "\n\nTime is up. I have to give my final answer now.\n"
     continuations: tuple[str, ...] = ("Wait,",)
+    history: bool = True
     # A mappingproxy cannot be hashed, so it stays out of the hash (it still counts for ==).
     efforts: Mapping[str, EffortPreset] = field(default_factory=lambda: DEFAULT_EFFORTS, hash=False)
 
@@ -157,7 +158,7 @@ def _type_name(value: object) -> str:
 class _Check:
     """Type and range rule for one key; callable on typed values, ``parse_env`` on strings."""
 
-    kind: str  # "int" | "float" | "str" | "strs"
+    kind: str  # "int" | "float" | "str" | "strs" | "bool"
     low: float | None = None
     high: float | None = None
     open_low: bool = False
@@ -166,7 +167,7 @@ class _Check:
     nonempty: bool = False
 
     def expected(self) -> str:
-        what = {"int": "an integer", "float": "a number", "str": "a string"}.get(
+        what = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}.get(
             self.kind, "an array of strings"
         )
         return f'{what} or "{AUTO}"' if self.auto else what
@@ -174,6 +175,10 @@ class _Check:
     def __call__(self, value: object) -> object:
         if self.auto and value == AUTO:
             return None
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise _Invalid(f"expected {self.expected()}, got {_type_name(value)}")
+            return value
         if isinstance(value, bool) or not isinstance(value, _PY_TYPES[self.kind]):
             raise _Invalid(f"expected {self.expected()}, got {_type_name(value)}")
         if self.kind == "float":
@@ -191,6 +196,11 @@ class _Check:
         text = raw.strip()
         if self.kind == "strs":
             return self(_split_list(raw))
+        if self.kind == "bool":
+            words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+            if text.lower() not in words:
+                raise _Invalid(f"expected {self.expected()}, got {raw!r}")
+            return words[text.lower()]
         if self.kind == "str":
             # Names and choices are words; prompts keep their spacing.
             return self(text if self.choices or self.nonempty else raw)
@@ -228,7 +238,7 @@ class _Check:
         return tuple(value)
 
 
-_PY_TYPES = {"int": int, "float": (int, float), "str": str, "strs": (list, tuple)}
+_PY_TYPES = {"int": int, "float": (int, float), "str": str, "strs": (list, tuple), "bool": bool}
 
 
 def _split_list(raw: str) -> list[str]:
@@ -261,6 +271,7 @@ _SETTING_CHECKS: Mapping[str, _Check] = MappingProxyType(
         "thinking": _Check("str", choices=THINKING_MODES),
         "wrap_up": _Check("str"),
         "continuations": _Check("strs"),
+        "history": _Check("bool"),
     }
 )
 

@@ -175,13 +175,10 @@ class LlamaBatch:
         return out
 
     def stop(self, seq: int) -> None:
+        # Its cache stays until the next prompt, which may continue the path that was chosen.
         if seq in self._live:
             self._live.remove(seq)
             self._seqs[seq].pending = []  # never decoded: it must not count against room()
-            if seq != 0:  # sequence 0 stays cached for the next prompt
-                self._engine.forget(seq, 0)
-                state = self._seqs[seq]
-                del state.history[state.shared :]
 
     def room(self) -> int:
         used = sum(len(x.history) + len(x.pending) - x.shared for x in self._seqs.values())
@@ -190,7 +187,7 @@ class LlamaBatch:
     def close(self) -> None:
         for s in list(self._live):
             self.stop(s)
-        self._engine.remember(self._seqs[0].history)
+        self._engine.remember({s: seq.history for s, seq in self._seqs.items()})
         for seq in self._seqs.values():
             if seq.sampler is not None:
                 self._engine.free_sampler(seq.sampler)

@@ -18,12 +18,11 @@ import llama_cpp as lc
 import numpy as np
 
 from thinkcli.engine import ModelInfo, Sampling
+from thinkcli.engine.batch import LlamaBatch, common_prefix
 from thinkcli.engine.hardware import Choice, ThreadChooser
 from thinkcli.engine.template import render
 from thinkcli.errors import ContextOverflowError, ModelError
 
-if TYPE_CHECKING:
-    from thinkcli.engine.batch import LlamaBatch
 
 _GGML_LOG_DEBUG = 1
 _log_callback = None  # must outlive every llama.cpp call: a collected callback segfaults
@@ -142,7 +141,7 @@ class LlamaEngine:
             raise ModelError(f"llama.cpp could not create a {self._n_ctx}-token context for {self._path}")
         self._mem = lc.llama_get_memory(self._ctx)
         self.n_seq_max = n_seq_max
-        self._cached: list[int] = []  # tokens held by sequence 0, for prefix reuse
+        self._held: dict[int, list[int]] = {}  # tokens each sequence holds, for prefix reuse
 
     def resize(self, n_seq_max: int) -> None:
         """Recreate the context for ``n_seq_max`` sequences, keeping the model loaded.
@@ -228,19 +227,13 @@ class LlamaEngine:
 
     def start(self, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> LlamaBatch:
         """Evaluate ``prompt`` once (reusing any cached prefix) and open ``n`` sequences on it."""
-        from thinkcli.engine.batch import LlamaBatch, common_prefix
-
         if n > self.n_seq_max:
             raise ModelError(f"{n} samples need a context made for {n} sequences (have {self.n_seq_max})")
         tokens = self.prompt_tokens(prompt, room=self.info.n_ctx - n)
         self._adapt_threads(wait=False)
-        for seq in range(1, self.n_seq_max):
-            lc.llama_memory_seq_rm(self._mem, seq, -1, -1)
-        keep = common_prefix(self._cached, tokens, limit=len(tokens) - 1)
-        lc.llama_memory_seq_rm(self._mem, 0, keep, -1)
-        self._cached = tokens[:keep]
+        keep = self._reuse(tokens)
         last_index = self.decode_prompt(tokens[keep:], start=keep)
-        self._cached = list(tokens)
+        self._held = {0: list(tokens)}
         for seq in range(1, n):
             lc.llama_memory_seq_cp(self._mem, 0, seq, -1, -1)
         return LlamaBatch(
@@ -280,6 +273,25 @@ class LlamaEngine:
     def n_batch(self) -> int:
         """Most tokens one ``llama_decode`` takes."""
         return lc.llama_n_batch(self._ctx)
+
+    def _reuse(self, tokens: list[int]) -> int:
+        """Put the cached path sharing the longest prefix with ``tokens`` on sequence 0.
+
+        After a vote the chosen path need not be sequence 0; continuing it (a follow-up
+        that re-renders its answer) saves evaluating that answer again. Every other
+        sequence is cleared. Returns how many tokens of ``tokens`` are already there.
+        """
+        held = self._held or {0: []}
+        best = max(held, key=lambda s: (common_prefix(held[s], tokens, limit=len(tokens) - 1), s == 0))
+        if best != 0:
+            lc.llama_memory_seq_rm(self._mem, 0, -1, -1)
+            lc.llama_memory_seq_cp(self._mem, best, 0, -1, -1)
+        for seq in range(1, self.n_seq_max):
+            lc.llama_memory_seq_rm(self._mem, seq, -1, -1)
+        keep = common_prefix(held[best], tokens, limit=len(tokens) - 1)
+        lc.llama_memory_seq_rm(self._mem, 0, keep, -1)
+        self._held = {0: tokens[:keep]}
+        return keep
 
     def decode_prompt(self, tokens: list[int], *, start: int) -> int:
         """Decode ``tokens`` on sequence 0 from position ``start``; returns the logits' batch index."""
@@ -341,9 +353,9 @@ class LlamaEngine:
     def forget(self, seq: int, from_pos: int) -> None:
         lc.llama_memory_seq_rm(self._mem, seq, from_pos, -1)
 
-    def remember(self, tokens: list[int]) -> None:
-        """Record what sequence 0 holds after a batch, so the next prompt can reuse it."""
-        self._cached = tokens
+    def remember(self, held: dict[int, list[int]]) -> None:
+        """Record what each sequence holds after a batch, so the next prompt can reuse it."""
+        self._held = {seq: list(tokens) for seq, tokens in held.items()}
 
     def close(self) -> None:
         if self._batch is not None:

@@ -1,0 +1,292 @@
+"""``thinkcli chat`` without a terminal: commands, completion, sessions, behind the fake engine."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+
+import thinkcli.cli as cli
+import thinkcli.load
+from thinkcli.chat.commands import CommandCompleter, CommandError, is_command, parse
+from thinkcli.chat.repl import read_question
+from thinkcli.chat.sessions import Conversation, Exchange, SessionStore, read_session, write_atomic
+from thinkcli.engine.fake import EOG, FakeEngine
+from thinkcli.env import Environment
+from thinkcli.errors import InputError
+
+THOUGHT = ["Let", " me", " add", "</think>", "The", " answer", " is", " 19.", EOG]
+
+
+class Outcome:
+    def __init__(self, code: int, out: str, err: str, engine: FakeEngine):
+        self.code, self.out, self.err, self.engine = code, out, err, engine
+
+
+def chat(lines: list[str], *args: str, monkeypatch, scripts=(THOUGHT,), **engine_kw) -> Outcome:
+    engine = FakeEngine(list(scripts), **engine_kw)
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(stdin=io.BytesIO("\n".join(lines).encode()), stdout=out, stderr=err,
+                      stdin_isatty=False, stdout_isatty=False, vars=dict(os.environ))
+    monkeypatch.setattr(cli, "_environment", lambda: env)
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(thinkcli.load, "open_engine", lambda *a, **k: engine)
+    code = cli.main(["chat", "--seed", "5", *args])
+    return Outcome(code, out.getvalue(), err.getvalue(), engine)
+
+
+def sessions(home) -> list:
+    return sorted((home / "sessions").glob("*.json"))
+
+
+# --- the command parser and completion --------------------------------------------------
+
+
+@pytest.mark.parametrize("line, name, arg, number", [
+    ("/help", "help", "", None),
+    ("/effort", "effort", "", None),
+    ("/effort  high ", "effort", "high", None),
+    ("/think off", "think", "off", None),
+    ("/budget 0", "budget", "0", 0),
+    ("/samples 4", "samples", "4", 4),
+    ("/trace 2", "trace", "2", 2),
+    ("/system Be brief.", "system", "Be brief.", None),
+    ("/SAVE notes.md", "save", "notes.md", None),
+])
+def test_commands_parse(line, name, arg, number):
+    assert parse(line) == type(parse(line))(name, arg, number)
+
+
+@pytest.mark.parametrize("line, hint", [
+    ("/efort high", "unknown command /efort; did you mean /effort? (/help lists them)"),
+    ("/frobnicate", "unknown command /frobnicate (/help lists them)"),
+    ("/budget lots", "/budget needs a whole number, not 'lots'"),
+    ("/samples 0", "/samples takes a number from 1 to 64, not 0"),
+    ("/samples 65", "/samples takes a number from 1 to 64, not 65"),
+    ("/think maybe", "usage: /think show|live|hide|on|off"),
+    ("/undo 2", "/undo takes no argument"),
+    ("/load", "usage: /load FILE"),
+    ("/model", "usage: /model NAME"),
+])
+def test_bad_commands_get_a_one_line_hint(line, hint):
+    with pytest.raises(CommandError) as info:
+        parse(line)
+    assert str(info.value) == hint
+
+
+def test_only_slash_and_a_letter_make_a_command():
+    assert is_command("/help") and is_command("  /undo")
+    assert not is_command("/") and not is_command("/ 2") and not is_command("1/2 of what?")
+
+
+def completions(text: str, tmp_path=None) -> list[str]:
+    completer = CommandCompleter(efforts=lambda: ["low", "medium", "high"], models=lambda: ["smollm2-135m", "qwen3-1.7b"])
+    return [c.text for c in completer.get_completions(Document(text, len(text)), CompleteEvent(completion_requested=True))]
+
+
+def test_completion_of_commands_and_their_arguments(tmp_path, monkeypatch):
+    assert completions("/ef") == ["/effort"]
+    assert set(completions("/s")) == {"/samples", "/system", "/stats", "/save"}
+    assert completions("/effort h") == ["high"]
+    assert completions("/think o") == ["on", "off"]
+    assert completions("/model q") == ["qwen3-1.7b"]
+    assert completions("hello") == []
+    (tmp_path / "notes.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert completions("/load no") == ["tes.json"]
+
+
+def test_triple_quotes_gather_several_lines():
+    lines = iter(['"""First line', "second line", 'end"""'])
+    assert read_question(lambda prompt: next(lines)) == "First line\nsecond line\nend"
+    assert read_question(lambda prompt: '"""one"""') == "one"
+    assert read_question(lambda prompt: "plain") == "plain"
+
+
+# --- turns, commands and sessions through the real CLI --------------------------------------
+
+
+def test_two_turns_keep_the_conversation_without_its_reasoning(monkeypatch, isolated_home):
+    r = chat(["What is 12+7?", "And doubled?"], monkeypatch=monkeypatch)
+    assert r.code == 0
+    assert r.out == "The answer is 19.\nThe answer is 19.\n"
+    second = r.engine.prompts[1]
+    assert "What is 12+7?" in second and "The answer is 19.<|im_end|>" in second and "And doubled?" in second
+    assert "Let me add" not in second  # earlier reasoning is not sent back
+    [path] = sessions(isolated_home)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    doc = json.loads(path.read_text())
+    assert doc["format"] == "thinkcli-chat" and doc["version"] == 1
+    turn = doc["turns"][0]
+    assert turn["question"] == "What is 12+7?" and turn["reasoning"] == "Let me add"
+    assert turn["answer"] == "The answer is 19." and turn["effort"] == "medium"
+    assert turn["samples"][0]["think_end"] == "stop" and "reasoning" not in turn["samples"][0]
+    assert set(turn["stats"]) >= {"prompt_tokens", "prompt_eval_tokens", "ttft_s", "decode_tok_per_s"}
+
+
+def test_unknown_commands_never_reach_the_model(monkeypatch):
+    r = chat(["/frobnicate", "/budget x", "/undo", "/trace"], monkeypatch=monkeypatch)
+    assert r.code == 0 and r.engine.prompts == []
+    assert "unknown command /frobnicate" in r.err and "/budget needs a whole number" in r.err
+    assert r.err.count("no exchange yet") == 2
+
+
+def test_effort_samples_and_budget_change_mid_session(monkeypatch, isolated_home):
+    r = chat(["/effort", "q1", "/effort high", "q2", "/samples 2", "q3", "/budget 0", "q4"],
+             monkeypatch=monkeypatch, scripts=[THOUGHT] * 8)
+    assert r.code == 0
+    assert "effort medium: thinks up to 1024 tokens, 1 path" in r.err
+    assert "effort high: thinks up to 4096 tokens, 5 paths, vote" in r.err
+    counts = [len(b.scripts) for b in r.engine.batches]
+    assert counts == [1, 5, 2, 2]
+    doc = json.loads(sessions(isolated_home)[0].read_text())
+    assert [t["effort"] for t in doc["turns"]] == ["medium", "high", "high", "high"]
+    assert doc["turns"][3]["samples"][0]["think_end"] == "none"  # /budget 0: no thinking
+
+
+def test_undo_retry_and_clear(monkeypatch, isolated_home):
+    r = chat(["first", "second", "/undo", "third", "/retry", "/clear", "fourth"], monkeypatch=monkeypatch)
+    assert r.code == 0
+    assert "dropped: second" in r.err
+    assert "second" not in r.engine.prompts[2]  # undone before the third question
+    assert r.engine.prompts[3] == r.engine.prompts[2]  # the same question again...
+    assert r.engine.seeds[3] != r.engine.seeds[2]  # ...with a new seed
+    assert "first" not in r.engine.prompts[4]  # cleared
+    names = sessions(isolated_home)
+    assert len(names) == 2
+    kept = [json.loads(p.read_text()) for p in names]
+    assert sorted(len(d["turns"]) for d in kept) == [1, 2]
+
+
+def test_system_trace_copy_and_stats(monkeypatch):
+    r = chat(["/system Be brief.", "/system", "q", "/trace", "/trace 1", "/trace 2", "/copy", "/stats"],
+             monkeypatch=monkeypatch)
+    assert "system prompt: 'Be brief.'" in r.err
+    assert r.engine.prompts[0].startswith("<|im_start|>system\nBe brief.")
+    assert r.out.count("Let me add") == 2
+    assert "the last turn explored 1 path(s)" in r.err
+    assert "\x1b]52;c;VGhlIGFuc3dlciBpcyAxOS4=\x07" in r.out  # base64 of the answer
+    assert "evaluated" in r.err and "reused" in r.err
+
+
+def test_continue_resumes_the_last_session(monkeypatch, isolated_home):
+    chat(["What is 12+7?"], monkeypatch=monkeypatch)
+    r = chat(["And doubled?"], "--continue", monkeypatch=monkeypatch)
+    assert "resumed 1 exchange(s)" in r.err
+    assert "What is 12+7?" in r.engine.prompts[0] and "The answer is 19." in r.engine.prompts[0]
+    [path] = sessions(isolated_home)
+    assert len(json.loads(path.read_text())["turns"]) == 2
+
+
+def test_named_sessions(monkeypatch, isolated_home):
+    chat(["one"], "--session", "work", monkeypatch=monkeypatch)
+    chat(["other"], monkeypatch=monkeypatch)
+    r = chat(["two"], "--session", "work", monkeypatch=monkeypatch)
+    assert "one" in r.engine.prompts[0] and "other" not in r.engine.prompts[0]
+    assert len(json.loads((isolated_home / "sessions" / "work.json").read_text())["turns"]) == 2
+    r = chat([], "--session", "../evil", monkeypatch=monkeypatch)
+    assert r.code == 1 and "session name" in r.err
+
+
+def test_save_and_load(monkeypatch, tmp_path):
+    md, js = tmp_path / "t.md", tmp_path / "t.json"
+    r = chat(["What is 12+7?", f"/save {md}", f"/save {js}", f"/save {tmp_path / 't.txt'}"], monkeypatch=monkeypatch)
+    text = md.read_text()
+    assert "## 1. What is 12+7?" in text and "The answer is 19." in text and "<details>" in text
+    assert "/save FILE.md writes a transcript" in r.err
+    r = chat([f"/load {js}", "And doubled?"], monkeypatch=monkeypatch)
+    assert "loaded" in r.err and "What is 12+7?" in r.engine.prompts[0]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not valid JSON (line 1)"),
+    ('{"format": "something-else"}', "not a thinkcli chat session"),
+    ('{"format": "thinkcli-chat", "version": 99, "name": "x", "turns": []}', "newer than this thinkcli reads"),
+    ('{"format": "thinkcli-chat", "version": 1, "name": "x", "turns": [{"answer": 1}]}', "a malformed session"),
+])
+def test_a_bad_session_file_is_one_line_and_the_session_is_kept(monkeypatch, tmp_path, content, message):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    r = chat(["first", f"/load {bad}", "second"], monkeypatch=monkeypatch)
+    [line] = [line for line in r.err.splitlines() if "bad.json" in line]
+    assert message in line and line.startswith("error: ")
+    assert "first" in r.engine.prompts[1]  # the current conversation went on
+    assert "Traceback" not in r.err
+
+
+def test_a_long_conversation_drops_its_oldest_exchanges(monkeypatch):
+    long = "word " * 150
+    r = chat([f"{long} one", f"{long} two", f"{long} three", "four"], "-e", "low", monkeypatch=monkeypatch, n_ctx=1024)
+    assert r.code == 0
+    assert r.err.count("no longer sent to the model") >= 1
+    assert "one" not in r.engine.prompts[-1] and "four" in r.engine.prompts[-1]
+
+
+def test_bare_thinkcli_off_a_terminal_prints_help(monkeypatch):
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(stdin=io.BytesIO(), stdout=out, stderr=err, stdin_isatty=False, stdout_isatty=False)
+    monkeypatch.setattr(cli, "_environment", lambda: env)
+    monkeypatch.setattr(sys, "stdout", out)
+    assert cli.main([]) == 0
+    assert "chat" in out.getvalue() and "ask" in out.getvalue()
+
+
+def test_sessions_are_written_atomically_and_read_strictly(tmp_path):
+    store = SessionStore(tmp_path / "sessions")
+    conv = Conversation(name="a", system="s", exchanges=[Exchange("q", answer="a")])
+    path = store.save(conv)
+    assert [p.name for p in path.parent.iterdir()] == ["a.json"]  # no temporary file left
+    assert read_session(path).exchanges[0].answer == "a"
+    assert store.last().name == "a"
+    with pytest.raises(InputError, match="no such file"):
+        read_session(tmp_path / "missing.json")
+    write_atomic(tmp_path / "x.md", "hi")
+    assert (tmp_path / "x.md").read_text() == "hi"
+
+
+def test_think_switches_display_and_thinking(monkeypatch, isolated_home):
+    r = chat(["/think off", "q1", "/think on", "/think show", "q2"], monkeypatch=monkeypatch)
+    assert "thinking off" in r.err and "reasoning display: show" in r.err
+    doc = json.loads(sessions(isolated_home)[0].read_text())
+    assert [t["samples"][0]["think_end"] for t in doc["turns"]] == ["none", "stop"]
+    assert "Let me add" in r.err  # shown on stderr once the display is "show"
+
+
+def test_model_switches_in_place_and_a_bad_one_keeps_the_current(monkeypatch):
+    engines = {"a": FakeEngine([THOUGHT], name="a"), "b": FakeEngine([THOUGHT], name="b")}
+    out, err = io.StringIO(), io.StringIO()
+    lines = "q1\n/model b\nq2\n/model nope\nq3\n"
+    env = Environment(stdin=io.BytesIO(lines.encode()), stdout=out, stderr=err, stdin_isatty=False,
+                      stdout_isatty=False, vars=dict(os.environ))
+
+    def opener(settings, *a, **k):
+        if settings.model not in engines:
+            raise InputError(f"no model {settings.model}")
+        return engines[settings.model]
+
+    monkeypatch.setattr(cli, "_environment", lambda: env)
+    monkeypatch.setattr(thinkcli.load, "open_engine", opener)
+    assert cli.main(["chat", "-m", "a"]) == 0
+    assert len(engines["a"].prompts) == 1 and len(engines["b"].prompts) == 2  # q3 stayed on b
+    assert "q1" in engines["b"].prompts[0]  # the conversation went along
+    assert "error: no model nope" in err.getvalue()
+
+
+def test_edit_composes_in_the_editor(monkeypatch):
+    from thinkcli.chat.actions import compose
+
+    def editor(args):
+        Path(args[-1]).write_text("A question\nover two lines\n")
+        return type("Done", (), {"returncode": 0})()
+
+    assert compose({"EDITOR": "myeditor --wait"}, run=editor) == "A question\nover two lines\n"
+    with pytest.raises(CommandError, match="could not start the editor"):
+        compose({"VISUAL": "/no/such/editor"})
+    with pytest.raises(CommandError, match="failed; nothing sent"):
+        compose({"EDITOR": "false"})
