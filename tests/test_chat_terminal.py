@@ -174,3 +174,12 @@ def test_bare_thinkcli_on_a_terminal_chats_and_a_kill_loses_at_most_the_turn(hom
     leave(child)
     turns = session_doc(home_with_model)["turns"]
     assert [t["question"] for t in turns] == ["What is the capital of France?"]
+
+
+def test_history_off_keeps_no_file(home_with_model):
+    child = spawn(home_with_model, THINKCLI_HISTORY="false")
+    wait_prompt(child)
+    say(child, "/help")
+    raw = leave(child)
+    assert "/effort [LEVEL]" in raw
+    assert not (home_with_model / "history").exists()

@@ -141,3 +141,9 @@ def test_effort_can_change_between_turns():
 def test_preset_for_applies_the_knobs():
     level = preset_for(Settings(effort="low"), Knobs(samples=3, think_budget=100))
     assert (level.samples, level.selection, level.think_budget) == (3, "vote", 100)
+
+
+def test_one_question_messages_carry_the_system_prompt():
+    assert session().messages("q") == [{"role": "user", "content": "q"}]
+    assert session(settings=Settings(system="Be brief.")).messages("q") == [
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "q"}]

@@ -178,6 +178,11 @@ class Session:
         """The current effort level with the knobs applied."""
         return preset_for(self.settings, self.knobs)
 
+    def messages(self, question: str) -> list[dict]:
+        """A one-question conversation: the configured system prompt, then ``question``."""
+        system = [{"role": "system", "content": self.settings.system}] if self.settings.system else []
+        return [*system, {"role": "user", "content": question}]
+
     def prompt_tokens(self, messages: list[dict], *, thinking: bool) -> int:
         """Tokens of the text really decoded for ``messages`` (the prompted format adds some)."""
         prompt, _ = build_prompt(self.engine, self.fmt, messages, thinking=thinking)
