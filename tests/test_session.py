@@ -119,8 +119,9 @@ def test_the_context_is_sized_for_the_largest_level_and_grows_on_demand():
     engine = Resizable([THOUGHT])
     engine.n_seq_max = 8
     s = Session(engine, settings, Knobs(samples=16))
-    s.plan(USER)
+    events = list(s.turn(USER, s.plan(USER)))
     assert engine.resized == 16
+    assert any(isinstance(ev, Notice) and "remade for 16 paths" in ev.text for ev in events)
     s.knobs = Knobs(samples=4)
     engine.resized = None
     s.plan(USER)

@@ -200,6 +200,7 @@ class Session:
         have = getattr(self.engine, "n_seq_max", n_seq)
         if n_seq > have:
             self.engine.resize(n_seq)
+            self._pending.append(f"the context was remade for {n_seq} paths at once; its cache starts empty")
 
     def turn(self, messages: list[dict], plan: Plan) -> Turn:
         """Start one turn: ``messages`` end with the user's question."""
