@@ -290,3 +290,11 @@ def test_edit_composes_in_the_editor(monkeypatch):
         compose({"VISUAL": "/no/such/editor"})
     with pytest.raises(CommandError, match="failed; nothing sent"):
         compose({"EDITOR": "false"})
+
+
+def test_the_system_prompt_is_saved_and_a_new_one_wins_on_continue(monkeypatch):
+    chat(["q1"], "--system", "Be brief.", monkeypatch=monkeypatch)
+    r = chat(["q2"], "--continue", monkeypatch=monkeypatch)
+    assert r.engine.prompts[0].startswith("<|im_start|>system\nBe brief.")
+    r = chat(["q3"], "--continue", "--system", "Be kind.", monkeypatch=monkeypatch)
+    assert r.engine.prompts[0].startswith("<|im_start|>system\nBe kind.")

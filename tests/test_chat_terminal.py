@@ -19,8 +19,8 @@ SMALL = ("--seed", "1", "--think-budget", "24", "--max-tokens", "24")
 
 
 def spawn(home, *args: str, command: tuple[str, ...] = ("chat",), **variables: str) -> pexpect.spawn:
-    env = {**os.environ, **variables, "THINKCLI_HOME": str(home), "TERM": "xterm-256color", "COLUMNS": str(COLS),
-           "LINES": str(ROWS), "PROMPT_TOOLKIT_NO_CPR": "1", "EDITOR": "true", "VISUAL": ""}
+    env = {**os.environ, "THINKCLI_HOME": str(home), "TERM": "xterm-256color", "COLUMNS": str(COLS),
+           "LINES": str(ROWS), "PROMPT_TOOLKIT_NO_CPR": "1", "EDITOR": "true", "VISUAL": "", **variables}
     child = pexpect.spawn(sys.executable, ["-m", "thinkcli", *command, *args], env=env, dimensions=(ROWS, COLS),
                           encoding="utf-8", timeout=240)
     child.logfile_read = io.StringIO()  # everything the terminal received
@@ -174,3 +174,31 @@ def test_bare_thinkcli_on_a_terminal_chats_and_a_kill_loses_at_most_the_turn(hom
     leave(child)
     turns = session_doc(home_with_model)["turns"]
     assert [t["question"] for t in turns] == ["What is the capital of France?"]
+
+
+def test_history_off_keeps_no_file(home_with_model):
+    child = spawn(home_with_model, THINKCLI_HISTORY="false")
+    wait_prompt(child)
+    say(child, "/help")
+    raw = leave(child)
+    assert "/effort [LEVEL]" in raw
+    assert not (home_with_model / "history").exists()
+
+
+def test_ctrl_g_edit_and_alt_enter(home_with_model, tmp_path):
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "Name a colour." > "$1"\n')
+    editor.chmod(0o755)
+    child = spawn(home_with_model, "--no-think", "--max-tokens", "8", "--seed", "1", EDITOR=str(editor))
+    wait_prompt(child)
+    child.sendcontrol("g")
+    wait_prompt(child)  # the prompt is redrawn once the editor returns...
+    wait_prompt(child)  # ...and the next one comes after the turn
+    say(child, "/edit")
+    child.send("Line one")
+    child.send("\x1b\r")  # Esc Enter: a newline, not the end of the question
+    child.send("line two\r")
+    wait_prompt(child)
+    leave(child)
+    questions = [t["question"] for t in session_doc(home_with_model)["turns"]]
+    assert questions == ["Name a colour.", "Name a colour.", "Line one\nline two"]

@@ -6,7 +6,7 @@ import pytest
 
 from thinkcli.engine import Sampling
 from thinkcli.engine.batch import LlamaBatch
-from thinkcli.errors import ContextOverflowError
+from thinkcli.errors import ContextOverflowError, ModelError
 
 pytestmark = pytest.mark.model
 GREEDY = Sampling(temperature=0.0)
@@ -273,3 +273,19 @@ def test_utf8_split_across_tokens_is_held_back():
     texts = [batch.step()[0].text for _ in range(5)]
     assert texts == ["a", "", "", "€", "b"]
     assert batch.step()[0].eog
+
+
+def test_resize_makes_room_for_more_sequences_and_keeps_the_model(engine):
+    prompt = prompt_for(engine, "Say hi.")
+    with pytest.raises(ModelError, match="6 samples"):
+        engine.start(prompt, n=6, sampling=GREEDY, seeds=list(range(6)))
+    engine.resize(6)
+    try:
+        batch = engine.start(prompt, n=6, sampling=GREEDY, seeds=list(range(6)))
+        try:
+            out = generate(batch, 3)
+        finally:
+            batch.close()
+        assert len(out) == 6 and batch.prompt_eval_tokens == batch.prompt_tokens  # a fresh cache
+    finally:
+        engine.resize(4)

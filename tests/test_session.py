@@ -119,8 +119,9 @@ def test_the_context_is_sized_for_the_largest_level_and_grows_on_demand():
     engine = Resizable([THOUGHT])
     engine.n_seq_max = 8
     s = Session(engine, settings, Knobs(samples=16))
-    s.plan(USER)
+    events = list(s.turn(USER, s.plan(USER)))
     assert engine.resized == 16
+    assert any(isinstance(ev, Notice) and "remade for 16 paths" in ev.text for ev in events)
     s.knobs = Knobs(samples=4)
     engine.resized = None
     s.plan(USER)
@@ -141,3 +142,9 @@ def test_effort_can_change_between_turns():
 def test_preset_for_applies_the_knobs():
     level = preset_for(Settings(effort="low"), Knobs(samples=3, think_budget=100))
     assert (level.samples, level.selection, level.think_budget) == (3, "vote", 100)
+
+
+def test_one_question_messages_carry_the_system_prompt():
+    assert session().messages("q") == [{"role": "user", "content": "q"}]
+    assert session(settings=Settings(system="Be brief.")).messages("q") == [
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "q"}]

@@ -67,9 +67,7 @@ def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, o
     renderer = make_renderer(mode=mode, thinking=settings.thinking, out=env.out_console(), err=err)
     level = preset_for(settings, knobs)
     with Session.open(settings, knobs, opener, err, n_seq_max=paths_at_once(level.selection, level.samples)) as session:
-        messages = ([{"role": "system", "content": settings.system}] if settings.system else []) + [
-            {"role": "user", "content": question}
-        ]
+        messages = session.messages(question)
         result = answer(session.turn(messages, session.plan(messages, level)), renderer)
     if result.interrupted:
         return ExitStatus.INTERRUPTED

@@ -189,6 +189,11 @@ class Session:
         """The current effort level with the knobs applied."""
         return preset_for(self.settings, self.knobs)
 
+    def messages(self, question: str) -> list[dict]:
+        """A one-question conversation: the configured system prompt, then ``question``."""
+        system = [{"role": "system", "content": self.settings.system}] if self.settings.system else []
+        return [*system, {"role": "user", "content": question}]
+
     def prompt_tokens(self, messages: list[dict], level: EffortPreset) -> int:
         """Tokens of the text really decoded for ``messages`` at ``level`` (the prompted format adds some)."""
         prompt, _ = build_prompt(self.engine, self.fmt, messages, thinking=level.think_budget > 0,
@@ -211,6 +216,7 @@ class Session:
         have = getattr(self.engine, "n_seq_max", n_seq)
         if n_seq > have:
             self.engine.resize(n_seq)
+            self._pending.append(f"the context was remade for {n_seq} paths at once; its cache starts empty")
 
     def turn(self, messages: list[dict], plan: Plan) -> Turn:
         """Start one turn: ``messages`` end with the user's question."""

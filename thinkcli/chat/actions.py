@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import tempfile
 from dataclasses import replace
@@ -130,6 +131,7 @@ def _clear(chat: Chat, cmd: Command) -> None:
 
 
 def _stats(chat: Chat, cmd: Command) -> None:
+    """Per turn, and for the session (sums of tokens; medians of ttft and speed)."""
     if not chat.conv.exchanges:
         chat.say("no turns yet")
         return
@@ -141,7 +143,10 @@ def _stats(chat: Chat, cmd: Command) -> None:
         for key in totals:
             totals[key] += s.get(key, 0)
         table.add_row(str(i), ex.effort, *_counts(s), f"{s.get('ttft_s', 0):.2f}", f"{s.get('decode_tok_per_s', 0):.1f}")
-    table.add_row("all", "", *_counts(totals), "", "", style="bold")
+    ttft = statistics.median(ex.stats.get("ttft_s", 0) for ex in chat.conv.exchanges)
+    speeds = [ex.stats.get("decode_tok_per_s", 0) for ex in chat.conv.exchanges if ex.stats.get("decode_tok_per_s")]
+    speed = f"{statistics.median(speeds):.1f}" if speeds else ""
+    table.add_row("all", "", *_counts(totals), f"{ttft:.2f}", speed, style="bold")
     chat.err.print(table)
 
 

@@ -93,8 +93,14 @@ class Chat:
     def retry(self) -> None:
         """Ask the last question again with a new seed, in place of its exchange."""
         last = self.conv.exchanges.pop()
+        first = self.first
         self.first = min(self.first, len(self.conv.exchanges))
-        self.ask(last.question, seed=random.randrange(2**31))
+        try:
+            self.ask(last.question, seed=random.randrange(2**31))
+        except ThinkError:
+            self.conv.exchanges.append(last)  # a retry that fails keeps the exchange it would replace
+            self.first = first
+            raise
 
     def save(self) -> Path | None:
         """Save the conversation (atomically); an empty one is not written."""
@@ -205,8 +211,9 @@ def run_chat(env: Environment, settings: Settings, knobs: Knobs, opener: Opener,
     store = SessionStore(data_dir(env.vars) / "sessions")
     conv = open_conversation(store, settings, resume=resume, name=name,
                              say=lambda text: err.print(text, style="dim", markup=False))
-    if conv.system and not settings.system:
-        settings = replace(settings, system=conv.system)
+    if settings.system:  # given now (flag, environment or config): it wins over the saved one
+        conv.system = settings.system
+    settings = replace(settings, system=conv.system)
     session = Session.open(settings, knobs, opener, err, n_seq_max=largest_capacity(settings, knobs))
     chat = Chat(env, session, conv, store, opener)
     try:
