@@ -298,3 +298,19 @@ def test_the_system_prompt_is_saved_and_a_new_one_wins_on_continue(monkeypatch):
     assert r.engine.prompts[0].startswith("<|im_start|>system\nBe brief.")
     r = chat(["q3"], "--continue", "--system", "Be kind.", monkeypatch=monkeypatch)
     assert r.engine.prompts[0].startswith("<|im_start|>system\nBe kind.")
+
+
+KEEPS_REASONING = (
+    "{% for m in messages %}<{{ m.role }}>{% if m.reasoning_content %}[r:{{ m.reasoning_content }}]{% endif %}"
+    "{{ m.content }}</{{ m.role }}>{% endfor %}<assistant>"
+)
+PLAIN = "{% for m in messages %}<{{ m.role }}>{{ m.content }}</{{ m.role }}>{% endfor %}<assistant>"
+
+
+def test_earlier_reasoning_goes_where_the_template_reads_it_and_never_into_the_answer():
+    conv = Conversation(name="a", system="", exchanges=[Exchange("q1", answer="4", reasoning="two and two")])
+    kept = conv.messages("q2", chat_template=KEEPS_REASONING)
+    assert kept[1] == {"role": "assistant", "content": "4", "reasoning_content": "two and two"}
+    dropped = conv.messages("q2", chat_template=PLAIN)
+    assert dropped[1] == {"role": "assistant", "content": "4"}
+    assert all("two and two" not in m["content"] for m in kept + dropped)

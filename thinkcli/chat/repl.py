@@ -79,7 +79,7 @@ class Chat:
         limit = self.session.engine.info.n_ctx // 2
         skip = self.first
         while True:
-            messages = self.conv.messages(question, skip=skip)
+            messages = self.conv.messages(question, skip=skip, chat_template=self.session.engine.info.chat_template)
             if skip >= len(self.conv.exchanges) or self.session.prompt_tokens(messages, level) <= limit:
                 break
             skip += 1

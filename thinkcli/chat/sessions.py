@@ -17,6 +17,7 @@ from pathlib import Path
 
 from thinkcli.errors import InputError
 from thinkcli.events import Result
+from thinkcli.reasoning import history_messages
 
 FORMAT = "thinkcli-chat"
 VERSION = 1
@@ -64,18 +65,20 @@ class Conversation:
     exchanges: list[Exchange] = field(default_factory=list)
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
-    def messages(self, question: str, *, skip: int = 0) -> list[dict]:
-        """The messages for a turn asking ``question``, without earlier reasoning.
+    def messages(self, question: str, *, skip: int = 0, chat_template: str | None = None) -> list[dict]:
+        """The messages for a turn asking ``question``, earlier reasoning as the template expects.
 
-        Reasoning models' templates expect earlier turns without their thinking, so
-        only answers go back; an exchange with no answer (interrupted while thinking)
-        is left out. ``skip`` leaves out that many of the oldest exchanges.
+        The answer alone is an assistant turn's content; its reasoning goes in the
+        separate field the template reads, if it reads one (and is dropped otherwise:
+        see ``reasoning.history_messages``). An exchange with no answer (interrupted while
+        thinking) is left out. ``skip`` leaves out that many of the oldest exchanges.
         """
         out = [{"role": "system", "content": self.system}] if self.system else []
         for ex in self.exchanges[skip:]:
             if ex.answer.strip():
-                out += [{"role": "user", "content": ex.question}, {"role": "assistant", "content": ex.answer}]
-        return out + [{"role": "user", "content": question}]
+                out += [{"role": "user", "content": ex.question},
+                        {"role": "assistant", "content": ex.answer, "reasoning": ex.reasoning}]
+        return history_messages(chat_template, out + [{"role": "user", "content": question}])
 
     def to_dict(self) -> dict:
         return {
