@@ -26,11 +26,11 @@ def read_question(env: Environment, question: str | None, files: list[Path], *, 
     Several files are each headed by their name so the model can tell them apart.
     Standard input is read when it is not a terminal, unless ``stdin`` is False.
     """
-    parts = [_read_file(path) for path in files]
+    parts = [read_text(path) for path in files]
     if len(files) > 1:
         parts = [f"File {path.name}:\n{text}" for path, text in zip(files, parts)]
     if stdin and not env.stdin_isatty:
-        piped = _decode(env.stdin.read(), "standard input")
+        piped = decode_text(env.stdin.read(), "standard input")
         parts.append(piped)
     parts.append(question or "")
     parts = [part.strip() for part in parts if part.strip()]
@@ -39,7 +39,8 @@ def read_question(env: Environment, question: str | None, files: list[Path], *, 
     return "\n\n".join(parts)
 
 
-def _read_file(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """A file the user named, as text; a missing, unreadable or non-UTF-8 one is an ``InputError``."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -48,10 +49,10 @@ def _read_file(path: Path) -> str:
         raise InputError(f"{path}: is a directory") from None
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc}") from None
-    return _decode(data, str(path))
+    return decode_text(data, str(path))
 
 
-def _decode(data: bytes, where: str) -> str:
+def decode_text(data: bytes, where: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

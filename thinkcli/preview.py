@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from thinkcli.config import EffortPreset, Settings
 from thinkcli.engine import ModelInfo
-from thinkcli.engine.template import read_template_file, render
+from thinkcli.engine.template import read_template_file, render_for
 from thinkcli.errors import ExitStatus
 from thinkcli.reasoning import detect_format
 from thinkcli.strategies.prompt import build_prompt
@@ -31,13 +31,7 @@ class MetadataEngine:
         self.add_bos = add_bos
 
     def render(self, messages: list[dict], **template_kwargs: object) -> str:
-        return render(
-            self.info.chat_template,
-            messages,
-            bos_token=self.info.bos_token,
-            eos_token=self.info.eos_token,
-            **template_kwargs,
-        )
+        return render_for(self.info, messages, **template_kwargs)
 
     def decoded(self, prompt: str) -> str:
         """The prompt as llama.cpp would tokenize it, with its automatic BOS shown."""

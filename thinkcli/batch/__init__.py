@@ -19,7 +19,8 @@ from thinkcli.batch.runner import Item, Outcome, Solver, run_batch
 from thinkcli.batch.sweep import curve, save_plot, summarize, table
 from thinkcli.config import EffortPreset, Settings
 from thinkcli.env import Environment
-from thinkcli.errors import ExitStatus, InputError, ThinkError, UsageError
+from thinkcli.ask import decode_text, read_text
+from thinkcli.errors import ExitStatus, ThinkError, UsageError
 from thinkcli.render import collect
 from thinkcli.session import Knobs, Opener, Session, preset_for
 from thinkcli.strategies import paths_at_once
@@ -66,19 +67,7 @@ def parse_levels(text: str | None, settings: Settings) -> list[str]:
 
 def read_problems(env: Environment, opts: BatchOptions) -> tuple[list[Problem], list[str]]:
     """The problems of the file (or stdin) and the lines that were skipped."""
-    if opts.source == "-":
-        data = env.stdin.read()
-    else:
-        try:
-            data = Path(opts.source).read_bytes()
-        except FileNotFoundError:
-            raise InputError(f"{opts.source}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"{opts.source}: is a directory") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{opts.source} is not UTF-8 text (byte {exc.start})") from None
+    text = decode_text(env.stdin.read(), "standard input") if opts.source == "-" else read_text(Path(opts.source))
     problems, skipped = parse_problems(text, guess_format(opts.source, opts.fmt))
     if opts.limit is not None:
         problems = problems[: opts.limit]

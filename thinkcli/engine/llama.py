@@ -20,7 +20,7 @@ import numpy as np
 from thinkcli.engine import ModelInfo, Sampling
 from thinkcli.engine.batch import LlamaBatch, common_prefix
 from thinkcli.engine.hardware import Choice, ThreadChooser
-from thinkcli.engine.template import render
+from thinkcli.engine.template import render_for
 from thinkcli.errors import ContextOverflowError, ModelError
 
 
@@ -204,13 +204,7 @@ class LlamaEngine:
         return eog
 
     def render(self, messages: list[dict], **template_kwargs: object) -> str:
-        return render(
-            self.info.chat_template,
-            messages,
-            bos_token=self.info.bos_token,
-            eos_token=self.info.eos_token,
-            **template_kwargs,
-        )
+        return render_for(self.info, messages, **template_kwargs)
 
     def _logits(self, batch_index: int) -> np.ndarray:
         """The logits row of ``batch_index``, as a numpy view (no copy)."""

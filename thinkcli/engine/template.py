@@ -91,6 +91,11 @@ def template_variables(template: str | None) -> frozenset[str]:
         raise ModelError(f"the model's chat template failed: {exc}") from exc
 
 
+def render_for(info, messages: list[dict], **template_kwargs: object) -> str:
+    """Render with a model's template and special tokens (``info`` is its ``ModelInfo``)."""
+    return render(info.chat_template, messages, bos_token=info.bos_token, eos_token=info.eos_token, **template_kwargs)
+
+
 def render(
     template: str | None,
     messages: list[dict],
