@@ -130,8 +130,12 @@ def test_the_sweep_summary_table_and_curve():
             rec["stats"]["generated_tokens"] = tokens
             records.append(rec)
     records.append(record(Problem("x", "q", 11), "none", None, error="boom"))
+    records.append(record(Problem("y", "q", 12), "low", None, error="boom"))
+    records.append(record(Problem("y", "q", 12), "high", None, error="boom"))
+    records.append(dict(records[0], id="y", effort="high", correct=True))  # tried again: the latest counts
     rows = summarize(records, ["none", "low", "high"])
-    assert [r.correct for r in rows] == [3, 5, 6] and rows[0].errors == 1 and rows[0].problems == 10
+    assert [r.correct for r in rows] == [3, 5, 7] and rows[0].errors == 1 and rows[0].problems == 10
+    assert rows[2].errors == 0 and rows[2].problems == 11 and rows[1].errors == 1
     assert rows[1].tokens_per_correct == pytest.approx(2000 / 5)
     assert rows[2].paths == 1 and rows[2].seconds == 1.5
     console = Console(width=100, record=True, color_system=None)
@@ -142,4 +146,4 @@ def test_the_sweep_summary_table_and_curve():
         assert heading in text
     assert "30% (3/10)" in text and "+1 failed" in text
     assert "tokens per problem (log)" in text and text.count("●") == 3
-    assert json.loads(json.dumps([r.to_dict() for r in rows]))[2]["accuracy"] == 0.6
+    assert json.loads(json.dumps([r.to_dict() for r in rows]))[2]["accuracy"] == 7 / 11

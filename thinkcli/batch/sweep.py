@@ -66,10 +66,16 @@ def wilson(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
 
 
 def summarize(records: list[dict], levels: list[str]) -> list[LevelSummary]:
-    """One summary per level, in the order given, from the records of a run."""
+    """One summary per level, in the order given, from the records of a run.
+
+    A problem tried again after an error counts once, by its latest record.
+    """
+    latest: dict[tuple, dict] = {}
+    for rec in records:
+        latest[(str(rec.get("id")), rec.get("effort"))] = rec
     out = []
     for level in levels:
-        mine = [r for r in records if r.get("effort") == level]
+        mine = [r for r in latest.values() if r.get("effort") == level]
         ok = [r for r in mine if "error" not in r]
         graded = [r for r in ok if "correct" in r]
         correct = sum(1 for r in graded if r["correct"])
