@@ -341,6 +341,8 @@ ENV_CASES = [
     ("THINKCLI_REASONING_FORMAT", "harmony", "reasoning_format", "harmony"),
     ("THINKCLI_EFFORT", " high ", "effort", "high"),
     ("THINKCLI_THINKING", "show", "thinking", "show"),
+    ("THINKCLI_VOTE_KEEP", "0.5", "vote_keep", 0.5),
+    ("THINKCLI_VOTE_CONFIDENCE", "tail", "vote_confidence", "tail"),
     ("THINKCLI_WRAP_UP", "Stop.", "wrap_up", "Stop."),
     ("THINKCLI_CONTINUATIONS", "Wait, Hmm , ,", "continuations", ("Wait", "Hmm")),
     ("THINKCLI_CONTINUATIONS", '["Wait,", "But"]', "continuations", ("Wait,", "But")),
