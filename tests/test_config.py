@@ -226,7 +226,7 @@ def test_int_is_accepted_for_float(tmp_path):
         ('thinking = "loud"\n', "key 'thinking' must be one of: live, show, hide; got 'loud'"),
         (
             'reasoning_format = "xml"\n',
-            "must be one of: auto, think, harmony, magistral, prompted; got 'xml'",
+            "must be one of: auto, think, harmony, magistral, prompted, stepwise; got 'xml'",
         ),
         (
             '[efforts.high]\nselection = "best"\n',

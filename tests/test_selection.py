@@ -104,3 +104,68 @@ def test_the_least_confident_are_filtered_before_the_vote():
 def test_a_single_path_holds_no_vote():
     _, result = run_vote(TABLE[1:2], 1, selection="single")
     assert result.samples[0].voted is None and result.samples[0].why_not is None
+
+
+# -- the two-stage prompted format ------------------------------------------------
+
+from thinkcli.reasoning import ANSWER_TRIGGER, PROMPTED_INSTRUCTION  # noqa: E402
+from thinkcli.strategies.prompt import build_prompt  # noqa: E402
+
+STEPWISE = FORMATS["stepwise"]
+
+
+def stepwise(scripts: list, *, think: int = 100, min_think: int = 0, samples: int = 1) -> tuple:
+    selection = "single" if samples == 1 else "vote"
+    plan = Plan("t", selection, samples, Budget(think=think, min_think=min_think, max_answer=64), True,
+                Sampling(0.6, 0.95, 20), 7)
+    engine = FakeEngine(scripts)
+    events = list(STRATEGIES[selection](Run(engine, list(HANA), plan, STEPWISE)))
+    return engine, events[-1].result
+
+
+def test_stepwise_prompt_opens_the_reasoning_without_an_instruction():
+    prompt, starts = build_prompt(FakeEngine([[]]), STEPWISE, HANA, thinking=True)
+    assert prompt.endswith("<|im_start|>assistant\n" + STEPWISE.opener) and starts
+    assert PROMPTED_INSTRUCTION not in prompt and "<think>" not in prompt
+    plain, starts = build_prompt(FakeEngine([[]]), STEPWISE, HANA, thinking=False)
+    assert not plain.endswith(STEPWISE.opener) and not starts
+
+
+def test_stepwise_injects_the_trigger_when_the_model_stops_and_takes_one_line():
+    engine, result = stepwise([["Hana", " has", " 9", " and", " 8", ".", EOG, " 17", ".", "\n", "Next", " problem"]])
+    sample = result.samples[0]
+    assert engine.batches[0].injected == [(0, "\n" + ANSWER_TRIGGER)]
+    assert result.reasoning == "Hana has 9 and 8." and result.answer == "17."
+    assert (sample.think_end, sample.answer_end, sample.extracted) == ("stop", "stop", "17")
+    assert sample.answer_tokens == 3 and 0 in engine.batches[0].stopped
+
+
+def test_stepwise_budget_end_injects_wrap_up_and_trigger():
+    engine, result = stepwise([[" step"] * 20 + [EOG]], think=5)
+    injected = engine.batches[0].injected[0][1]
+    assert injected.endswith(ANSWER_TRIGGER) and "Time is up" in injected
+    assert result.samples[0].think_end == "budget" and result.samples[0].thinking_tokens == 5
+
+
+def test_stepwise_model_writing_the_trigger_itself_closes_the_reasoning():
+    engine, result = stepwise([["9", " + 8", ". ", "Therefore", ", the final answer is", " 17", EOG]])
+    assert engine.batches[0].injected == []
+    assert result.answer == "17" and result.samples[0].think_end == "stop"
+
+
+def test_stepwise_min_think_keeps_the_model_thinking():
+    engine, result = stepwise([["Hmm", ".", EOG, " more", " steps", EOG, " 17", EOG]], min_think=4)
+    injected = [text for _, text in engine.batches[0].injected]
+    assert injected[0] == "\nWait," and injected[-1] == "\n" + ANSWER_TRIGGER
+    assert result.samples[0].thinking_tokens >= 4 and result.answer == "17"
+
+
+def test_stepwise_answers_vote():
+    scripts = [[" a", EOG, " 17", "."], [" b", EOG, " 17", "."], [" c", EOG, " 16", "."]]
+    _, result = stepwise(scripts, samples=3)
+    assert result.votes.keys() == {"17", "16"} and result.samples[result.chosen].extracted == "17"
+
+
+def test_stepwise_answer_line_starts_at_its_first_word():
+    _, result = stepwise([["step", EOG, ":", "\n", "18", " marbles", "\n", "more"]])
+    assert result.answer == "18 marbles" and result.samples[0].extracted == "18"

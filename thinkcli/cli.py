@@ -68,7 +68,7 @@ def ask(
     no_think: bool = typer.Option(False, "--no-think", help="Answer without thinking."),
     show_thinking: bool = typer.Option(False, "--show-thinking", help="Keep the whole reasoning trace on screen."),
     hide_thinking: bool = typer.Option(False, "--hide-thinking", help="Show only a spinner while the model thinks."),
-    reasoning_format: Optional[str] = typer.Option(None, "--reasoning-format", help="auto, think, harmony, magistral or prompted."),
+    reasoning_format: Optional[str] = typer.Option(None, "--reasoning-format", help="auto, think, harmony, magistral, prompted or stepwise."),
     temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="0 means greedy."),
     top_p: Optional[float] = typer.Option(None, "--top-p"),
     top_k: Optional[int] = typer.Option(None, "--top-k"),

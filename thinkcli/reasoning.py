@@ -278,6 +278,7 @@ class HarmonyParser(_StreamParser):
 Parser = ReasoningParser | HarmonyParser
 
 _HARMONY_FINAL = "<|channel|>final<|message|>"
+ANSWER_TRIGGER = "Therefore, the final answer is"
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +294,10 @@ class ReasoningFormat:
             moves the parser to the answer too.
         native: the chat template itself knows this format (``prompted`` does not:
             thinkcli asks the model to think with ``PROMPTED_INSTRUCTION``).
+        opener: for a two-stage format (``stepwise``), the chain-of-thought opener
+            prefilled in the reply; thinkcli owns the boundary, injecting ``close``
+            (the answer trigger) when the model stops or the budget ends, and the
+            answer is the line that follows.
     """
 
     name: str
@@ -300,6 +305,7 @@ class ReasoningFormat:
     end_tag: str
     close: str
     native: bool
+    opener: str = ""
 
     def parser(self, starts_in_thinking: bool) -> Parser:
         """A fresh parser for one generated sequence.
@@ -326,6 +332,10 @@ FORMATS: dict[str, ReasoningFormat] = {
     ),
     "magistral": ReasoningFormat("magistral", "[THINK]", "[/THINK]", "[/THINK]", native=True),
     "prompted": ReasoningFormat("prompted", "<think>", "</think>", "</think>", native=False),
+    # Zero-shot chain of thought in two stages (Kojima et al. 2022): no tags to follow.
+    "stepwise": ReasoningFormat(
+        "stepwise", "", ANSWER_TRIGGER, ANSWER_TRIGGER, native=False, opener="Let's think step by step.\n"
+    ),
 }
 
 NO_THINKING = ReasoningFormat("none", "", "", "", native=False)

@@ -40,6 +40,8 @@ def build_prompt(engine: Engine, fmt: ReasoningFormat, messages: list[dict], *, 
     if not fmt.native:
         if not thinking:
             return engine.render(messages), False
+        if fmt.opener:  # two stages: the reply opens the reasoning; thinkcli injects the answer trigger
+            return engine.render(messages) + fmt.opener, True
         return engine.render(with_system(messages, PROMPTED_INSTRUCTION)) + PROMPTED_PREFILL, True
     prompt = engine.render(messages, enable_thinking=thinking)
     if thinking:

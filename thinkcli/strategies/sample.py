@@ -82,6 +82,7 @@ class Sample:
         self.done = False
         self.thought_s = 0.0
         self._announced = False  # ThinkingDone was emitted
+        self._answer_line_done = False  # a two-stage format's answer line has ended
         self.verify_p: float | None = None  # the verifier's P(true), when it ran
 
     @property
@@ -115,6 +116,9 @@ class Sample:
                 return out + self._force_close(batch, "budget")
         else:
             self.answer_tokens += 1
+        if self._answer_line_done:
+            return out + self._finish(batch, "stop")
+        if not thinking:
             if not self.answer.strip():
                 batch.forbid_end(self.index)  # blank so far: the answer has not started
             if self.answer_tokens >= self._budget.max_answer:
@@ -255,9 +259,35 @@ class Sample:
                 if not self._announced and (self.reasoning or self.think_end != "none"):
                     out.append(self._thinking_done())
                 self._announced = True
+                text = self._one_line(text)
+                if not text:
+                    continue
                 self.answer += text
             out.append(self._text(kind, text))
         return out
+
+    def _one_line(self, text: str) -> str:
+        """A two-stage format's answer is the line after the trigger: cut ``text`` at its end.
+
+        The line ends at the first line break after a letter or digit, so ``":\n18"``
+        is the answer "18"; a colon that opens the answer is dropped.
+        """
+        if self._answer_line_done:
+            return ""
+        if not self._fmt.opener:
+            return text
+        start = 0
+        if not any(c.isalnum() for c in self.answer):
+            if not self.answer.strip():
+                text = text.lstrip(": \t")
+            start = next((i for i, c in enumerate(text) if c.isalnum()), -1)
+            if start < 0:
+                return text
+        cut = text.find("\n", start)
+        if cut < 0:
+            return text
+        self._answer_line_done = True
+        return text[:cut]
 
     def _thinking_done(self) -> ThinkingDone:
         self._announced = True
