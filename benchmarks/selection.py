@@ -24,12 +24,22 @@ from thinkcli.events import Done, Result
 from thinkcli.reasoning import detect_format
 from thinkcli.strategies import STRATEGIES, Run, paths_at_once
 from thinkcli.strategies.prompt import build_prompt
+from thinkcli.vote import Ballot, vote
 
 PROBLEMS = Path(__file__).with_name("problems.jsonl")
 
 
 def right(extracted: str | None, answer: str) -> bool:
     return extracted is not None and normalize(extracted) == normalize(answer)
+
+
+def verify_changed(result: Result) -> bool:
+    """Whether the verifier's P(true) changed the choice: the same voters, voted without it."""
+    voters = [i for i, s in enumerate(result.samples) if s.voted]
+    if not any(result.samples[i].verify_p is not None for i in voters):
+        return False
+    plain = vote([Ballot(result.samples[i].extracted, result.samples[i].confidence) for i in voters])
+    return voters[plain.chosen] != result.chosen
 
 
 def run_one(engine, settings: Settings, knobs: Knobs, question: str) -> Result:
@@ -66,7 +76,7 @@ def main() -> None:
     detail = args.detail.open("w") if args.detail else None
     print(f"{len(records)} problems, seed {args.seed}, think budget {args.think_budget or 'level'}, "
           f"max answer {args.max_tokens}, format {args.format}")
-    print(f"{'level':8} {'chosen':>8} {'path 1':>8} {'tokens':>8} {'s/problem':>10}")
+    print(f"{'level':8} {'chosen':>8} {'path 1':>8} {'tokens':>8} {'s/problem':>10} {'verify turned':>14}")
     for name in args.levels.split(","):
         settings = Settings(effort=name, seed=args.seed, max_tokens=args.max_tokens, threads=args.threads,
                             reasoning_format=args.format)
@@ -75,7 +85,7 @@ def main() -> None:
         path, _ = locate(settings, {}, Console(stderr=True))
         engine = LlamaEngine(path, name=settings.model, ctx=4096, threads=args.threads,
                              n_seq_max=paths_at_once(level.selection, level.samples))
-        chosen = first = tokens = 0
+        chosen = first = tokens = turned = 0
         started = time.perf_counter()
         for record in records:
             result = run_one(engine, settings, knobs, record["question"])
@@ -83,12 +93,14 @@ def main() -> None:
             chosen += right(pick.extracted, record["answer"])
             first += right(result.samples[0].extracted, record["answer"])
             tokens += result.stats.generated_tokens
+            turned += verify_changed(result)
             if detail:
                 detail.write(json.dumps({"level": name, "id": record["id"], "answer": record["answer"],
                                          "result": result.to_dict()}) + "\n")
         engine.close()
         n = len(records)
-        print(f"{name:8} {chosen:4}/{n:<3} {first:4}/{n:<3} {tokens / n:8.0f} {(time.perf_counter() - started) / n:10.1f}")
+        print(f"{name:8} {chosen:4}/{n:<3} {first:4}/{n:<3} {tokens / n:8.0f} "
+              f"{(time.perf_counter() - started) / n:10.1f} {turned:14}")
         sys.stdout.flush()
 
 
