@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N problems (0: all)")
     parser.add_argument("--think-budget", type=int, default=None)
     parser.add_argument("--samples", type=int, default=None)
+    parser.add_argument("--min-think", type=int, default=None, help="at most --think-budget")
     parser.add_argument("--max-tokens", type=int, default=192)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None)
@@ -80,7 +81,8 @@ def main() -> None:
     for name in args.levels.split(","):
         settings = Settings(effort=name, seed=args.seed, max_tokens=args.max_tokens, threads=args.threads,
                             reasoning_format=args.format)
-        knobs = Knobs(think_budget=args.think_budget if name != "none" else None, samples=args.samples)
+        knobs = Knobs(think_budget=args.think_budget if name != "none" else None, samples=args.samples,
+                      min_think=args.min_think if name != "none" else None)
         level = preset_for(settings, knobs)
         path, _ = locate(settings, {}, Console(stderr=True))
         engine = LlamaEngine(path, name=settings.model, ctx=4096, threads=args.threads,

@@ -467,6 +467,10 @@ RAMBLE = (
         ("The answer is $\\frac{3}{4}$.", "$\\frac{3}{4}$"),
         ("Final answer: about seventeen, I think", None),
         ("The answer is 12%.", "12%"),
+        # GSM8K's mark, as the small model writes it
+        ("Omar has 4 bags, so 4 * 6 = 24 shells.\n#### 2\nOmar has 2 + 9 = 11 shells in all.\n#### 3", "3"),
+        ("So 4 x 12 = 480 marbles.\n#### 480\nLuis has 480 - 64 = 240 marbles in total.", "480"),
+        ("#### **17** marbles", "17"),
     ],
 )
 def test_extract_answer_reads_final_statements_of_numeric_questions(text: str, expected: str | None) -> None:

@@ -1,7 +1,7 @@
 """Find a reasoning path's final answer in its text, and put it in a canonical form.
 
 Pure string functions: ``extract_answer`` reads only a final statement (``\\boxed{}``,
-"Final answer:", "the answer is"; a last number only in a short answer);
+"Final answer:", "####", "the answer is"; a last number only in a short answer);
 ``normalize`` makes equal answers equal; ``is_numeric_question`` says when a
 phrase cannot be the answer.
 """
@@ -66,6 +66,16 @@ def _answer_line(text: str) -> str | None:
     return None
 
 
+# GSM8K's convention, which small models trained on it follow: "#### 42" on its own line.
+_HASHES = re.compile(r"^[ \t]*####[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
+
+
+def _hashes(text: str) -> str | None:
+    """The rest of the last "#### answer" line."""
+    found = _HASHES.findall(text)
+    return found[-1] if found else None
+
+
 def _answer_is(text: str) -> str | None:
     """What follows the last "the answer is", up to the end of its sentence."""
     for match in reversed(list(_ANSWER_IS.finditer(text))):
@@ -112,7 +122,7 @@ def extract_answer(text: str, *, numeric: bool = False) -> str | None:
     """Find the final answer a reasoning sample committed to, in a final statement only.
 
     Tried in order: the last ``\\boxed{...}``; a "Final answer:" / "Answer:"
-    line; "the answer is X"; and, only when the whole answer is one or two
+    line; a "#### X" line (GSM8K's mark); "the answer is X"; and, only when the whole answer is one or two
     sentences and states nothing else, its last number. Rambling text that never
     states an answer gives None.
 
@@ -127,7 +137,7 @@ def extract_answer(text: str, *, numeric: bool = False) -> str | None:
     if not text:
         return None
     stated = False
-    for rule in (_boxed, _answer_line, _answer_is):
+    for rule in (_boxed, _answer_line, _hashes, _answer_is):
         found = rule(text)
         stated = stated or bool(found)
         if found and numeric:
