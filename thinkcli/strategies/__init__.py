@@ -58,7 +58,7 @@ def _decide(run: Run, *, verify: bool) -> Iterator[Event]:
         result, indexes = tally
         if verify and result.leader is not None:
             before = result.leader
-            yield from _verify_voters(run, indexes)
+            _verify_voters(run, indexes)
             result, indexes = run.tally() or tally
             if result.leader != before:
                 yield Notice(f"verification changed the answer from {before} to {result.leader}")
@@ -69,13 +69,12 @@ def _decide(run: Run, *, verify: bool) -> Iterator[Event]:
     yield Done(final)
 
 
-def _verify_voters(run: Run, indexes: list[int]) -> Iterator[Event]:
+def _verify_voters(run: Run, indexes: list[int]) -> None:
     """The verifier's P(true) for every voting path with an answer; it scales their weight."""
     for i in indexes:
         sample = run.samples[i]
         if sample.result().extracted:
             sample.verify_p = run.verify(sample.answer.strip())
-    yield from ()
 
 
 def paths_at_once(selection: str, samples: int) -> int:

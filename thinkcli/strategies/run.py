@@ -189,7 +189,8 @@ class Run:
         if not trusted:
             trusted = [i for i, r in enumerate(results) if r.think_end != "pruned"]
             reasons.update({i: None for i in trusted})
-        kept = [trusted[k] for k in keep_confident([Ballot(None, results[i].confidence) for i in trusted], self.plan.keep)] if trusted else []
+        confidences = [Ballot(None, results[i].confidence) for i in trusted]
+        kept = [trusted[k] for k in keep_confident(confidences, self.plan.keep)]
         for i in trusted:
             if i not in kept:
                 reasons[i] = f"less confident than the {self.plan.keep:.0%} that vote"
