@@ -68,10 +68,13 @@ def test_samples_share_one_prompt_evaluation(home_with_model):
     assert doc["stats"]["prompt_eval_tokens"] == doc["stats"]["prompt_tokens"]
     assert 0 <= doc["chosen"] < 4
     assert doc["answer"] == doc["samples"][doc["chosen"]]["answer"]
-    extracted = [s["extracted"] for s in doc["samples"] if s["extracted"]]
-    if extracted:
+    voters = [s for s in doc["samples"] if s["voted"]]
+    assert voters and all(s["why_not"] is None for s in voters)
+    assert all(s["why_not"] for s in doc["samples"] if not s["voted"])
+    assert all(s["confidence"] > 0 for s in doc["samples"])
+    if any(s["extracted"] for s in voters):
         assert doc["votes"] and abs(sum(doc["votes"].values()) - sum(
-            __import__("math").exp(s["confidence"]) for s in doc["samples"] if s["extracted"])) < 1e-3
+            s["confidence"] for s in voters if s["extracted"])) < 1e-3
 
 
 def test_same_seed_same_result(home_with_model):

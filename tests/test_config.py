@@ -226,7 +226,7 @@ def test_int_is_accepted_for_float(tmp_path):
         ('thinking = "loud"\n', "key 'thinking' must be one of: live, show, hide; got 'loud'"),
         (
             'reasoning_format = "xml"\n',
-            "must be one of: auto, think, harmony, magistral, seed, gemma4, apriel, solar, prompted; got 'xml'",
+            "must be one of: auto, think, harmony, magistral, seed, gemma4, apriel, solar, prompted, stepwise; got 'xml'",
         ),
         (
             '[efforts.high]\nselection = "best"\n',
@@ -342,6 +342,8 @@ ENV_CASES = [
     ("THINKCLI_REASONING_FORMAT", "harmony", "reasoning_format", "harmony"),
     ("THINKCLI_EFFORT", " high ", "effort", "high"),
     ("THINKCLI_THINKING", "show", "thinking", "show"),
+    ("THINKCLI_VOTE_KEEP", "0.5", "vote_keep", 0.5),
+    ("THINKCLI_VOTE_CONFIDENCE", "tail", "vote_confidence", "tail"),
     ("THINKCLI_WRAP_UP", "Stop.", "wrap_up", "Stop."),
     ("THINKCLI_CONTINUATIONS", "Wait, Hmm , ,", "continuations", ("Wait", "Hmm")),
     ("THINKCLI_CONTINUATIONS", '["Wait,", "But"]', "continuations", ("Wait,", "But")),

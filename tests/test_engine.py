@@ -245,6 +245,9 @@ class _BytesEngine:
     def logprob(self, index, token):
         return -0.5
 
+    def token_stats(self, indices, tokens):
+        return [-0.5] * len(tokens), [1.0] * len(tokens)
+
     def is_eog(self, token):
         return token >= len(self.pieces)
 
@@ -289,3 +292,26 @@ def test_resize_makes_room_for_more_sequences_and_keeps_the_model(engine):
         assert len(out) == 6 and batch.prompt_eval_tokens == batch.prompt_tokens  # a fresh cache
     finally:
         engine.resize(4)
+
+
+def test_token_numbers_match_the_plain_computation_on_real_rows(engine):
+    """Every path's log-probability and confidence equal the per-row reference, shared prompt row included."""
+    from thinkcli.engine.stats import reference_stats
+
+    batch = engine.start(prompt_for(engine, "Name a colour."), n=3, sampling=Sampling(temperature=0.8), seeds=[1, 2, 3])
+    checked = 0
+    try:
+        for _ in range(4):
+            rows = {s: engine._logits(batch._seqs[s].logits_index).copy() for s in batch.live}
+            tokens = {s: engine.sample(batch._seqs[s].sampler, batch._seqs[s].logits_index) for s in batch.live}
+            lps, confs = engine.token_stats([batch._seqs[s].logits_index for s in tokens], list(tokens.values()))
+            for (s, token), lp, conf in zip(tokens.items(), lps, confs):
+                want_lp, want_conf = reference_stats(rows[s], token)
+                assert lp == pytest.approx(want_lp, abs=1e-3)
+                assert conf == pytest.approx(want_conf, abs=1e-3)
+                assert conf > 0
+                checked += 1
+            batch.step()
+    finally:
+        batch.close()
+    assert checked >= 9

@@ -104,8 +104,9 @@ def texts(events, kind: str) -> str:
     return "".join(e.text for e in events if isinstance(e, Text) and e.kind == kind)
 
 
-def answer_script(answer: str, logprob: float, *, think: int = 3) -> list:
-    return [("x", -0.1)] * think + [("</think>", -0.1), (f"Answer: {answer}", logprob), EOG]
+def answer_script(answer: str, confidence: float, *, think: int = 3) -> list:
+    """A path whose every token has ``confidence``: its trace confidence is exactly that."""
+    return [("x", -0.1, confidence)] * think + [("</think>", -0.1, confidence), (f"Answer: {answer}", -0.1, confidence), EOG]
 
 
 # -- 1. prompt building ---------------------------------------------------------
@@ -283,7 +284,7 @@ def test_the_answer_is_capped_at_max_answer():
 
 
 def test_vote_takes_the_most_confident_sample_of_the_majority():
-    scripts = [answer_script("4", -0.5), answer_script("4", -0.2, think=5), answer_script("5", -0.01)]
+    scripts = [answer_script("4", 2.0), answer_script("4", 3.0, think=5), answer_script("5", 4.0)]
     engine, _, events, result = drive(scripts, "vote", 3)
     assert set(result.votes) == {"4", "5"} and result.votes["4"] > result.votes["5"]
     assert result.chosen == 1 and result.answer == "Answer: 4"
@@ -296,7 +297,7 @@ def test_vote_takes_the_most_confident_sample_of_the_majority():
 
 
 def test_one_confident_sample_outweighs_two_unsure_ones():
-    scripts = [answer_script("4", -3.0), answer_script("4", -3.0), answer_script("5", -0.01)]
+    scripts = [answer_script("4", 1.0), answer_script("4", 1.0), answer_script("5", 4.0)]
     _, _, events, result = drive(scripts, "vote", 3)
     assert result.chosen == 2 and result.answer == "Answer: 5"
     assert result.votes["5"] > result.votes["4"]
@@ -305,22 +306,25 @@ def test_one_confident_sample_outweighs_two_unsure_ones():
 
 # -- 8. vote+verify ---------------------------------------------------------------
 
-VOTERS = [answer_script("4", -0.2), answer_script("4", -0.3), answer_script("5", -0.4)]
+VOTERS = [answer_script("4", 3.0), answer_script("4", 2.5), answer_script("5", 2.0)]
+YES, NO = [("Yes", -0.1), EOG], [("No", -0.1), EOG]
 
 
-def test_verify_rejecting_the_leader_takes_the_runner_up():
-    engine, _, events, result = drive([*VOTERS, [("No", -0.1), EOG]], "vote+verify", 3)
-    assert len(engine.prompts) == 2 and engine.seeds[1] == [7]
+def test_verify_weighs_every_voter_and_can_turn_the_vote():
+    engine, _, events, result = drive([*VOTERS, NO, NO, YES], "vote+verify", 3)
+    assert len(engine.prompts) == 4 and engine.seeds[1:] == [[7], [7], [7]]
     check = engine.prompts[1]
     assert VERIFY_PROMPT in check and "Answer: 4" in check
     assert PROMPTED_INSTRUCTION not in check and not check.endswith(PROMPTED_PREFILL)
-    assert any(isinstance(e, Notice) for e in events)
+    assert any(isinstance(e, Notice) and "from 4 to 5" in e.text for e in events)
     assert result.chosen == 2 and result.answer == "Answer: 5"
     assert result.samples[0].verified is False and result.samples[0].verify_p < 0.01
+    assert result.samples[2].verified is True
+    assert result.votes["5"] > result.votes["4"]
 
 
 def test_verify_accepting_the_leader_keeps_it():
-    _, _, events, result = drive([*VOTERS, [("Yes", -0.1), EOG]], "vote+verify", 3)
+    _, _, events, result = drive([*VOTERS, YES, YES, YES], "vote+verify", 3)
     assert result.chosen == 0 and result.answer == "Answer: 4"
     assert result.samples[0].verified is True and result.samples[0].verify_p > 0.99
     assert not any(isinstance(e, Notice) for e in events)
@@ -329,9 +333,12 @@ def test_verify_accepting_the_leader_keeps_it():
 def test_verify_reads_not_correct_as_a_rejection():
     # "This is not correct." contains the word "correct"; the verdict is read from the
     # probability of the first token instead, which here is neither Yes nor No.
-    _, _, _, result = drive([*VOTERS, [("This is not correct.", -0.1), EOG]], "vote+verify", 3)
+    unclear = [("This is not correct.", -0.1), EOG]
+    _, _, _, result = drive([*VOTERS, unclear, unclear, unclear], "vote+verify", 3)
     assert result.samples[0].verify_p is None and result.samples[0].verified is None
-    _, _, _, result = drive([*VOTERS, [("no, that is not correct", -0.2), EOG]], "vote+verify", 3)
+    assert result.chosen == 0  # no verdict: the weight stays the confidence
+    no = [("no, that is not correct", -0.2), EOG]
+    _, _, _, result = drive([*VOTERS, no, no, YES], "vote+verify", 3)
     assert result.samples[0].verified is False and result.chosen == 2
 
 
@@ -346,13 +353,13 @@ def test_verify_probability_weighs_both_choices():
 
 
 def test_adaptive_stops_when_the_first_two_agree():
-    engine, _, _, result = drive([answer_script("4", -0.1)], "adaptive", 8)
+    engine, _, _, result = drive([answer_script("4", 2.0)], "adaptive", 8)
     assert len(engine.batches) == 1 and engine.seeds == [[7, 8]]
     assert len(result.samples) == 2 and result.answer == "Answer: 4"
 
 
 def test_adaptive_adds_paths_while_they_disagree_up_to_the_plan():
-    scripts = [answer_script("4", -0.1), answer_script("5", -0.1)]
+    scripts = [answer_script("4", 2.0), answer_script("5", 2.0)]
     engine, _, _, result = drive(scripts, "adaptive", 5)
     assert engine.seeds == [[7, 8], [9, 10], [11]]
     assert len(result.samples) == 5 and len(engine.batches) == 3
@@ -405,10 +412,10 @@ def test_an_interrupted_answer_keeps_the_text_so_far():
 
 
 def test_a_path_below_the_floor_is_pruned_and_does_not_vote():
-    sure = answer_script("4", -0.1, think=80)
-    unsure = [("x", -5.0)] * 80 + [("</think>", -0.1), ("Answer: 5", -0.01), EOG]
+    sure = answer_script("4", 3.0, think=80)
+    unsure = [("x", -5.0, 0.5)] * 80 + [("</think>", -0.1), ("Answer: 5", -0.01), EOG]
     engine, run = make_run([sure, unsure], make_plan("vote", 2))
-    events = list(run.explore(2, floor=-1.0))
+    events = list(run.explore(2, floor=1.0))
     assert events and all(isinstance(e, Progress) for e in events)
     kept, pruned = (s.result() for s in run.samples)
     assert pruned.think_end == "pruned" and pruned.thinking_tokens == PRUNE_AFTER
@@ -420,7 +427,7 @@ def test_a_path_below_the_floor_is_pruned_and_does_not_vote():
 
 
 def test_no_floor_means_no_pruning():
-    unsure = [("x", -5.0)] * 80 + [("</think>", -0.1), ("Answer: 5", -0.01), EOG]
+    unsure = [("x", -5.0, 0.5)] * 80 + [("</think>", -0.1), ("Answer: 5", -0.01), EOG]
     _, run = make_run([unsure], make_plan())
     list(run.explore(1))
     assert run.samples[0].result().think_end == "stop" and [i for i, _ in run.ballots()] == [0]

@@ -9,14 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from thinkcli.answers import extract_answer, normalize
+from thinkcli.answers import extract_answer, is_numeric_question, normalize
 from thinkcli.vote import (
     Ballot,
     RunningConfidence,
     VoteResult,
     answer_counts,
     leader_is_settled,
+    group_confidences,
+    group_size,
+    keep_confident,
     lowest_window,
+    trace_confidence,
     mean_logprob,
     samples_to_add,
     vote,
@@ -218,35 +222,33 @@ def test_running_confidence_rejects_bad_window() -> None:
 # --- vote -------------------------------------------------------------------------
 
 
-def test_weight_is_geometric_mean_probability() -> None:
-    assert weight(0.0) == 1.0
-    assert weight(math.log(0.25)) == pytest.approx(0.25)
-    assert weight(3.0) == 1.0  # clamped to a probability
-    assert weight(-math.inf) == 0.0
+def test_weight_is_confidence_scaled_by_p_true() -> None:
+    assert weight(Ballot("1", 2.5)) == 2.5
+    assert weight(Ballot("1", -1.0)) == 0.0  # clamped: a confidence is never negative
+    assert weight(Ballot("1", 2.0, p_true=0.25)) == pytest.approx(0.5)
+    assert weight(Ballot("1", 2.0, p_true=None)) == 2.0
 
 
 def test_majority_wins_and_chosen_is_its_most_confident_member() -> None:
     ballots = [
-        Ballot("42", -0.30),
-        Ballot("41", -0.10),
-        Ballot("42 apples.", -0.90),  # normalizes differently: its own answer
-        Ballot("42.0", -0.20),
-        Ballot("$42$", -0.50),
+        Ballot("42", 3.0),
+        Ballot("41", 5.0),
+        Ballot("42 apples.", 1.0),  # normalizes differently: its own answer
+        Ballot("42.0", 4.0),
+        Ballot("$42$", 2.0),
     ]
     result = vote(ballots)
     assert result.leader == "42"
     assert result.chosen == 3
     assert result.agree == 3
     assert result.runner_up == 1
-    assert result.votes["42"] == pytest.approx(
-        math.exp(-0.30) + math.exp(-0.20) + math.exp(-0.50)
-    )
-    assert result.votes["41"] == pytest.approx(math.exp(-0.10))
+    assert result.votes["42"] == pytest.approx(9.0)
+    assert result.votes["41"] == pytest.approx(5.0)
     assert set(result.votes) == {"42", "41", "42 apples"}
 
 
 def test_confident_minority_loses_to_a_bigger_group() -> None:
-    ballots = [Ballot("7", math.log(0.9)), Ballot("8", math.log(0.5)), Ballot("8", math.log(0.5))]
+    ballots = [Ballot("7", 9.0), Ballot("8", 5.0), Ballot("8", 5.0)]
     result = vote(ballots)
     assert result.leader == "8"
     assert result.chosen == 1
@@ -254,24 +256,19 @@ def test_confident_minority_loses_to_a_bigger_group() -> None:
 
 
 def test_one_very_confident_ballot_beats_two_unsure_ones() -> None:
-    ballots = [Ballot("7", math.log(0.9)), Ballot("8", math.log(0.2)), Ballot("8", math.log(0.3))]
+    ballots = [Ballot("7", 9.0), Ballot("8", 2.0), Ballot("8", 3.0)]
     result = vote(ballots)
     assert result.leader == "7"
     assert result.chosen == 0
     assert result.agree == 1
     assert result.runner_up == 2
-    assert result.votes == {"7": pytest.approx(0.9), "8": pytest.approx(0.5)}
+    assert result.votes == {"7": pytest.approx(9.0), "8": pytest.approx(5.0)}
 
 
 def test_tie_goes_to_the_group_with_the_most_confident_ballot() -> None:
     # 0.2 + 0.4 and 0.1 + 0.5 tie, though in floats the first sums one ulp
     # higher; "b" holds the 0.5 ballot, so rounding alone must not decide.
-    ballots = [
-        Ballot("a", math.log(0.2)),
-        Ballot("b", math.log(0.1)),
-        Ballot("a", math.log(0.4)),
-        Ballot("b", math.log(0.5)),
-    ]
+    ballots = [Ballot("a", 0.2), Ballot("b", 0.1), Ballot("a", 0.4), Ballot("b", 0.5)]
     result = vote(ballots)
     assert result.leader == "b"
     assert result.chosen == 3
@@ -279,26 +276,85 @@ def test_tie_goes_to_the_group_with_the_most_confident_ballot() -> None:
 
 
 def test_exact_tie_of_equal_ballots_goes_to_the_earlier_sample() -> None:
-    result = vote([Ballot("x", -0.5), Ballot("y", -0.5)])
+    result = vote([Ballot("x", 0.5), Ballot("y", 0.5)])
     assert (result.leader, result.chosen, result.runner_up) == ("x", 0, 1)
 
 
 def test_ballots_without_answers_do_not_vote() -> None:
-    result = vote([Ballot(None, 0.0), Ballot("5", -2.0), Ballot("", -0.1)])
+    result = vote([Ballot(None, 9.0), Ballot("5", 2.0), Ballot("", 8.0)])
     assert result.leader == "5"
     assert result.chosen == 1
-    assert result.votes == {"5": pytest.approx(math.exp(-2.0))}
+    assert result.votes == {"5": pytest.approx(2.0)}
     assert result.runner_up is None
 
 
 def test_no_answers_picks_the_most_confident_ballot() -> None:
-    result = vote([Ballot(None, -1.0), Ballot(None, -0.2), Ballot(None, -0.7)])
+    result = vote([Ballot(None, 1.0), Ballot(None, 3.0), Ballot(None, 2.0)])
     assert result == VoteResult(chosen=1, votes={}, leader=None, agree=1, runner_up=None)
 
 
 def test_single_ballot() -> None:
-    result = vote([Ballot("Yes", -0.4)])
+    result = vote([Ballot("Yes", 0.4)])
     assert (result.chosen, result.agree, result.runner_up) == (0, 1, None)
+
+
+def test_verification_can_turn_the_vote() -> None:
+    ballots = [Ballot("7", 4.0, p_true=0.1), Ballot("8", 3.0, p_true=0.9)]
+    assert vote(ballots).leader == "8"
+    assert vote([Ballot("7", 4.0), Ballot("8", 3.0)]).leader == "7"
+
+
+# --- trace confidence and the filter ------------------------------------------------
+
+
+def test_group_size_shrinks_for_short_traces() -> None:
+    assert group_size(10_000) == 2048
+    assert group_size(8192) == 2048
+    assert group_size(400) == 100
+    assert group_size(40) == 16
+    assert group_size(5) == 5
+    assert group_size(0) == 1
+
+
+def test_group_confidences_on_known_sequences() -> None:
+    assert group_confidences([1.0, 2.0, 3.0, 4.0], 2) == pytest.approx([1.5, 2.5, 3.5])
+    assert group_confidences([1.0, 3.0], 4) == pytest.approx([2.0])
+    assert group_confidences([], 4) == []
+
+
+def test_trace_confidence_measures_on_a_known_sequence() -> None:
+    # 64 tokens: groups of 16; a dip of 16 tokens at confidence 1 among 5s.
+    trace = [5.0] * 24 + [1.0] * 16 + [5.0] * 24
+    assert trace_confidence(trace, "lowest") == pytest.approx(1.0)
+    assert trace_confidence(trace, "tail") == pytest.approx(5.0)
+    # 49 groups, the lowest 5 of them: means 1, 1.25, 1.25, 1.5, 1.5
+    assert trace_confidence(trace, "bottom10") == pytest.approx((1.0 + 1.25 * 2 + 1.5 * 2) / 5)
+    assert trace_confidence([], "lowest") == 0.0
+    assert trace_confidence([2.0, 4.0]) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="measure"):
+        trace_confidence([1.0], "median")
+
+
+@given(st.lists(st.floats(0, 20), min_size=1, max_size=300))
+def test_lowest_group_matches_brute_force(confidences: list[float]) -> None:
+    window = group_size(len(confidences))
+    brute = min(
+        sum(confidences[i : i + window]) / window for i in range(len(confidences) - window + 1)
+    )
+    assert trace_confidence(confidences) == pytest.approx(brute, abs=1e-9)
+
+
+def test_keep_confident() -> None:
+    ballots = [Ballot("a", c) for c in (3.0, 1.0, 5.0, 2.0, 4.0)]
+    assert keep_confident(ballots, 0.9) == [0, 1, 2, 3, 4]  # 4.5 rounds up: all five
+    assert keep_confident(ballots, 0.7) == [0, 2, 3, 4]  # 3.5 rounds up to 4: the least confident goes
+    assert keep_confident(ballots, 0.1) == [2]
+    assert keep_confident(ballots, 1.0) == [0, 1, 2, 3, 4]
+    assert keep_confident(ballots[:1], 0.5) == [0]
+    assert keep_confident([Ballot("a", 2.0)] * 3, 0.5) == [0, 1, 2]  # equals at the threshold all stay
+    assert keep_confident([], 0.5) == []
+    with pytest.raises(ValueError):
+        keep_confident(ballots, 0.0)
 
 
 def test_vote_rejects_empty_and_nan() -> None:
@@ -309,7 +365,7 @@ def test_vote_rejects_empty_and_nan() -> None:
 
 
 def test_answer_counts() -> None:
-    ballots = [Ballot("1", -1), Ballot("2", -1), Ballot("1.0", -1), Ballot(None, -1)]
+    ballots = [Ballot("1", 1), Ballot("2", 1), Ballot("1.0", 1), Ballot(None, 1)]
     assert answer_counts(ballots) == [2, 1]
     assert answer_counts([]) == []
 
@@ -387,3 +443,55 @@ def test_samples_to_add_threshold_and_step() -> None:
     assert samples_to_add([3], 3, 10) == 2
     with pytest.raises(ValueError):
         samples_to_add([1], 1, 10, step=0)
+
+
+# --- extraction from real outputs of the small model ------------------------------
+
+RAMBLE = (
+    "To find how many marbles Hana has, we follow the steps. Step 1: Hana has 9 marbles. "
+    "Step 2: she looks at the marbles. Step 3: she counts the marbles again and again. "
+    "Step 4: the marbles are in a bag of 9. Step 5: we think about the marbles once more."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("So, the final answer is a simple multiplication of 100% but we must check it again. "
+         "There are many ways to see it. It depends.", None),
+        ("Hana has 17 marbles now.", "17"),
+        ("The final answer is 16.", "16"),
+        (RAMBLE, None),  # long rambling steps: no final statement, no number taken
+        ("Work: 9 + 8 = 17. More work follows here. And here. So the answer is 17 marbles.", "17"),
+        ("The answer is **17**.", "17"),
+        ("The answer is $\\frac{3}{4}$.", "$\\frac{3}{4}$"),
+        ("Final answer: about seventeen, I think", None),
+        ("The answer is 12%.", "12%"),
+        # GSM8K's mark, as the small model writes it
+        ("Omar has 4 bags, so 4 * 6 = 24 shells.\n#### 2\nOmar has 2 + 9 = 11 shells in all.\n#### 3", "3"),
+        ("So 4 x 12 = 480 marbles.\n#### 480\nLuis has 480 - 64 = 240 marbles in total.", "480"),
+        ("#### **17** marbles", "17"),
+    ],
+)
+def test_extract_answer_reads_final_statements_of_numeric_questions(text: str, expected: str | None) -> None:
+    assert extract_answer(text, numeric=True) == expected
+
+
+def test_a_phrase_is_kept_for_a_question_that_is_not_numeric() -> None:
+    assert extract_answer("The answer is Paris.") == "Paris"
+    assert extract_answer("The answer is a simple multiplication.", numeric=True) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "numeric"),
+    [
+        ("Hana has 9 marbles and gets 8 more. How many marbles does Hana have now?", True),
+        ("What is 2**10?", True),
+        ("What is 17 * 23?", True),
+        ("How much change does Tom get?", True),
+        ("What is the capital of France?", False),
+        ("Write a haiku about rain.", False),
+    ],
+)
+def test_is_numeric_question(question: str, numeric: bool) -> None:
+    assert is_numeric_question(question) is numeric

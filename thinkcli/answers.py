@@ -1,7 +1,9 @@
 """Find a reasoning path's final answer in its text, and put it in a canonical form.
 
-Pure string functions: ``extract_answer`` finds the answer (``\\boxed{}``, "Final
-answer:", "the answer is", a last number); ``normalize`` makes equal answers equal.
+Pure string functions: ``extract_answer`` reads only a final statement (``\\boxed{}``,
+"Final answer:", "####", "the answer is"; a last number only in a short answer);
+``normalize`` makes equal answers equal; ``is_numeric_question`` says when a
+phrase cannot be the answer.
 """
 
 from __future__ import annotations
@@ -64,6 +66,16 @@ def _answer_line(text: str) -> str | None:
     return None
 
 
+# GSM8K's convention, which small models trained on it follow: "#### 42" on its own line.
+_HASHES = re.compile(r"^[ \t]*####[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
+
+
+def _hashes(text: str) -> str | None:
+    """The rest of the last "#### answer" line."""
+    found = _HASHES.findall(text)
+    return found[-1] if found else None
+
+
 def _answer_is(text: str) -> str | None:
     """What follows the last "the answer is", up to the end of its sentence."""
     for match in reversed(list(_ANSWER_IS.finditer(text))):
@@ -73,24 +85,67 @@ def _answer_is(text: str) -> str | None:
     return None
 
 
-def extract_answer(text: str) -> str | None:
-    """Find the final answer a reasoning sample committed to.
+# One or two sentences: short enough that its last number is what it states.
+SHORT_SENTENCES = 2
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n+")
+# A numeric question asks for a quantity, or to compute something.
+_NUMERIC_QUESTION = re.compile(
+    r"\bhow\s+(?:many|much|old|long|far|tall|fast)\b"
+    r"|\d\s*[-+*/×÷^x]\s*\d"
+    r"|\b(?:calculate|compute|sum|product|difference|total|remainder|quotient)\b"
+    r"|\bwhat\s+is\s+[-\d(]",
+    re.IGNORECASE,
+)
+# In a numeric answer's statement, the number must come first ("17 marbles", "$17").
+_LEADING_NUMBER = re.compile(r"^[\s$=*_`(\\]*(" + _NUMBER.pattern + r"%?)")
+
+
+def is_numeric_question(question: str) -> bool:
+    """Whether ``question`` asks for a number ("how many", "what is 3 + 4", "the total")."""
+    return bool(_NUMERIC_QUESTION.search(question))
+
+
+def _short(text: str) -> bool:
+    sentences = [part for part in _SENTENCE_END.split(text) if part.strip()]
+    return len(sentences) <= SHORT_SENTENCES
+
+
+def _as_number(statement: str) -> str | None:
+    """The number a statement opens with, or None: a phrase is not a numeric answer."""
+    if _canonical_number(_strip_edges(statement)) is not None:
+        return statement
+    match = _LEADING_NUMBER.match(statement.replace("**", ""))
+    return match.group(1) if match else None
+
+
+def extract_answer(text: str, *, numeric: bool = False) -> str | None:
+    """Find the final answer a reasoning sample committed to, in a final statement only.
 
     Tried in order: the last ``\\boxed{...}``; a "Final answer:" / "Answer:"
-    line; "the answer is X"; the last number in the text.
+    line; a "#### X" line (GSM8K's mark); "the answer is X"; and, only when the whole answer is one or two
+    sentences and states nothing else, its last number. Rambling text that never
+    states an answer gives None.
 
     Args:
         text: the sample's answer text.
+        numeric: the question asks for a number: a statement that does not open
+            with one ("the answer is a simple multiplication") is passed over.
 
     Returns:
         The raw extracted answer, stripped but not normalized, or None.
     """
     if not text:
         return None
-    for rule in (_boxed, _answer_line, _answer_is):
+    stated = False
+    for rule in (_boxed, _answer_line, _hashes, _answer_is):
         found = rule(text)
+        stated = stated or bool(found)
+        if found and numeric:
+            found = _as_number(found)
         if found:
             return found
+    if stated or not _short(text):  # a stated phrase is not made a number from elsewhere
+        return None
     numbers = _NUMBER.findall(text)
     return numbers[-1] if numbers else None
 

@@ -28,7 +28,8 @@ CONFIG_ENV = "THINKCLI_CONFIG"
 HOME_ENV = "THINKCLI_HOME"
 AUTO = "auto"
 SELECTIONS = ("single", "vote", "vote+verify", "adaptive")
-REASONING_FORMATS = ("auto", "think", "harmony", "magistral", "seed", "gemma4", "apriel", "solar", "prompted")
+VOTE_CONFIDENCES = ("lowest", "bottom10", "tail")
+REASONING_FORMATS = ("auto", "think", "harmony", "magistral", "seed", "gemma4", "apriel", "solar", "prompted", "stepwise")
 THINKING_MODES = ("live", "show", "hide")
 REPACK_MODES = ("auto", "on", "off")
 MAX_SAMPLES = 64
@@ -89,6 +90,8 @@ class Settings:
     reasoning_format: str = "auto"
     effort: str = "medium"
     thinking: str = "live"
+    vote_keep: float = 0.9
+    vote_confidence: str = "lowest"
     wrap_up: str = "\n\nTime is up. I have to give my final answer now.\n"
     continuations: tuple[str, ...] = ("Wait,",)
     history: bool = True
@@ -269,6 +272,8 @@ _SETTING_CHECKS: Mapping[str, _Check] = MappingProxyType(
         "reasoning_format": _Check("str", choices=REASONING_FORMATS),
         "effort": _Check("str", nonempty=True),
         "thinking": _Check("str", choices=THINKING_MODES),
+        "vote_keep": _Check("float", low=0, high=1, open_low=True),
+        "vote_confidence": _Check("str", choices=VOTE_CONFIDENCES),
         "wrap_up": _Check("str"),
         "continuations": _Check("strs"),
         "history": _Check("bool"),

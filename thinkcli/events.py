@@ -69,6 +69,8 @@ class SampleResult:
     answer_end: AnswerEnd = "stop"
     verified: bool | None = None
     verify_p: float | None = None
+    voted: bool | None = None  # None when no vote was held
+    why_not: str | None = None  # why it did not vote
 
 
 @dataclass(slots=True)

@@ -125,6 +125,8 @@ def make_plan(
         thinking=think > 0,
         sampling=Sampling(temperature, settings.top_p, settings.top_k),
         seed=settings.seed if settings.seed is not None else random.randrange(2**31),
+        keep=settings.vote_keep,
+        confidence=settings.vote_confidence,
     )
 
 

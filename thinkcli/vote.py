@@ -1,7 +1,8 @@
 """Self-consistency: weigh each path's answer by the model's confidence, and vote.
 
-Pure functions over answers and log-probabilities; ``leader_is_settled`` and
-``samples_to_add`` decide when adaptive effort has seen enough agreement.
+Pure functions over answers and token confidences: ``trace_confidence`` scores a
+path as DeepConf does, ``vote`` is a confidence-weighted majority; ``leader_is_settled``
+and ``samples_to_add`` decide when adaptive effort has seen enough agreement.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fractions import Fraction
 from typing import Sequence
 
 from thinkcli.answers import normalize
+from thinkcli.events import SampleResult
 
 
 def mean_logprob(logprobs: Sequence[float]) -> float:
@@ -92,17 +94,74 @@ class RunningConfidence:
 
 
 
+WINDOW = 2048  # DeepConf's group size, in tokens
+MIN_WINDOW = 16  # the smallest group a short trace is scored by
+MEASURES = ("lowest", "bottom10", "tail")
+
+
+def group_size(n_tokens: int, window: int = WINDOW) -> int:
+    """The group size for a trace of ``n_tokens``: ``window``, shrunk for short traces.
+
+    A trace shorter than four windows is scored by groups of a quarter of its
+    length (at least ``MIN_WINDOW`` tokens, at most the whole trace), so one bad
+    stretch of a 200-token trace still shows.
+    """
+    _check_window(window)
+    return max(1, min(window, n_tokens, max(MIN_WINDOW, n_tokens // 4)))
+
+
+def group_confidences(confidences: Sequence[float], window: int) -> list[float]:
+    """The mean token confidence of every sliding group of ``window`` tokens."""
+    _check_window(window)
+    if len(confidences) < window:
+        return [mean_logprob(confidences)] if confidences else []
+    prefix = [0.0]
+    for value in confidences:
+        prefix.append(prefix[-1] + value)
+    return [(prefix[i + window] - prefix[i]) / window for i in range(len(confidences) - window + 1)]
+
+
+def trace_confidence(confidences: Sequence[float], measure: str = "lowest") -> float:
+    """A path's confidence from its token confidences (DeepConf, Fu et al. 2025).
+
+    Args:
+        confidences: token confidences of the whole trace, reasoning and answer.
+        measure: ``lowest`` (the lowest group confidence), ``bottom10`` (the mean
+            of the lowest 10% of groups) or ``tail`` (the mean of the last group).
+
+    Returns:
+        The score, higher is surer; 0.0 for an empty trace.
+
+    Raises:
+        ValueError: an unknown measure.
+    """
+    if measure not in MEASURES:
+        raise ValueError(f"unknown confidence measure {measure!r}; choose one of: {', '.join(MEASURES)}")
+    if not confidences:
+        return 0.0
+    window = group_size(len(confidences))
+    if measure == "tail":
+        return mean_logprob(confidences[-window:])
+    groups = group_confidences(confidences, window)
+    if measure == "lowest":
+        return min(groups)
+    worst = sorted(groups)[: max(1, math.ceil(len(groups) / 10))]
+    return math.fsum(worst) / len(worst)
+
+
 @dataclass(frozen=True, slots=True)
 class Ballot:
     """One sample's say in the vote.
 
     Args:
         extracted: its raw extracted answer, or None.
-        confidence: a log-probability-like score, <= 0; higher is more confident.
+        confidence: its trace confidence, >= 0; higher is more confident.
+        p_true: the verifier's probability that its answer is right, when it ran.
     """
 
     extracted: str | None
     confidence: float
+    p_true: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +183,55 @@ class VoteResult:
     runner_up: int | None
 
 
-def weight(confidence: float) -> float:
-    """A ballot's weight: exp(confidence), the geometric-mean token probability.
+def weight(ballot: Ballot) -> float:
+    """A ballot's weight: its confidence (negative clamped to 0), times P(true) when verified."""
+    scale = 1.0 if ballot.p_true is None else ballot.p_true
+    return max(ballot.confidence, 0.0) * scale
 
-    Confidence above 0 is clamped, so the weight is at most 1.
+
+def keep_confident(ballots: Sequence[Ballot], share: float) -> list[int]:
+    """DeepConf's offline filter: the indices of the most confident ``share`` of ballots.
+
+    The threshold is the confidence of the ``max(1, round(share * n))``-th most
+    confident ballot, and every ballot at or above it is kept, so equals share a fate.
     """
-    return math.exp(min(confidence, 0.0))
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f"share must be in (0, 1], got {share}")
+    if not ballots:
+        return []
+    keep = max(1, math.floor(share * len(ballots) + 0.5))  # halves round up: 90% of 5 keeps 5
+    threshold = sorted((b.confidence for b in ballots), reverse=True)[keep - 1]
+    return [i for i, b in enumerate(ballots) if b.confidence >= threshold]
+
+
+THINK_FLOOR = 32  # thinking tokens below which a path barely thought
+ANSWER_RATIO = 4  # ... and whose answer this many times longer was its real thinking
+
+
+def why_not(result: SampleResult, *, others_answered: bool, thinking: bool) -> str | None:
+    """Why a finished path may not vote, or None when it may.
+
+    Args:
+        result: the path.
+        others_answered: another path stated an extractable answer.
+        thinking: the run asked the paths to think first.
+    """
+    if result.think_end == "pruned":
+        return "pruned: its confidence fell below the first paths'"
+    if result.answer_end == "length":
+        return "answer cut by the length limit"
+    if result.answer_end == "interrupted":
+        return "interrupted"
+    if not (result.extracted and normalize(result.extracted)) and others_answered:
+        return "no final answer stated"
+    if (
+        thinking
+        and result.think_end == "stop"
+        and result.thinking_tokens < THINK_FLOOR
+        and result.answer_tokens > ANSWER_RATIO * max(result.thinking_tokens, 1)
+    ):
+        return "thought in the answer: thinking closed early, the answer rambles"
+    return None
 
 
 def _groups(ballots: Sequence[Ballot]) -> dict[str, list[int]]:
@@ -144,7 +246,7 @@ def _groups(ballots: Sequence[Ballot]) -> dict[str, list[int]]:
 def vote(ballots: Sequence[Ballot]) -> VoteResult:
     """Confidence-weighted majority vote over normalized answers.
 
-    Each ballot adds ``weight(confidence)`` to its answer; the heaviest answer
+    Each ballot adds ``weight(ballot)`` to its answer; the heaviest answer
     wins, a tie goes to the answer holding the single most confident ballot,
     and the chosen ballot is the most confident one of the winning answer.
 
@@ -170,7 +272,7 @@ def vote(ballots: Sequence[Ballot]) -> VoteResult:
     if not groups:
         return VoteResult(best(range(len(ballots))), {}, None, 1, None)
     votes = {
-        key: math.fsum(weight(ballots[i].confidence) for i in members)
+        key: math.fsum(weight(ballots[i]) for i in members)
         for key, members in groups.items()
     }
     ranked = _rank(votes, {key: ballots[best(m)].confidence for key, m in groups.items()})

@@ -30,13 +30,16 @@ class Token:
     """One generated token of one sequence.
 
     ``text`` may be empty while an incomplete UTF-8 sequence is held back;
-    ``eog`` marks an end-of-generation token (its text is never shown).
+    ``eog`` marks an end-of-generation token (its text is never shown);
+    ``confidence`` is DeepConf's token confidence at its position (minus the mean
+    log-probability of the 20 likeliest tokens: higher is surer).
     """
 
     seq: int
     text: str
     logprob: float
     eog: bool = False
+    confidence: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ class LlamaBatch:
 
     def step(self) -> list[Token]:
         self._decode_pending()
-        out: list[Token] = []
+        chosen: list[tuple[_Seq, int]] = []
         for s in list(self._live):
             seq = self._seqs[s]
             if seq.held:
@@ -75,13 +75,21 @@ class LlamaBatch:
             if seq.no_end and self._engine.is_eog(token):
                 token = self._engine.sample_without_end(seq.sampler, seq.logits_index)
             seq.no_end = False
-            logprob = self._engine.logprob(seq.logits_index, token)
+            chosen.append((seq, token))
+        if not chosen:
+            return []
+        # One vectorised pass over every path's logits row, after any end mask.
+        logprobs, confidences = self._engine.token_stats(
+            [seq.logits_index for seq, _ in chosen], [token for _, token in chosen]
+        )
+        out: list[Token] = []
+        for (seq, token), logprob, confidence in zip(chosen, logprobs, confidences):
             if self._engine.is_eog(token):
                 seq.held = True
-                out.append(Token(s, "", logprob, eog=True))
+                out.append(Token(seq.id, "", logprob, eog=True, confidence=confidence))
                 continue
             seq.pending.append(token)
-            out.append(Token(s, seq.utf8.decode(self._engine.piece(token)), logprob))
+            out.append(Token(seq.id, seq.utf8.decode(self._engine.piece(token)), logprob, confidence=confidence))
         return out
 
     def _decode_pending(self) -> None:

@@ -13,7 +13,16 @@ from thinkcli.engine import ModelInfo, Sampling, Token
 from thinkcli.engine.template import render
 
 EOG = object()  # put in a script to end generation there (the end of a script does too)
-Piece = Union[str, tuple[str, float], object]
+# A piece is its text, (text, logprob) or (text, logprob, token confidence).
+Piece = Union[str, tuple[str, float], tuple[str, float, float], object]
+DEFAULT_LOGPROB = -0.1
+DEFAULT_CONFIDENCE = 2.0
+
+
+def _unpack(piece: Piece) -> tuple[str, float, float]:
+    if isinstance(piece, tuple):
+        return (*piece, DEFAULT_CONFIDENCE) if len(piece) == 2 else piece
+    return piece, DEFAULT_LOGPROB, DEFAULT_CONFIDENCE
 
 
 def _tokens(text: str) -> int:
@@ -60,11 +69,11 @@ class FakeBatch:
             self.no_end.discard(s)
             if piece is EOG:
                 self._held.add(s)
-                out.append(Token(s, "", -0.1, eog=True))
+                out.append(Token(s, "", DEFAULT_LOGPROB, eog=True, confidence=DEFAULT_CONFIDENCE))
                 continue
-            text, logprob = piece if isinstance(piece, tuple) else (piece, -0.1)
+            text, logprob, confidence = _unpack(piece)
             self.used += 1
-            out.append(Token(s, text, logprob))
+            out.append(Token(s, text, logprob, confidence=confidence))
         return out
 
     def inject(self, seq: int, text: str) -> int:
@@ -85,7 +94,7 @@ class FakeBatch:
         start it gets the piece's log-probability, every other choice -8."""
         script = self.scripts[seq]
         piece = script[self._pos[seq]] if self._pos[seq] < len(script) else EOG
-        text, logprob = ("", 0.0) if piece is EOG else piece if isinstance(piece, tuple) else (piece, -0.1)
+        text, logprob, _ = ("", 0.0, 0.0) if piece is EOG else _unpack(piece)
         said = text.strip().lower()
         return [
             logprob if said and any(said.startswith(s.strip().lower()) for s in spellings) else -8.0

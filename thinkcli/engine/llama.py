@@ -20,6 +20,7 @@ import numpy as np
 from thinkcli.engine import ModelInfo, Sampling
 from thinkcli.engine.batch import LlamaBatch, common_prefix
 from thinkcli.engine.hardware import Choice, ThreadChooser
+from thinkcli.engine.stats import StepStats
 from thinkcli.engine.template import render_for
 from thinkcli.errors import ContextOverflowError, ModelError
 
@@ -113,6 +114,7 @@ class LlamaEngine:
         self._eog: dict[int, bool] = {}
         self._pieces: dict[int, bytes] = {}
         self._row_type = ctypes.c_float * self._n_vocab
+        self._stats = StepStats(self._n_vocab)
         self.info = ModelInfo(
             name=name,
             path=str(path),
@@ -210,6 +212,26 @@ class LlamaEngine:
         """The logits row of ``batch_index``, as a numpy view (no copy)."""
         ptr = lc.llama_get_logits_ith(self._ctx, batch_index)
         return np.frombuffer(self._row_type.from_address(ctypes.addressof(ptr.contents)), dtype=np.float32)
+
+    def token_stats(self, batch_indices: Sequence[int], tokens: Sequence[int]) -> tuple[list[float], list[float]]:
+        """Each chosen token's log-probability and its position's token confidence.
+
+        llama.cpp keeps a decode's output rows contiguous, so the rows of every
+        index are one ``(rows, vocab)`` view and the numbers come from one
+        vectorised ``StepStats.compute`` call for all paths.
+        """
+        base = lc.llama_get_logits(self._ctx)
+        start = ctypes.addressof(base.contents)
+        row_bytes = 4 * self._n_vocab
+        rows = [
+            (ctypes.addressof(lc.llama_get_logits_ith(self._ctx, i).contents) - start) // row_bytes
+            for i in batch_indices
+        ]
+        count = max(rows) + 1
+        block = np.frombuffer((ctypes.c_float * (count * self._n_vocab)).from_address(start), dtype=np.float32)
+        block = block.reshape(count, self._n_vocab)
+        logprob, confidence = self._stats.compute(block, np.asarray(tokens), np.asarray(rows))
+        return logprob.tolist(), confidence.tolist()
 
     def logprob(self, batch_index: int, token: int) -> float:
         """Log-probability of ``token`` under the raw distribution at ``batch_index``."""

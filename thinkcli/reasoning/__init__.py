@@ -5,6 +5,7 @@ from a chat template, and how earlier turns are sent back to a template.
 """
 
 from thinkcli.reasoning.formats import (
+    ANSWER_TRIGGER,
     FORMATS,
     NO_THINKING,
     PROMPTED_INSTRUCTION,
@@ -19,6 +20,7 @@ from thinkcli.reasoning.formats import (
 from thinkcli.reasoning.parser import HarmonyParser, Parser, ReasoningParser, Segment
 
 __all__ = [
+    "ANSWER_TRIGGER",
     "FORMATS",
     "NO_THINKING",
     "PROMPTED_INSTRUCTION",

@@ -31,6 +31,10 @@ class ReasoningFormat:
             thinkcli asks the model to think with ``PROMPTED_INSTRUCTION``).
         empty: what closes the thinking before it starts, for a template whose
             switch (if any) left it open; appended to the generation prompt.
+        opener: for a two-stage format (``stepwise``), the chain-of-thought opener
+            prefilled in the reply; thinkcli owns the boundary, injecting ``close``
+            (the answer trigger) when the model stops or the budget ends, and the
+            answer is the line that follows.
     """
 
     name: str
@@ -39,6 +43,7 @@ class ReasoningFormat:
     close: str
     native: bool
     empty: str = ""
+    opener: str = ""
 
     def parser(self, starts_in_thinking: bool) -> Parser:
         """A fresh parser for one generated sequence.
@@ -60,6 +65,8 @@ def _tagged(name: str, start: str, end: str) -> ReasoningFormat:
 
 _SOLAR_END = "<|end|><|begin|>assistant<|content|>"
 
+ANSWER_TRIGGER = "Therefore, the final answer is"
+
 FORMATS: dict[str, ReasoningFormat] = {
     "think": _tagged("think", "<think>", "</think>"),
     "harmony": ReasoningFormat(
@@ -80,6 +87,10 @@ FORMATS: dict[str, ReasoningFormat] = {
     ),
     "solar": ReasoningFormat("solar", "<|think|>", _SOLAR_END, _SOLAR_END, native=True, empty=_SOLAR_END),
     "prompted": ReasoningFormat("prompted", "<think>", "</think>", "</think>", native=False),
+    # Zero-shot chain of thought in two stages (Kojima et al. 2022): no tags to follow.
+    "stepwise": ReasoningFormat(
+        "stepwise", "", ANSWER_TRIGGER, ANSWER_TRIGGER, native=False, opener="Let's think step by step.\n"
+    ),
 }
 
 NO_THINKING = ReasoningFormat("none", "", "", "", native=False)

@@ -1,7 +1,8 @@
 """Effort strategies: how a run spends compute, chosen by name from a registry.
 
 ``single`` streams one path; ``vote`` explores several paths in one batch and
-takes a confidence-weighted vote; ``vote+verify`` then checks the leader;
+takes a confidence-weighted vote of the paths it trusts; ``vote+verify`` also
+weighs each voter by the model's P(true) for its answer;
 ``adaptive`` adds paths only while they disagree.
 """
 
@@ -55,17 +56,25 @@ def _decide(run: Run, *, verify: bool) -> Iterator[Event]:
     chosen, votes, agree = 0, {}, 1
     if tally is not None:
         result, indexes = tally
-        chosen, votes, agree = indexes[result.chosen], result.votes, result.agree
         if verify and result.leader is not None:
-            p_true = run.verify(run.samples[chosen].answer.strip())
-            run.samples[chosen].verify_p = p_true
-            if p_true is not None and p_true < 0.5 and result.runner_up is not None:
-                yield Notice("verification rejected the leading answer; taking the runner-up")
-                chosen = indexes[result.runner_up]
+            before = result.leader
+            _verify_voters(run, indexes)
+            result, indexes = run.tally() or tally
+            if result.leader != before:
+                yield Notice(f"verification changed the answer from {before} to {result.leader}")
+        chosen, votes, agree = indexes[result.chosen], result.votes, result.agree
     final = run.result(chosen, votes)
     yield Explored(tuple(final.samples), chosen, agree, final.stats.generated_tokens, final.stats.wall_s)
     yield from chosen_text(final)
     yield Done(final)
+
+
+def _verify_voters(run: Run, indexes: list[int]) -> None:
+    """The verifier's P(true) for every voting path with an answer; it scales their weight."""
+    for i in indexes:
+        sample = run.samples[i]
+        if sample.result().extracted:
+            sample.verify_p = run.verify(sample.answer.strip())
 
 
 def paths_at_once(selection: str, samples: int) -> int:

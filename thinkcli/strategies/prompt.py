@@ -121,7 +121,7 @@ def build_prompt(
         The prompt text and whether the model's output starts inside its reasoning.
     """
     if not fmt.native:
-        return _prompted(engine, messages, thinking=thinking)
+        return _prompted(engine, fmt, messages, thinking=thinking)
     template = engine.info.chat_template
     variables = template_variables(template)
     unasked = False
@@ -161,9 +161,12 @@ def _inner_closes(fmt: ReasoningFormat, prompt: str) -> str:
     return "".join(f"</{name}>" for name in reversed(_OPENED.findall(after)))
 
 
-def _prompted(engine: Engine, messages: list[dict], *, thinking: bool) -> tuple[str, bool]:
-    """A plain model: asked to think in ``<think>`` tags, with the tag prefilled."""
+def _prompted(engine: Engine, fmt: ReasoningFormat, messages: list[dict], *, thinking: bool) -> tuple[str, bool]:
+    """A plain model: asked to think in ``<think>`` tags, with the tag prefilled; or, in
+    two stages, a chain-of-thought opener prefilled and the answer trigger injected later."""
     if not thinking:
         return engine.render(messages), False
+    if fmt.opener:
+        return engine.render(messages) + fmt.opener, True
     messages = with_instruction(engine.info.chat_template, messages, PROMPTED_INSTRUCTION)
     return engine.render(messages) + PROMPTED_PREFILL, True

@@ -17,8 +17,8 @@ from thinkcli.events import Event, Progress, Result, SampleResult, Stats, Text
 from thinkcli.reasoning import NO_THINKING, ReasoningFormat
 from thinkcli.strategies.prompt import build_prompt
 from thinkcli.strategies.sample import Budget, Sample
-from thinkcli.answers import extract_answer
-from thinkcli.vote import Ballot, VoteResult, vote
+from thinkcli.answers import extract_answer, is_numeric_question
+from thinkcli.vote import Ballot, VoteResult, keep_confident, vote, why_not
 
 PROGRESS_EVERY = 4  # decode steps between progress updates of parallel samples
 PRUNE_AFTER = 64  # thinking tokens before a path can be pruned: its window confidence must mean something
@@ -40,6 +40,9 @@ class Plan:
         thinking: whether the model thinks at all.
         sampling: temperature, top-p and top-k.
         seed: the first sample's seed; sample ``i`` uses ``seed + i``.
+        keep: the most confident share of the trusted paths that votes (DeepConf's filter).
+        confidence: how a path's token confidences make its confidence: ``lowest``,
+            ``bottom10`` or ``tail`` (see ``thinkcli.vote.trace_confidence``).
     """
 
     effort: str
@@ -49,6 +52,8 @@ class Plan:
     thinking: bool
     sampling: Sampling
     seed: int
+    keep: float = 0.9
+    confidence: str = "lowest"
 
 
 class Run:
@@ -70,6 +75,9 @@ class Run:
         self.fmt = fmt
         self.output_fmt = fmt if plan.thinking else NO_THINKING
         self.samples: list[Sample] = []
+        question = messages[-1]["content"] if messages else ""
+        self.numeric = is_numeric_question(question if isinstance(question, str) else "")
+        self._why_not: dict[int, str | None] | None = None  # per path, once a vote was held
         self.stats = Stats(load_s=round(engine.info.load_s, 3))
         self.started = time.perf_counter()
         self._first: float | None = None
@@ -92,10 +100,7 @@ class Run:
         batch = self.engine.start(prompt, n=n, sampling=self.plan.sampling, seeds=seeds)
         self.stats.prompt_tokens = batch.prompt_tokens
         self.stats.prompt_eval_tokens += batch.prompt_eval_tokens
-        group = [
-            Sample(i, fmt=self.output_fmt, budget=budget or self.plan.budget, starts_in_thinking=starts, started=self.started)
-            for i in range(n)
-        ]
+        group = [self.new_sample(i, starts, budget) for i in range(n)]
         self.samples += group
         try:
             for sample in group:
@@ -120,6 +125,12 @@ class Run:
                 sample.interrupt()
             batch.close()
 
+    def new_sample(self, index: int, starts_in_thinking: bool, budget: Budget | None = None) -> Sample:
+        """One more path of this run, on sequence ``index`` of its batch."""
+        return Sample(index, fmt=self.output_fmt, budget=budget or self.plan.budget,
+                      starts_in_thinking=starts_in_thinking, started=self.started, numeric=self.numeric,
+                      measure=self.plan.confidence)
+
     def prompt(self, messages: list[dict], *, thinking: bool) -> tuple[str, bool]:
         """The text decoded for ``messages`` under this plan, and whether it opened thinking."""
         return build_prompt(
@@ -140,7 +151,7 @@ class Run:
                 sample.prune(batch)
 
     def _progress(self, index: int, sample: Sample) -> Progress:
-        extracted = extract_answer(sample.answer) if sample.answer.strip() else None
+        extracted = extract_answer(sample.answer, numeric=self.numeric) if sample.answer.strip() else None
         return Progress(
             index,
             sample.thinking_tokens,
@@ -169,20 +180,52 @@ class Run:
         return round(1.0 / (1.0 + math.exp(no - yes)), 4)
 
     def ballots(self) -> list[tuple[int, Ballot]]:
-        """Each voting sample's index and ballot (pruned paths don't vote)."""
+        """Each unpruned sample's index and ballot (for counting agreement)."""
         results = [s.result() for s in self.samples]
         return [(i, Ballot(r.extracted, r.confidence)) for i, r in enumerate(results) if r.think_end != "pruned"]
 
+    def voters(self) -> list[int]:
+        """The paths that may vote: trusted, then the most confident ``plan.keep`` of them.
+
+        A path is not trusted when ``thinkcli.vote.why_not`` says so; if no path is,
+        every unpruned path votes rather than none. Records each path's reason.
+        """
+        results = [s.result() for s in self.samples]
+        answered = [bool(r.extracted) for r in results]
+        reasons = {
+            i: why_not(r, others_answered=any(answered[:i] + answered[i + 1 :]), thinking=self.plan.thinking)
+            for i, r in enumerate(results)
+        }
+        trusted = [i for i, reason in reasons.items() if reason is None]
+        if not trusted:
+            trusted = [i for i, r in enumerate(results) if r.think_end != "pruned"]
+            reasons.update({i: None for i in trusted})
+        confidences = [Ballot(None, results[i].confidence) for i in trusted]
+        kept = [trusted[k] for k in keep_confident(confidences, self.plan.keep)]
+        for i in trusted:
+            if i not in kept:
+                reasons[i] = f"less confident than the {self.plan.keep:.0%} that vote"
+        self._why_not = reasons
+        return kept
+
     def tally(self) -> tuple[VoteResult, list[int]] | None:
         """Vote over the samples so far; None if no sample may vote."""
-        indexed = self.ballots()
-        if not indexed:
+        indexes = self.voters()
+        if not indexes:
             return None
-        return vote([b for _, b in indexed]), [i for i, _ in indexed]
+        ballots = []
+        for i in indexes:
+            r = self.samples[i].result()
+            ballots.append(Ballot(r.extracted, r.confidence, r.verify_p))
+        return vote(ballots), indexes
 
     def result(self, chosen: int = 0, votes: dict[str, float] | None = None, *, interrupted: bool = False) -> Result:
         """Everything this run produced, with ``chosen`` as the answer."""
         samples: list[SampleResult] = [s.result() for s in self.samples]
+        if self._why_not is not None:
+            for i, sample in enumerate(samples):
+                sample.why_not = self._why_not.get(i)
+                sample.voted = i in self._why_not and sample.why_not is None
         stats = replace(
             self.stats,
             thinking_tokens=sum(s.thinking_tokens for s in samples),

@@ -15,7 +15,7 @@ from thinkcli.engine import Batch, Token
 from thinkcli.events import AnswerEnd, SampleResult, Text, ThinkEnd, ThinkingDone
 from thinkcli.reasoning import ReasoningFormat
 from thinkcli.answers import extract_answer
-from thinkcli.vote import RunningConfidence, mean_logprob
+from thinkcli.vote import RunningConfidence, trace_confidence
 
 ROOM_MARGIN = 8  # tokens kept free so a forced close always fits in the context
 MAX_STALLS = 4  # early stops in a row, with nothing written between, before min_think gives way
@@ -49,10 +49,13 @@ class Sample:
         budget: the thinking rules.
         starts_in_thinking: the prompt already opened the thinking.
         started: ``time.perf_counter()`` at the start of the run.
+        numeric: the question asks for a number (see ``extract_answer``).
+        measure: how the trace's token confidences make its confidence (see ``trace_confidence``).
     """
 
     def __init__(
-        self, index: int, *, fmt: ReasoningFormat, budget: Budget, starts_in_thinking: bool, started: float
+        self, index: int, *, fmt: ReasoningFormat, budget: Budget, starts_in_thinking: bool, started: float,
+        numeric: bool = False, measure: str = "lowest",
     ) -> None:
         self.index = index
         self._fmt = fmt
@@ -65,9 +68,11 @@ class Sample:
         # tokens, generated tokens) for each generated token and each injected text.
         self._marks: list[tuple[int, int, int, int]] = []
         self._stalls = 0  # early stops in a row with nothing written since the last injection
-        self._answer_logprobs: list[float] = []
+        self._confidences: list[float] = []  # token confidences of the trace, reasoning and answer
         self._waits = 0
-        self.confidence = RunningConfidence()
+        self.numeric = numeric
+        self.measure = measure
+        self.confidence = RunningConfidence()  # online: adaptive effort prunes on its current window
         self.reasoning = ""
         self.answer = ""
         self.thinking_tokens = 0
@@ -77,6 +82,7 @@ class Sample:
         self.done = False
         self.thought_s = 0.0
         self._announced = False  # ThinkingDone was emitted
+        self._answer_line_done = False  # a two-stage format's answer line has ended
         self.verify_p: float | None = None  # the verifier's P(true), when it ran
 
     @property
@@ -90,7 +96,8 @@ class Sample:
             return []
         if token.eog:
             return self._on_end(batch) if self.thinking else self._finish(batch, "stop")
-        self.confidence.add(token.logprob)
+        self.confidence.add(token.confidence)
+        self._confidences.append(token.confidence)
         was_thinking, was_closed = self.thinking, self._parser.reasoning_closed
         before = len(self._raw)
         segments = self._feed_parser(token.text)
@@ -109,7 +116,9 @@ class Sample:
                 return out + self._force_close(batch, "budget")
         else:
             self.answer_tokens += 1
-            self._answer_logprobs.append(token.logprob)
+        if self._answer_line_done:
+            return out + self._finish(batch, "stop")
+        if not thinking:
             if not self.answer.strip():
                 batch.forbid_end(self.index)  # blank so far: the answer has not started
             if self.answer_tokens >= self._budget.max_answer:
@@ -156,6 +165,7 @@ class Sample:
         kept = self._raw[start:cut]
         batch.rewind(self.index, tokens)
         self.thinking_tokens -= generated
+        del self._confidences[len(self._confidences) - generated :]
         gap = "" if self._raw[:cut][-1:].isspace() else "\n"
         return self._replay(self._raw[:start], kept + gap + self._next_word(), batch)
 
@@ -249,9 +259,35 @@ class Sample:
                 if not self._announced and (self.reasoning or self.think_end != "none"):
                     out.append(self._thinking_done())
                 self._announced = True
+                text = self._one_line(text)
+                if not text:
+                    continue
                 self.answer += text
             out.append(self._text(kind, text))
         return out
+
+    def _one_line(self, text: str) -> str:
+        """A two-stage format's answer is the line after the trigger: cut ``text`` at its end.
+
+        The line ends at the first line break after a letter or digit, so ``":\n18"``
+        is the answer "18"; a colon that opens the answer is dropped.
+        """
+        if self._answer_line_done:
+            return ""
+        if not self._fmt.opener:
+            return text
+        start = 0
+        if not any(c.isalnum() for c in self.answer):
+            if not self.answer.strip():
+                text = text.lstrip(": \t")
+            start = next((i for i, c in enumerate(text) if c.isalnum()), -1)
+            if start < 0:
+                return text
+        cut = text.find("\n", start)
+        if cut < 0:
+            return text
+        self._answer_line_done = True
+        return text[:cut]
 
     def _thinking_done(self) -> ThinkingDone:
         self._announced = True
@@ -265,21 +301,16 @@ class Sample:
     def result(self) -> SampleResult:
         """What this path produced, with its confidence and extracted answer."""
         answer = self.answer.strip()
-        logprobs = self._answer_logprobs
         return SampleResult(
             reasoning=self.reasoning.strip(),
             answer=answer,
-            extracted=extract_answer(answer) if answer else None,
+            extracted=extract_answer(answer, numeric=self.numeric) if answer else None,
             thinking_tokens=self.thinking_tokens,
             answer_tokens=self.answer_tokens,
-            confidence=round(mean_logprob(logprobs) if logprobs else self.confidence.lowest, 4),
+            confidence=round(trace_confidence(self._confidences, self.measure), 4),
             think_end=self.think_end,
             answer_end=self.answer_end,
             verified=None if self.verify_p is None else self.verify_p >= 0.5,
             verify_p=self.verify_p,
         )
-
-    def trace_confidence(self) -> float:
-        """The lowest sliding-window confidence of the whole trace (DeepConf)."""
-        return self.confidence.lowest
 
