@@ -107,6 +107,7 @@ def test_ctrl_c_stops_the_turn_and_the_chat_goes_on(home_with_model):
     say(child, "What is 1 + 1?")
     child.sendintr()  # at an empty prompt: a hint, not an exit
     child.expect_exact("Ctrl-D or /exit to leave")
+    wait_prompt(child)  # a Ctrl-D typed before the prompt reads again is eaten by the terminal's line discipline
     raw = leave(child)
     assert child.exitstatus == 0 and "Traceback" not in raw
     assert "(interrupted)" in "\n".join(screen_of(raw))
