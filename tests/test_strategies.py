@@ -365,6 +365,16 @@ def test_adaptive_adds_paths_while_they_disagree_up_to_the_plan():
     assert len(result.samples) == 5 and len(engine.batches) == 3
 
 
+def test_adaptive_counts_agreement_only_among_paths_that_may_vote():
+    finished = answer_script("4", 2.0)
+    cut = [("x", -0.1)] * 3 + [("</think>", -0.1), ("Answer: 4", -0.1), ("\n", -0.1)] + [(" more", -0.1)] * 20 + [EOG]
+    engine, _, _, result = drive([finished, cut], "adaptive", 6, max_answer=5)
+    # a cut answer agreeing with the finished one does not settle the first round
+    assert engine.seeds == [[7, 8], [9, 10]]
+    assert [s.answer_end for s in result.samples] == ["stop", "length", "stop", "length"]
+    assert result.samples[1].why_not == "answer cut by the length limit"
+
+
 def test_adaptive_caps_only_the_first_rounds_budget():
     def long(answer):
         return ["x"] * 1100 + ["</think>", f"Answer: {answer}", EOG]

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 from thinkcli.events import Done, Event, Explored, Notice, Result
 from thinkcli.strategies.run import Plan, Run, chosen_text
 from thinkcli.strategies.sample import Budget
-from thinkcli.vote import answer_counts, samples_to_add
+from thinkcli.vote import Ballot, answer_counts, samples_to_add
 
 Strategy = Callable[[Run], Iterator[Event]]
 
@@ -38,17 +38,22 @@ def vote_paths(run: Run, *, verify: bool = False) -> Iterator[Event]:
 
 
 def adaptive(run: Run) -> Iterator[Event]:
-    """Start with two paths; add more only while their answers disagree."""
+    """Start with two paths; add more only while the answers of those that may vote disagree."""
     most = run.plan.samples
     first = run.plan.budget
     if first.think > ADAPTIVE_FIRST_BUDGET:
         first = replace(first, think=ADAPTIVE_FIRST_BUDGET, min_think=min(first.min_think, ADAPTIVE_FIRST_BUDGET))
     yield from run.explore(min(ADAPTIVE_FIRST, most), budget=first)
     floor = min(s.confidence.lowest for s in run.samples) - PRUNE_MARGIN
-    while more := samples_to_add(answer_counts([b for _, b in run.ballots()]), len(run.samples), most,
+    while more := samples_to_add(answer_counts(_voting_ballots(run)), len(run.samples), most,
                                  ADAPTIVE_STEP, threshold=ADAPTIVE_SETTLED):
         yield from run.explore(more, floor=floor)
     yield from _decide(run, verify=False)
+
+
+def _voting_ballots(run: Run) -> list[Ballot]:
+    """The ballots of the paths the vote would count: agreement among the others means nothing."""
+    return [Ballot(run.samples[i].result().extracted, 0.0) for i in run.voters()]
 
 
 def _decide(run: Run, *, verify: bool) -> Iterator[Event]:
