@@ -100,11 +100,13 @@ def test_the_effort_sweep_prints_a_table_and_json(tmp_path, monkeypatch):
 @pytest.mark.parametrize("args, message", [
     (["-e", "hihg"], "unknown effort 'hihg' (did you mean 'high'?)"),
     (["--format", "csv"], "--format must be one of"),
+    (["--plot", "curve.pdf"], "--plot writes .png or .svg files"),
 ])
 def test_usage_errors(tmp_path, monkeypatch, args, message):
     path = problems_file(tmp_path, [{"question": "q"}])
-    code, _, err, _ = run_batch([str(path), *args], monkeypatch)
+    code, out, err, engine = run_batch([str(path), *args], monkeypatch)
     assert code == 2 and message in err
+    assert engine.prompts == [] and out == ""  # refused before any work
 
 
 def test_a_missing_file_and_an_empty_one(tmp_path, monkeypatch):

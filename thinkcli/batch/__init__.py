@@ -16,7 +16,7 @@ from pathlib import Path
 from thinkcli.batch.problems import Problem, guess_format, parse_problems
 from thinkcli.batch.results import ResultWriter, done_keys, read_records
 from thinkcli.batch.runner import Item, Outcome, Solver, run_batch
-from thinkcli.batch.sweep import curve, save_plot, summarize, table
+from thinkcli.batch.sweep import check_plot, curve, save_plot, summarize, table
 from thinkcli.config import EffortPreset, Settings
 from thinkcli.env import Environment
 from thinkcli.ask import decode_text, read_text
@@ -150,6 +150,8 @@ def run_batch_command(
 ) -> ExitStatus:
     """Solve the file; returns 0 when every problem has a result, 1 when some failed, 130 on Ctrl-C."""
     err = env.err_console()
+    if opts.plot:
+        check_plot(opts.plot)
     problems, skipped = read_problems(env, opts)
     for line in skipped:
         err.print(f"thinkcli: {opts.source}: {line} (skipped)", markup=False, highlight=False, soft_wrap=True)

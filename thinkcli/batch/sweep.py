@@ -152,8 +152,8 @@ def curve(rows: list[LevelSummary], *, width: int = 56, height: int = 12) -> Tex
     return text
 
 
-def save_plot(rows: list[LevelSummary], path: Path) -> None:
-    """Write the curve as a PNG or SVG picture (needs matplotlib)."""
+def check_plot(path: Path):
+    """Refuse ``--plot`` before any work if the picture cannot be made; returns pyplot."""
     if path.suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"--plot writes .png or .svg files, not {path.name}")
     try:
@@ -163,6 +163,12 @@ def save_plot(rows: list[LevelSummary], path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise UsageError("--plot needs matplotlib: pip install 'thinkcli[plot]'") from None
+    return plt
+
+
+def save_plot(rows: list[LevelSummary], path: Path) -> None:
+    """Write the curve as a PNG or SVG picture (needs matplotlib)."""
+    plt = check_plot(path)
     points = [r for r in rows if r.accuracy is not None]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([r.generated_tokens for r in points], [100 * r.accuracy for r in points], marker="o")
