@@ -206,3 +206,26 @@ def test_utf8_split_across_tokens_is_held_back():
     texts = [batch.step()[0].text for _ in range(5)]
     assert texts == ["a", "", "", "€", "b"]
     assert batch.step()[0].eog
+
+
+def test_a_long_prompt_is_evaluated_in_short_chunks_that_an_interrupt_can_stop(engine, monkeypatch):
+    from thinkcli.engine.llama import PROMPT_CHUNK
+
+    sizes: list[int] = []
+    decode = engine.decode
+
+    def counted(entries):
+        sizes.append(len(entries))
+        if len(sizes) == 2:
+            raise KeyboardInterrupt  # what Python raises when Ctrl-C arrives during a decode
+        decode(entries)
+
+    monkeypatch.setattr(engine, "decode", counted)
+    prompt = prompt_for(engine, "rivers and trains " * 400)  # about 1,600 tokens
+    with pytest.raises(KeyboardInterrupt):
+        engine.start(prompt, n=1, sampling=GREEDY, seeds=[1])
+    assert sizes == [PROMPT_CHUNK, PROMPT_CHUNK] and PROMPT_CHUNK <= 256
+    monkeypatch.undo()
+    batch = engine.start(prompt_for(engine, "Hi"), n=1, sampling=GREEDY, seeds=[1])  # the engine still works
+    assert generate(batch, 4)[0]
+    batch.close()

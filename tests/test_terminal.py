@@ -90,3 +90,15 @@ def test_ctrl_c_stops_and_exits_130(home_with_model):
     assert child.exitstatus == 130
     assert "(interrupted)" in "\n".join(screen_of(raw))
     assert "Traceback" not in raw
+
+
+def test_ctrl_c_during_prompt_evaluation_stops_the_run(home_with_model, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("rivers and trains in spring weather " * 900 + "\n\nSummarize this.")  # ~5,000 words
+    child = spawn(home_with_model, "ask", "-e", "low", "--seed", "1", "-f", str(notes))
+    child.expect("Waiting for the model")
+    child.sendintr()
+    lines = screen_of(run_to_end(child))
+    assert child.exitstatus == 130
+    assert any("(interrupted)" in line for line in lines)
+    assert not any("Thought for" in line or "Traceback" in line for line in lines)

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from thinkcli.engine.batch import LlamaBatch
 
 _GGML_LOG_DEBUG = 1
+# Prompt tokens per llama_decode. Python sees Ctrl-C only between two calls, so a
+# chunk must be short (a fraction of a second on two cores even deep in a long
+# prompt); larger chunks were not measurably faster with this model.
+PROMPT_CHUNK = 256
 _log_callback = None  # must outlive every llama.cpp call: a collected callback segfaults
 
 
@@ -245,8 +249,11 @@ class LlamaEngine:
         )
 
     def decode_prompt(self, tokens: list[int], *, start: int) -> int:
-        """Decode ``tokens`` on sequence 0 from position ``start``; returns the logits' batch index."""
-        step = lc.llama_n_batch(self._ctx)
+        """Decode ``tokens`` on sequence 0 from position ``start``; returns the logits' batch index.
+
+        Small chunks: Ctrl-C is noticed only between two ``llama_decode`` calls.
+        """
+        step = min(PROMPT_CHUNK, lc.llama_n_batch(self._ctx))
         for offset in range(0, len(tokens), step):
             chunk = tokens[offset : offset + step]
             last = offset + step >= len(tokens)
