@@ -335,3 +335,26 @@ def test_the_demo_model_is_named_once_on_a_terminal(monkeypatch, tmp_path):
     ask_mod.note_demo_model(env, "smollm2-135m", console)
     ask_mod.note_demo_model(env, "qwen3-1.7b", console)
     assert err.getvalue().count("demo") == 1 and "thinkcli pull qwen3-1.7b" in err.getvalue()
+
+
+def test_a_prompt_longer_than_the_context_says_so_with_or_without_thinking(monkeypatch):
+    for flags in ([], ["--no-think"], ["-e", "high"]):
+        r = run_cli(["ask", *flags, "word " * 3000], monkeypatch=monkeypatch, n_ctx=2048)
+        assert r.code == 1
+        assert "the prompt is" in r.err and "context holds 2048" in r.err and "no room" not in r.err
+
+
+def test_ctx_that_is_changed_or_past_the_trained_context_is_noted(monkeypatch):
+    r = run_cli(["ask", "--no-think", "--ctx", "10", "q"], monkeypatch=monkeypatch, n_ctx=256)
+    assert "--ctx 10 became 256 tokens" in r.err
+    r = run_cli(["ask", "--ctx", "40000", "q"], monkeypatch=monkeypatch, n_ctx=40000, n_ctx_train=8192)
+    assert "more than the 8192 tokens" in r.err and r.code == 0
+    r = run_cli(["ask", "--ctx", "4096", "q"], monkeypatch=monkeypatch, n_ctx=4096, n_ctx_train=8192)
+    assert "--ctx" not in r.err
+
+
+def test_a_levels_minimum_yields_to_an_explicit_budget(monkeypatch):
+    r = run_cli(["ask", "-e", "max", "--samples", "1", "--think-budget", "64", "--json", "q"], monkeypatch=monkeypatch)
+    assert r.code == 0, r.err
+    r = run_cli(["ask", "--think-budget", "64", "--min-think", "100", "q"], monkeypatch=monkeypatch)
+    assert r.code == 2 and "--min-think 100 is more than the thinking budget 64" in r.err

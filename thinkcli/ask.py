@@ -99,9 +99,12 @@ def preset_for(settings: Settings, knobs: Knobs) -> EffortPreset:
         selection = "vote"
     elif samples == 1 and selection != "single":
         selection = "single"
-    min_think = knobs.min_think if knobs.min_think is not None else level.min_think
-    if budget and min_think > budget:
-        raise UsageError(f"--min-think {min_think} is more than the thinking budget {budget}")
+    if knobs.min_think is None:
+        min_think = min(level.min_think, budget)  # a level's own minimum yields to --think-budget
+    elif budget and knobs.min_think > budget:
+        raise UsageError(f"--min-think {knobs.min_think} is more than the thinking budget {budget}")
+    else:
+        min_think = knobs.min_think
     return EffortPreset(level.name, budget, min_think, samples, selection, level.temperature)
 
 
@@ -115,8 +118,14 @@ def make_plan(
     if level.samples > 1 and temperature <= 0:
         notice(f"temperature 0 makes all {level.samples} paths the same; sampling at 0.6 instead")
         temperature = 0.6
+    _note_context(settings.ctx, engine.info, notice)
     wrap_up = engine.count_tokens(settings.wrap_up) + 8
     at_once = paths_at_once(level.selection, level.samples)
+    if prompt_tokens + at_once >= engine.info.n_ctx:
+        raise ContextOverflowError(
+            f"the prompt is {prompt_tokens} tokens but the context holds {engine.info.n_ctx} "
+            "(shorten the input or raise --ctx)"
+        )
     share = (engine.info.n_ctx - prompt_tokens) // at_once
     think = level.think_budget
     if think > 0 and think + wrap_up + ANSWER_RESERVE > share:
@@ -144,6 +153,19 @@ def make_plan(
         sampling=Sampling(temperature, settings.top_p, settings.top_k),
         seed=settings.seed if settings.seed is not None else random.randrange(2**31),
     )
+
+
+def _note_context(asked: int | None, info, notice: Callable[[str], None]) -> None:
+    """Say when ``--ctx`` was not taken as given, or goes past what the model was trained on."""
+    if asked is None:
+        return
+    if info.n_ctx != asked:
+        notice(f"--ctx {asked} became {info.n_ctx} tokens (llama.cpp's limits)")
+    if info.n_ctx_train and info.n_ctx > info.n_ctx_train:
+        notice(
+            f"--ctx {info.n_ctx} is more than the {info.n_ctx_train} tokens {info.name} was trained on; "
+            "answers may degrade past that"
+        )
 
 
 def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, open_engine) -> ExitStatus:
