@@ -358,3 +358,17 @@ def test_a_levels_minimum_yields_to_an_explicit_budget(monkeypatch):
     assert r.code == 0, r.err
     r = run_cli(["ask", "--think-budget", "64", "--min-think", "100", "q"], monkeypatch=monkeypatch)
     assert r.code == 2 and "--min-think 100 is more than the thinking budget 64" in r.err
+
+
+def test_a_cut_off_answer_is_said_on_stderr(monkeypatch):
+    r = run_cli(["ask", "--max-tokens", "2", "q"], monkeypatch=monkeypatch)
+    assert r.code == 0 and r.out == "The answer\n"
+    assert "cut off" in r.err
+
+
+def test_show_thinking_on_a_pipe_shows_each_paths_trace(monkeypatch):
+    paths = [["Path A says 4.", "</think>", "It is 4."], ["Path B says 5.", "</think>", "It is 5."]]
+    r = run_cli(["ask", "--show-thinking", "--samples", "2", "-t", "0.7", "q"], scripts=paths, monkeypatch=monkeypatch)
+    assert r.code == 0
+    assert r.err.index("── path 1") < r.err.index("Path A says 4.") < r.err.index("── path 2")
+    assert r.err.index("── path 2") < r.err.index("Path B says 5.") < r.err.index("▸ Explored 2 paths")

@@ -76,7 +76,7 @@ def test_parallel_paths_fold_into_an_explored_line(home_with_model):
     lines = screen_of(run_to_end(child))
     assert child.exitstatus == 0
     explored = [line for line in lines if "Explored 3 paths" in line]
-    assert len(explored) == 1 and "agree" in explored[0]
+    assert len(explored) == 1 and "→" in explored[0]
     assert not any("path 1" in line for line in lines)  # the live board is gone
 
 
@@ -102,3 +102,15 @@ def test_ctrl_c_during_prompt_evaluation_stops_the_run(home_with_model, tmp_path
     assert child.exitstatus == 130
     assert any("(interrupted)" in line for line in lines)
     assert not any("Thought for" in line or "Traceback" in line for line in lines)
+
+
+def test_ctrl_c_while_thinking_keeps_the_folded_line(home_with_model):
+    child = spawn(home_with_model, "ask", "--seed", "1", "--think-budget", "4000", "--min-think", "3000", QUESTION)
+    child.expect("Thinking")
+    child.expect(r"\d+ tokens")  # the model has begun to think
+    child.sendintr()
+    lines = screen_of(run_to_end(child))
+    assert child.exitstatus == 130
+    folded = [line for line in lines if "Thought for" in line]
+    assert len(folded) == 1 and folded[0].endswith("tokens (interrupted)")
+    assert not any("Thinking ·" in line for line in lines)  # the live display is gone

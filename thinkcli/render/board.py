@@ -40,6 +40,10 @@ class Board:
         """Record the latest progress of sample ``ev.sample``."""
         self._rows = {**self._rows, ev.sample: ev}
 
+    def rows(self) -> list[Progress]:
+        """The latest progress of each path, in path order."""
+        return [ev for _, ev in sorted(self._rows.items())]
+
     def row(self, ev: Progress, now: float) -> Text:
         """``⠋ path 2 · 312 tokens · 42``, one line, never wrapped."""
         if ev.done:
@@ -57,7 +61,7 @@ class Board:
         return line
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        rows = [ev for _, ev in sorted(self._rows.items())]
+        rows = self.rows()
         fit = max(1, live_height(options.size.height, self.max_lines) + 1)
         shown = rows if len(rows) <= fit else rows[: fit - 1]
         now = console.get_time()

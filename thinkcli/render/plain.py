@@ -15,8 +15,11 @@ from thinkcli.events import Explored, Notice, Progress, Result, ThinkEnd, Thinki
 from thinkcli.events import Text as TextEvent
 from thinkcli.render.summary import (
     INTERRUPTED,
+    PARTIAL,
     Thinking,
+    cut_note,
     explored_line,
+    interrupted_thought_line,
     no_answer_note,
     thought_line,
 )
@@ -81,10 +84,16 @@ class PlainRenderer:
         """Nothing: a pipe has no live display."""
 
     def explored(self, ev: Explored) -> None:
-        """With show, one summary line on stderr."""
+        """With show, each path's trace headed by its number, then a summary line, on stderr."""
         self._thought = True
-        if self.thinking == "show":
-            self._err_line(Text(explored_line(ev), style="dim"))
+        if self.thinking != "show":
+            return
+        for index, sample in enumerate(ev.samples):
+            answer = sample.extracted if sample.extracted is not None else "no answer"
+            self._err_line(Text(f"── path {index + 1} · {answer} · confidence {sample.confidence:.2f}", style="dim bold"))
+            if sample.reasoning.strip():
+                self._err_line(Text(sample.reasoning.strip("\n"), style="dim"))
+        self._err_line(Text(explored_line(ev), style="dim"))
 
     def notice(self, ev: Notice) -> None:
         """One line on stderr."""
@@ -100,12 +109,17 @@ class PlainRenderer:
         self._end_answer()
         if not self._answer.strip():
             self._err_line(Text(no_answer_note(self._thought), style="dim"))
+        elif (note := cut_note(result)) is not None:
+            self._err_line(Text(note, style="dim"))
 
     def interrupted(self, result: Result | None) -> None:
         """Keep what was written; write the best answer if none was; say so."""
         if self._err_mid_line:
             self._err_line(Text(""))
+        if self._thinking_open and self.thinking == "show":
+            self._err_line(Text(interrupted_thought_line(*self._last), style="dim"))
         if not self._answer.strip() and result is not None and result.answer.strip():
+            self._err_line(Text(PARTIAL, style="dim"))
             _write(self.out, result.answer)
             self._answer = result.answer
         self._end_answer()
