@@ -372,3 +372,12 @@ def test_show_thinking_on_a_pipe_shows_each_paths_trace(monkeypatch):
     assert r.code == 0
     assert r.err.index("── path 1") < r.err.index("Path A says 4.") < r.err.index("── path 2")
     assert r.err.index("── path 2") < r.err.index("Path B says 5.") < r.err.index("▸ Explored 2 paths")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["ask", "--help"], ["models", "--help"]])
+def test_help_survives_a_closed_pipe(args):
+    proc = subprocess.Popen([sys.executable, "-m", "thinkcli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the help is written, as with `| true`
+    err = proc.stderr.read()
+    assert proc.wait() == 0, err
+    assert err == b""

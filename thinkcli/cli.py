@@ -183,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         code = int(status or 0)
     except typer.Exit as done:
         code = done.exit_code
+    except SystemExit as exc:  # Rich's answer to a closed pipe while printing help
+        if exc.code != 1 or not _stdout_is_devnull():
+            raise
+        code = int(ExitStatus.OK)
     except ThinkError as exc:
         if _state["debug"]:
             raise
@@ -200,6 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         code = _fail("interrupted", ExitStatus.INTERRUPTED)
     return _exit(code, argv)
+
+
+def _stdout_is_devnull() -> bool:
+    """Whether stdout was pointed at /dev/null, as Rich does when the reader goes away."""
+    try:
+        here, null = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError):
+        return False
+    return (here.st_dev, here.st_ino) == (null.st_dev, null.st_ino)
 
 
 def _os_message(exc: OSError) -> str:
