@@ -381,3 +381,35 @@ def test_help_survives_a_closed_pipe(args):
     err = proc.stderr.read()
     assert proc.wait() == 0, err
     assert err == b""
+
+
+def test_bare_words_are_one_question(monkeypatch):
+    r = run_cli(["ask", "What", "is", "2", "plus", "2"], monkeypatch=monkeypatch)
+    assert r.code == 0, r.err
+    assert "What is 2 plus 2" in r.engine.prompts[0]
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--samples", "0", "--samples must be from 1 to 64, got 0"),
+    ("--samples", "65", "--samples must be from 1 to 64, got 65"),
+    ("--think-budget", "-1", "--think-budget must be at least 0, got -1"),
+])
+def test_out_of_range_counts_are_usage_errors(monkeypatch, flag, value, message):
+    r = run_cli(["ask", flag, value, "q"], monkeypatch=monkeypatch)
+    assert r.code == 2 and message in r.err
+
+
+def test_ask_help_is_grouped_with_defaults_and_examples_and_fits_60_columns():
+    env = {**__import__("os").environ, "COLUMNS": "60"}
+    done = subprocess.run([sys.executable, "-m", "thinkcli", "ask", "--help"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0
+    text = done.stdout
+    for panel in ("Model", "Thinking and effort", "Sampling", "Input", "Output"):
+        assert f"─ {panel} ─" in text
+    for flag in ("--think-budget", "--reasoning-format", "--show-thinking", "--hide-thinking", "--top-p", "--top-k"):
+        assert flag in text, flag
+    assert "thinkcli ask What is 12 + 7" in text and "adaptive vote" in text
+    flat = " ".join(text.replace("│", " ").split())
+    assert "[default: medium]" in flat and "[default: 0.95]" in flat
+    assert "<bool>" not in text.split("─ Input ─")[1] and "<list[Path]>" not in text and "[x>=0]" not in text
+    assert max(len(line) for line in text.splitlines()) <= 60

@@ -37,8 +37,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and llama.cpp's own log."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: bool = typer.Option(False, "--debug", metavar="", help="Show tracebacks and llama.cpp's own log."),
+    version: bool = typer.Option(False, "--version", metavar="", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     _state["debug"] = debug or _state["debug"]
 
@@ -55,38 +55,97 @@ def _settings(env, flags: dict):
     return load_settings(env=env.vars, flags=flags)
 
 
-@app.command()
+_MODEL, _EFFORT, _SAMPLING, _INPUT, _OUTPUT = "Model", "Thinking and effort", "Sampling", "Input", "Output"
+
+_ASK_HELP = """Answer one question, thinking first.
+
+\b
+  thinkcli ask What is 12 + 7
+  thinkcli ask -e high "A bat and a ball cost 1.10..."
+  cat notes.md | thinkcli ask Summarize this
+
+\b
+Effort  thinking budget  paths  selection
+none    0                1      -
+low     256              1      -
+medium  1024 (default)   1      -
+high    4096             5      vote
+max     8192, min 1024   8      vote, then verify
+auto    1024, then 2048  2-8    adaptive vote
+
+Flags override the config file and THINKCLI_* variables."""
+
+
+@app.command(help=_ASK_HELP)
 def ask(
-    question: Optional[str] = typer.Argument(None, help="The question. Piped stdin and --file add context."),
-    file: List[Path] = typer.Option([], "--file", "-f", help="Read the problem from a file (repeatable)."),
-    system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="A .gguf path, a catalog name, or hf:OWNER/REPO/FILE.gguf."),
-    effort: Optional[str] = typer.Option(None, "--effort", "-e", help="none, low, medium, high, max, auto, or a level from the config."),
-    think_budget: Optional[int] = typer.Option(None, "--think-budget", min=0, help="Thinking tokens before thinkcli closes the thinking."),
-    min_think: Optional[int] = typer.Option(None, "--min-think", min=0, help="Thinking tokens before the model may stop thinking."),
-    samples: Optional[int] = typer.Option(None, "--samples", min=1, max=64, help="Reasoning paths explored in parallel."),
-    no_think: bool = typer.Option(False, "--no-think", help="Answer without thinking."),
-    show_thinking: bool = typer.Option(False, "--show-thinking", help="Keep the whole reasoning trace on screen."),
-    hide_thinking: bool = typer.Option(False, "--hide-thinking", help="Show only a spinner while the model thinks."),
-    reasoning_format: Optional[str] = typer.Option(None, "--reasoning-format", help="auto, think, harmony, magistral or prompted."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="0 means greedy."),
-    top_p: Optional[float] = typer.Option(None, "--top-p"),
-    top_k: Optional[int] = typer.Option(None, "--top-k"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Cap on generated answer tokens."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for sampling (default: random)."),
-    ctx: Optional[int] = typer.Option(None, "--ctx", help="Context size in tokens (default: min(trained, 8192))."),
-    gpu_layers: Optional[int] = typer.Option(None, "--gpu-layers", help="Layers on the GPU; -1 = all."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: the free physical cores)."),
-    no_repack: bool = typer.Option(False, "--no-repack", help="Don't repack weights for llama.cpp's CPU kernels (AMX)."),
-    no_stdin: bool = typer.Option(False, "--no-stdin", help="Never read standard input (for shell loops)."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the answer, reasoning and stats."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and llama.cpp's own log."),
+    question: Optional[List[str]] = typer.Argument(
+        None, metavar="QUESTION...", help="The question; several words are joined into one.", show_default=False
+    ),
+    file: List[Path] = typer.Option(
+        [], "--file", "-f", metavar="FILE", rich_help_panel=_INPUT, show_default=False,
+        help="Read the problem from a file (repeatable).",
+    ),
+    system: Optional[str] = typer.Option(None, "--system", "-s", metavar="TEXT", rich_help_panel=_INPUT, help="System prompt."),
+    no_stdin: bool = typer.Option(False, "--no-stdin", metavar="", rich_help_panel=_INPUT, help="Never read standard input (for shell loops)."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", metavar="NAME", rich_help_panel=_MODEL,
+        help="Catalog name, .gguf path or hf:OWNER/REPO/FILE.gguf. \\[default: smollm2-135m]",
+    ),
+    ctx: Optional[int] = typer.Option(
+        None, "--ctx", metavar="N", rich_help_panel=_MODEL, help="Context size in tokens. \\[default: trained, at most 8192]"
+    ),
+    gpu_layers: Optional[int] = typer.Option(
+        None, "--gpu-layers", metavar="N", rich_help_panel=_MODEL, help="Layers on the GPU; -1 = all. \\[default: all]"
+    ),
+    threads: Optional[int] = typer.Option(
+        None, "--threads", metavar="N", rich_help_panel=_MODEL, help="CPU threads. \\[default: the free cores]"
+    ),
+    no_repack: bool = typer.Option(
+        False, "--no-repack", metavar="", rich_help_panel=_MODEL, help="Don't repack weights for the CPU kernels (AMX)."
+    ),
+    effort: Optional[str] = typer.Option(
+        None, "--effort", "-e", metavar="LEVEL", rich_help_panel=_EFFORT,
+        help="none, low, medium, high, max, auto, or a level from the config. \\[default: medium]",
+    ),
+    think_budget: Optional[int] = typer.Option(
+        None, "--think-budget", metavar="N", rich_help_panel=_EFFORT, help="Thinking tokens per path. \\[default: the level's]"
+    ),
+    min_think: Optional[int] = typer.Option(
+        None, "--min-think", metavar="N", rich_help_panel=_EFFORT, help="Thinking tokens before the model may stop."
+    ),
+    samples: Optional[int] = typer.Option(
+        None, "--samples", metavar="N", rich_help_panel=_EFFORT, help="Paths explored in parallel (1-64)."
+    ),
+    no_think: bool = typer.Option(False, "--no-think", metavar="", rich_help_panel=_EFFORT, help="Answer without thinking."),
+    reasoning_format: Optional[str] = typer.Option(
+        None, "--reasoning-format", metavar="NAME", rich_help_panel=_EFFORT,
+        help="auto, think, harmony, magistral or prompted. \\[default: auto]",
+    ),
+    temperature: Optional[float] = typer.Option(
+        None, "--temperature", "-t", metavar="T", rich_help_panel=_SAMPLING, help="0 means greedy. \\[default: 0.6]"
+    ),
+    top_p: Optional[float] = typer.Option(
+        None, "--top-p", metavar="P", rich_help_panel=_SAMPLING, help="Keep the likeliest tokens up to this mass. \\[default: 0.95]"
+    ),
+    top_k: Optional[int] = typer.Option(
+        None, "--top-k", metavar="K", rich_help_panel=_SAMPLING, help="Keep the K likeliest tokens; 0 = all. \\[default: 20]"
+    ),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="N", rich_help_panel=_SAMPLING, help="Sampling seed. \\[default: random]"),
+    max_tokens: Optional[int] = typer.Option(
+        None, "--max-tokens", metavar="N", rich_help_panel=_OUTPUT, help="Cap on answer tokens. \\[default: 2048]"
+    ),
+    show_thinking: bool = typer.Option(False, "--show-thinking", metavar="", rich_help_panel=_OUTPUT, help="Keep the whole reasoning on screen."),
+    hide_thinking: bool = typer.Option(False, "--hide-thinking", metavar="", rich_help_panel=_OUTPUT, help="Only a spinner while it thinks."),
+    json_out: bool = typer.Option(False, "--json", metavar="", rich_help_panel=_OUTPUT, help="One JSON object: answer, reasoning, stats."),
+    debug: bool = typer.Option(False, "--debug", metavar="", rich_help_panel=_OUTPUT, help="Tracebacks and llama.cpp's own log."),
 ) -> None:
-    """Answer one question, thinking first."""
     from thinkcli.ask import Knobs, read_question, run_ask
     from thinkcli.load import open_engine
 
     _state["debug"] = debug or _state["debug"]
+    _in_range("--think-budget", think_budget, 0)
+    _in_range("--min-think", min_think, 0)
+    _in_range("--samples", samples, 1, 64)
     if show_thinking and hide_thinking:
         raise UsageError("--show-thinking and --hide-thinking contradict each other")
     env = _environment()
@@ -106,7 +165,7 @@ def ask(
         json=json_out,
         debug=_state["debug"],
     )
-    text = read_question(env, question, file, stdin=not no_stdin)
+    text = read_question(env, " ".join(question or []), file, stdin=not no_stdin)
 
     def opener(settings, err, *, n_seq_max, debug):
         return open_engine(settings, env.vars, err, n_seq_max=n_seq_max, debug=debug)
@@ -114,6 +173,12 @@ def ask(
     with _closed_pipe_is_fine():
         status = run_ask(env, settings, knobs, text, opener)
     raise typer.Exit(int(status))
+
+
+def _in_range(flag: str, value: int | None, low: int, high: int | None = None) -> None:
+    if value is not None and (value < low or (high is not None and value > high)):
+        span = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise UsageError(f"{flag} must be {span}, got {value}")
 
 
 @app.command()
@@ -128,8 +193,8 @@ def pull(name: str = typer.Argument(..., help="A catalog name or hf:OWNER/REPO/F
 
 @app.command()
 def models(
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-    catalog: bool = typer.Option(False, "--catalog", help="List the models thinkcli can pull by name."),
+    json_out: bool = typer.Option(False, "--json", metavar="", help="Print JSON."),
+    catalog: bool = typer.Option(False, "--catalog", metavar="", help="List the models thinkcli can pull by name."),
 ) -> None:
     """List local models (or the catalog)."""
     from thinkcli.listing import print_catalog, print_models
