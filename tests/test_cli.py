@@ -131,6 +131,17 @@ def test_unknown_effort_is_usage_error(monkeypatch):
     r = run_cli(["ask", "-e", "extreme", "q"], monkeypatch=monkeypatch)
     assert r.code == 2
     assert "unknown effort 'extreme'" in r.err
+    r = run_cli(["ask", "-e", "hihg", "q"], monkeypatch=monkeypatch)
+    assert r.code == 2 and "(did you mean 'high'?)" in r.err
+    r = run_cli(["ask", "q"], monkeypatch=monkeypatch, env={"THINKCLI_EFFORT": "hgh"})
+    assert r.code == 1 and "THINKCLI_EFFORT: unknown effort 'hgh' (did you mean 'high'?)" in r.err
+
+
+def test_unknown_effort_in_the_config_file_blames_the_file(monkeypatch, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("effort = 'hihg'\n")
+    r = run_cli(["ask", "q"], monkeypatch=monkeypatch, env={"THINKCLI_CONFIG": str(config)})
+    assert r.code == 1 and str(config) in r.err and "did you mean 'high'" in r.err
 
 
 def test_conflicting_thinking_flags(monkeypatch):
