@@ -180,7 +180,14 @@ def test_json_schema(monkeypatch):
     assert doc["stats"]["thinking_tokens"] == 5 and doc["stats"]["answer_tokens"] == 4
     assert len(doc["samples"]) == 1 and doc["chosen"] == 0
     assert doc["samples"][0]["think_end"] == "stop"
-    assert r.engine.seeds == [[3]]
+    assert r.engine.seeds == [[3]] and doc["seed"] == 3
+
+
+def test_json_records_a_random_seed_that_reproduces_the_run(monkeypatch):
+    first = json.loads(run_cli(["ask", "--json", "--samples", "2", "q"], monkeypatch=monkeypatch).out)
+    again = run_cli(["ask", "--json", "--samples", "2", "--seed", str(first["seed"]), "q"], monkeypatch=monkeypatch)
+    assert isinstance(first["seed"], int)
+    assert again.engine.seeds == [[first["seed"], first["seed"] + 1]]
 
 
 def test_no_think_disables_thinking(monkeypatch):

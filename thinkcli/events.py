@@ -98,6 +98,7 @@ class Result:
     votes: dict[str, float] = field(default_factory=dict)
     chosen: int = 0
     interrupted: bool = False
+    seed: int | None = None  # the seed sampling used (``--seed`` reproduces the run)
     stats: Stats = field(default_factory=Stats)
 
     def to_dict(self) -> dict:

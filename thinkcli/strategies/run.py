@@ -192,6 +192,7 @@ class Run:
             votes=votes or {},
             chosen=chosen,
             interrupted=interrupted,
+            seed=self.plan.seed,
             stats=stats,
         )
 
