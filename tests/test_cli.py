@@ -431,3 +431,24 @@ def test_ask_help_is_grouped_with_defaults_and_examples_and_fits_60_columns():
     assert "[default: medium]" in flat and "[default: 0.95]" in flat
     assert "<bool>" not in text.split("─ Input ─")[1] and "<list[Path]>" not in text and "[x>=0]" not in text
     assert max(len(line) for line in text.splitlines()) <= 60
+
+
+def test_catalog_shows_sizes_and_what_is_pulled(isolated_home, capsys):
+    (isolated_home / "models").mkdir(parents=True)
+    (isolated_home / "models" / "smollm2-135m.gguf").write_bytes(b"x")
+    assert cli.main(["models", "--catalog", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["smollm2-135m"]["pulled"] is True and rows["qwen3-0.6b"]["pulled"] is False
+    assert rows["smollm2-135m"]["size_bytes"] == 98_362_432
+    assert cli.main(["models", "--catalog"]) == 0
+    table = capsys.readouterr().out
+    assert "PULLED" in table and "98.4 MB" in table
+
+
+def test_models_names_a_hand_placed_file_as_ask_and_rm_accept_it(isolated_home, capsys):
+    (isolated_home / "models").mkdir(parents=True)
+    (isolated_home / "models" / "foo.gguf").write_bytes(b"not a model")
+    assert cli.main(["models", "--json"]) == 0
+    assert [row["name"] for row in json.loads(capsys.readouterr().out)] == ["foo"]
+    assert cli.main(["rm", "foo"]) == 0
+    assert not (isolated_home / "models" / "foo.gguf").exists()
