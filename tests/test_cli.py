@@ -452,3 +452,29 @@ def test_models_names_a_hand_placed_file_as_ask_and_rm_accept_it(isolated_home, 
     assert [row["name"] for row in json.loads(capsys.readouterr().out)] == ["foo"]
     assert cli.main(["rm", "foo"]) == 0
     assert not (isolated_home / "models" / "foo.gguf").exists()
+
+
+class _OpenPipe(io.BytesIO):
+    """Standard input that stays open until thinkcli says it is waiting for it."""
+
+    def __init__(self, data: bytes, err: io.StringIO):
+        super().__init__(data)
+        self.err = err
+
+    def read(self, *args):
+        for _ in range(200):  # up to 10 s for the note; it comes after about one
+            if "reading standard input" in self.err.getvalue():
+                return super().read(*args)
+            __import__("time").sleep(0.05)
+        return b""
+
+
+def test_stdin_that_stays_open_is_announced(monkeypatch):
+    err = io.StringIO()
+    env = Environment(stdin=_OpenPipe(b"Hello", err), stdout=io.StringIO(), stderr=err,
+                      stdin_isatty=False, stdout_isatty=False)
+    assert env.read_stdin(note_after_s=0.05) == b"Hello"
+    assert err.getvalue() == "thinkcli: reading standard input until it closes (--no-stdin to skip it)\n"
+    quick = Environment(stdin=io.BytesIO(b"Hi"), stdout=io.StringIO(), stderr=io.StringIO(),
+                        stdin_isatty=False, stdout_isatty=False)
+    assert quick.read_stdin() == b"Hi" and quick.stderr.getvalue() == ""

@@ -61,7 +61,7 @@ def read_question(env: Environment, question: str | None, files: list[Path], *, 
     if len(files) > 1:
         parts = [f"File {path.name}:\n{text}" for path, text in zip(files, parts)]
     if stdin and not env.stdin_isatty:
-        piped = _decode(env.stdin.read(), "standard input")
+        piped = _decode(env.read_stdin(), "standard input")
         parts.append(piped)
     parts.append(question or "")
     parts = [part.strip() for part in parts if part.strip()]
