@@ -478,3 +478,12 @@ def test_stdin_that_stays_open_is_announced(monkeypatch):
     quick = Environment(stdin=io.BytesIO(b"Hi"), stdout=io.StringIO(), stderr=io.StringIO(),
                         stdin_isatty=False, stdout_isatty=False)
     assert quick.read_stdin() == b"Hi" and quick.stderr.getvalue() == ""
+
+
+def test_a_levels_own_budget_is_clamped_quietly_unless_asked_for(monkeypatch):
+    quiet = run_cli(["ask", "-e", "high", "--json", "q"], monkeypatch=monkeypatch)
+    assert quiet.code == 0 and "clamped" not in quiet.err
+    loud = run_cli(["ask", "-e", "high", "--debug", "--json", "q"], monkeypatch=monkeypatch)
+    assert "thinking budget clamped to" in loud.err and "per path" in loud.err
+    sized = run_cli(["ask", "-e", "high", "--ctx", "8192", "--json", "q"], monkeypatch=monkeypatch)
+    assert "thinking budget clamped to" in sized.err

@@ -135,8 +135,11 @@ def make_plan(
                 f"the {engine.info.n_ctx}-token context leaves no room to think "
                 f"for {at_once} path(s); raise --ctx or lower --samples"
             )
-        per = " per path" if at_once > 1 else ""
-        notice(f"thinking budget clamped to {think} tokens{per} to fit the {engine.info.n_ctx}-token context (raise --ctx)")
+        # Said when the user sized things (or debugs): a level's own budget that the
+        # default context cannot hold would otherwise warn on every run.
+        if knobs.debug or knobs.think_budget is not None or knobs.samples is not None or settings.ctx is not None:
+            per = " per path" if at_once > 1 else ""
+            notice(f"thinking budget clamped to {think} tokens{per} to fit the {engine.info.n_ctx}-token context (raise --ctx)")
     budget = Budget(
         think=think,
         min_think=min(level.min_think, think),
