@@ -641,3 +641,20 @@ def test_interrupted_while_exploring_folds_the_board():
     renderer.progress(Progress(1, 120, 5, "7", True, 1.0))
     renderer.interrupted(None)
     assert screen(raw(out)) == ["▸ Explored 2 paths · 225 tokens (interrupted)"]
+
+
+def test_json_shows_a_spinner_on_a_terminal_stderr_and_leaves_it_clean():
+    out, err = pipe(), term()
+    renderer = JsonRenderer(out=out, err=err, auto_refresh=False)
+    dispatch(single_run(), renderer)
+    assert "Waiting for the model" in raw(err) and " tokens · " in raw(err), "the spinner counted the thinking"
+    assert screen(raw(err)) == []  # and is gone at the end
+    assert json.loads(raw(out))["answer"]
+
+    out, err = pipe(), term()
+    dispatch(parallel_run(), JsonRenderer(out=out, err=err, auto_refresh=False))
+    assert "Exploring 3 paths" in raw(err) and screen(raw(err)) == []
+
+    out, err = pipe(), pipe()
+    dispatch(single_run(), JsonRenderer(out=out, err=err))
+    assert raw(err) == ""

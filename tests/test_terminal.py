@@ -114,3 +114,13 @@ def test_ctrl_c_while_thinking_keeps_the_folded_line(home_with_model):
     folded = [line for line in lines if "Thought for" in line]
     assert len(folded) == 1 and folded[0].endswith("tokens (interrupted)")
     assert not any("Thinking ·" in line for line in lines)  # the live display is gone
+
+
+def test_json_on_a_terminal_shows_a_spinner_then_only_the_document(home_with_model):
+    child = spawn(home_with_model, "ask", "--json", "--seed", "1", "-e", "low", QUESTION)
+    raw = run_to_end(child)
+    assert child.exitstatus == 0
+    assert "Waiting for the model" in raw or "Thinking" in raw
+    lines = [line for line in screen_of(raw) if line.strip()]
+    assert lines[0] == "{" and "}" in lines  # the spinner left nothing behind
+    assert any('"seed": 1,' in line for line in lines)
