@@ -658,3 +658,19 @@ def test_json_shows_a_spinner_on_a_terminal_stderr_and_leaves_it_clean():
     out, err = pipe(), pipe()
     dispatch(single_run(), JsonRenderer(out=out, err=err))
     assert raw(err) == ""
+
+
+def test_progress_shows_the_budget_and_each_paths_latest_words():
+    view = TraceView()
+    view.update(text="", tokens=245, elapsed_s=1.0, budget=1024)
+    assert "Thinking · 245/1,024 tokens · " in view.header(0.0).plain
+    view.update(text="", tokens=245, elapsed_s=1.0)
+    assert "Thinking · 245 tokens · " in view.header(0.0).plain
+
+    board = Board()
+    board.update(Progress(0, 312, 0, None, False, 1.0, budget=4096, line="so the total is"))
+    board.update(Progress(1, 90, 4, "42", True, 1.0, budget=4096, line="Answer: 42"))
+    console = term()
+    texts = [text_of(line) for line in console.render_lines(board, console.options, pad=False)]
+    assert texts[0].endswith("path 1 · 312/4,096 tokens · so the total is")
+    assert texts[1] == "✓ path 2 · 90/4,096 tokens · 42"

@@ -18,7 +18,7 @@ from thinkcli.reasoning import FORMATS, NO_THINKING, PROMPTED_INSTRUCTION, PROMP
 from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial
 from thinkcli.strategies.prompt import build_prompt
 from thinkcli.strategies.sample import MAX_STALLS
-from thinkcli.strategies.run import PRUNE_AFTER, VERIFY_PROMPT
+from thinkcli.strategies.run import PRUNE_AFTER, VERIFY_PROMPT, _last_line
 
 USER = [{"role": "user", "content": "q"}]
 MAX_STEPS = 5000  # the fake never fills its context by itself: a loop that ignores room would hang
@@ -424,3 +424,17 @@ def test_no_floor_means_no_pruning():
     _, run = make_run([unsure], make_plan())
     list(run.explore(1))
     assert run.samples[0].result().think_end == "stop" and [i for i, _ in run.ballots()] == [0]
+
+
+def test_events_carry_the_budget_and_a_glimpse_of_each_path():
+    _, _, events, _ = drive([["Let me", " see.\nStill", " going", "</think>", "It is 4."]], think=64)
+    reasoning = [e for e in events if isinstance(e, Text) and e.kind == "reasoning"]
+    assert reasoning and all(e.budget == 64 for e in reasoning)
+
+    paths = [["First line\nsecond", " thought", "</think>", "Answer: 4"], ["Other path", "</think>", "Answer: 5"]]
+    _, _, events, _ = drive(paths, "vote", 2, think=48)
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress and all(e.budget == 48 for e in progress)
+    assert {e.sample: e.line for e in progress} == {0: "Answer: 4", 1: "Answer: 5"}
+    assert _last_line("First line\nsecond thought\n\n") == "second thought"
+    assert _last_line("x" * 500) == "x" * 80

@@ -24,6 +24,7 @@ class Text:
     sample: int = 0
     thinking_tokens: int = 0
     elapsed_s: float = 0.0
+    budget: int = 0  # the sample's thinking budget (0: none known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class Progress:
     extracted: str | None
     done: bool
     elapsed_s: float
+    budget: int = 0  # the path's thinking budget (0: none known)
+    line: str = ""  # the end of the path's latest line of text, for a live glimpse
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,7 +179,7 @@ class JsonRenderer:
     def reasoning(self, ev: TextEvent) -> None:
         """Collected by the strategy into the result; the spinner counts it."""
         self._view.label = "Thinking"
-        self._view.update(text="", tokens=ev.thinking_tokens, elapsed_s=ev.elapsed_s)
+        self._view.update(text="", tokens=ev.thinking_tokens, elapsed_s=ev.elapsed_s, budget=ev.budget)
         self._refresh()
 
     def thinking_done(self, ev: ThinkingDone) -> None:

@@ -111,7 +111,7 @@ class TerminalRenderer:
             self._trace_text += ev.text
             if len(self._trace_text) > 2 * _TRACE_KEEP:
                 self._trace_text = tail_window(self._trace_text, _TRACE_KEEP)
-        self._trace.update(text=self._trace_text, tokens=ev.thinking_tokens, elapsed_s=ev.elapsed_s)
+        self._trace.update(text=self._trace_text, tokens=ev.thinking_tokens, elapsed_s=ev.elapsed_s, budget=ev.budget)
         self._region.refresh()
 
     def thinking_done(self, ev: ThinkingDone) -> None:

@@ -139,6 +139,8 @@ class Run:
             extracted,
             sample.done,
             round(time.perf_counter() - self.started, 2),
+            sample.budget,
+            _last_line(sample.answer or sample.reasoning),
         )
 
     def verify(self, answer: str) -> float | None:
@@ -195,6 +197,12 @@ class Run:
             seed=self.plan.seed,
             stats=stats,
         )
+
+
+def _last_line(text: str, limit: int = 80) -> str:
+    """The end of the last non-empty line of ``text``, at most ``limit`` characters."""
+    tail = text[-4 * limit :].rstrip()
+    return tail.rsplit("\n", 1)[-1].strip()[-limit:]
 
 
 def chosen_text(result: Result) -> Iterator[Text]:

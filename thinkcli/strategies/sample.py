@@ -260,7 +260,12 @@ class Sample:
         return ThinkingDone(self.index, self.thinking_tokens, round(self.thought_s, 3), self.think_end)
 
     def _text(self, kind: str, text: str) -> Text:
-        return Text(kind, text, self.index, self.thinking_tokens, time.perf_counter() - self._started)
+        return Text(kind, text, self.index, self.thinking_tokens, time.perf_counter() - self._started, self._budget.think)
+
+    @property
+    def budget(self) -> int:
+        """This path's thinking budget in tokens."""
+        return self._budget.think
 
     def result(self) -> SampleResult:
         """What this path produced, with its confidence and extracted answer."""
