@@ -61,12 +61,14 @@ def tally(samples: tuple[SampleResult, ...] | list[SampleResult], chosen: int) -
     ``most confident`` marks a winner picked among tied answers (or with no
     answers to count), ``by confidence`` one outvoted in numbers but not in
     weight, ``verified`` a winner the model confirmed; pruned paths are counted
-    apart because they do not vote.
+    apart because they do not vote, and so are paths stopped once they could
+    not change the winner.
     """
-    voting = [s for s in samples if s.think_end != "pruned"]
+    voting = [s for s in samples if s.think_end != "pruned" and s.answer_end != "decided"]
     counts = Counter(_short(s.extracted) for s in voting if s.extracted is not None)
-    pruned = len(samples) - len(voting)
-    extra = f" · {pruned} pruned" if pruned else ""
+    pruned = sum(s.think_end == "pruned" for s in samples)
+    decided = sum(s.answer_end == "decided" for s in samples)
+    extra = (f" · {pruned} pruned" if pruned else "") + (f" · {decided} stopped, decided" if decided else "")
     winner = samples[chosen] if 0 <= chosen < len(samples) else None
     if not counts or winner is None or winner.extracted is None:
         return f"no answers to compare → most confident{extra}"

@@ -71,9 +71,16 @@ class Run:
         self.started = time.perf_counter()
         self._first: float | None = None
         self._last: float | None = None
+        self._decided_at = 0  # finished samples when the vote was last checked for a decision
 
     def explore(
-        self, n: int, *, budget: Budget | None = None, stream: bool = False, floor: float | None = None
+        self,
+        n: int,
+        *,
+        budget: Budget | None = None,
+        stream: bool = False,
+        floor: float | None = None,
+        stop_decided: bool = False,
     ) -> Iterator[Event]:
         """Decode ``n`` new samples together; yields their events (``Text`` when streaming).
 
@@ -82,6 +89,7 @@ class Run:
             budget: their thinking rules (default: the plan's).
             stream: yield each sample's text as it comes (for one sample), else ``Progress``.
             floor: prune a sample whose running confidence falls below this (DeepConf online).
+            stop_decided: stop the unfinished samples once they cannot change the vote's winner.
         """
         prompt, starts = build_prompt(self.engine, self.fmt, self.messages, thinking=self.plan.thinking)
         first = len(self.samples)
@@ -109,6 +117,8 @@ class Run:
                         yield from events
                 if floor is not None:
                     self._prune(group, batch, floor)
+                if stop_decided and batch.live:
+                    self._stop_decided(group, batch)
                 steps += 1
                 if not stream and (steps % PROGRESS_EVERY == 0 or not batch.live):
                     yield from (self._progress(first + s.index, s) for s in group)
@@ -129,6 +139,18 @@ class Run:
         for sample in group:
             if not sample.done and sample.thinking and sample.thinking_tokens >= PRUNE_AFTER and sample.confidence.current < floor:
                 sample.prune(batch)
+
+    def _stop_decided(self, group: list[Sample], batch: Batch) -> None:
+        """Stop the unfinished paths when even all of them together could not outvote the leader."""
+        unfinished = [s for s in group if not s.done]
+        finished = sum(s.done for s in self.samples)
+        if not unfinished or finished == self._decided_at:
+            return  # nothing new has finished since the last look
+        self._decided_at = finished
+        ballots = [b for i, b in self.ballots() if b.extracted is not None and self.samples[i].done]
+        if ballots and cannot_change_winner(vote(ballots).votes, len(unfinished)):
+            for sample in unfinished:
+                sample.decide(batch)
 
     def _progress(self, index: int, sample: Sample) -> Progress:
         extracted = extract_answer(sample.answer) if sample.answer.strip() else None
@@ -162,9 +184,13 @@ class Run:
         return round(1.0 / (1.0 + math.exp(no - yes)), 4)
 
     def ballots(self) -> list[tuple[int, Ballot]]:
-        """Each voting sample's index and ballot (pruned paths don't vote)."""
+        """Each voting sample's index and ballot (pruned and decided paths don't vote)."""
         results = [s.result() for s in self.samples]
-        return [(i, Ballot(r.extracted, r.confidence)) for i, r in enumerate(results) if r.think_end != "pruned"]
+        return [
+            (i, Ballot(r.extracted, r.confidence))
+            for i, r in enumerate(results)
+            if r.think_end != "pruned" and r.answer_end != "decided"
+        ]
 
     def tally(self) -> tuple[VoteResult, list[int]] | None:
         """Vote over the samples so far; None if no sample may vote."""
@@ -197,6 +223,19 @@ class Run:
             seed=self.plan.seed,
             stats=stats,
         )
+
+
+def cannot_change_winner(votes: dict[str, float], unfinished: int) -> bool:
+    """Whether the leading answer stays ahead however ``unfinished`` more paths vote.
+
+    A ballot weighs at most 1 (``vote.weight``), so the leader is safe once its
+    weight exceeds the runner-up's plus one per unfinished path.
+    """
+    weights = sorted(votes.values(), reverse=True)
+    if not weights:
+        return False
+    runner_up = weights[1] if len(weights) > 1 else 0.0
+    return weights[0] > runner_up + unfinished
 
 
 def _last_line(text: str, limit: int = 80) -> str:

@@ -222,6 +222,16 @@ class Sample:
             self.done = True
             batch.stop(self.index)
 
+    def decide(self, batch: Batch) -> None:
+        """Stop a path that can no longer change the vote's winner; it will not vote."""
+        if not self.done:
+            self._emit(self._parser.finish())
+            if self.think_end == "none" and self.reasoning:
+                self.think_end = "decided"
+            self.answer_end = "decided"
+            self.done = True
+            batch.stop(self.index)
+
     def interrupt(self) -> None:
         """Ctrl-C: keep what there is."""
         if not self.done:
