@@ -487,3 +487,23 @@ def test_a_levels_own_budget_is_clamped_quietly_unless_asked_for(monkeypatch):
     assert "thinking budget clamped to" in loud.err and "per path" in loud.err
     sized = run_cli(["ask", "-e", "high", "--ctx", "8192", "--json", "q"], monkeypatch=monkeypatch)
     assert "thinking budget clamped to" in sized.err
+
+
+def test_the_context_is_sized_for_the_level(monkeypatch):
+    from thinkcli.ask import MAX_SIZED_CTX, context_for
+    from thinkcli.config import DEFAULT_EFFORTS
+
+    assert context_for(DEFAULT_EFFORTS["medium"]) == 8192
+    assert 5 * (4096 + 256) < context_for(DEFAULT_EFFORTS["high"]) <= MAX_SIZED_CTX
+    assert context_for(DEFAULT_EFFORTS["max"]) == MAX_SIZED_CTX
+    asked: dict = {}
+    engine = FakeEngine([THOUGHT])
+
+    def opener(*args, **kw):
+        asked.update(kw)
+        return engine
+
+    run_cli(["ask", "-e", "high", "q"], monkeypatch=monkeypatch)  # sets up the environment
+    monkeypatch.setattr(thinkcli.load, "open_engine", opener)
+    assert cli.main(["ask", "-e", "high", "q"]) == 0
+    assert asked["want_ctx"] == context_for(DEFAULT_EFFORTS["high"])

@@ -229,3 +229,13 @@ def test_a_long_prompt_is_evaluated_in_short_chunks_that_an_interrupt_can_stop(e
     batch = engine.start(prompt_for(engine, "Hi"), n=1, sampling=GREEDY, seeds=[1])  # the engine still works
     assert generate(batch, 4)[0]
     batch.close()
+
+
+def test_a_wanted_context_stops_at_the_trained_one(model_path):
+    from thinkcli.engine.llama import LlamaEngine
+
+    eng = LlamaEngine(model_path, name="smollm2-135m", n_seq_max=1, want_ctx=24576)
+    try:
+        assert eng.info.n_ctx == eng.info.n_ctx_train == 8192
+    finally:
+        eng.close()

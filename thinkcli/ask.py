@@ -25,6 +25,8 @@ from thinkcli.strategies.prompt import build_prompt
 
 SUGGESTED_MODEL = "qwen3-1.7b"  # named to users of the demo model: small, and it really reasons
 ANSWER_RESERVE = 256  # answer tokens each path keeps when its thinking budget is clamped
+PROMPT_ALLOWANCE = 1024  # prompt tokens a level's context is sized for before the prompt is known
+MAX_SIZED_CTX = 32768  # the largest context sized for a level unasked (its memory grows with it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,17 @@ def preset_for(settings: Settings, knobs: Knobs) -> EffortPreset:
     return EffortPreset(level.name, budget, min_think, samples, selection, level.temperature)
 
 
+def context_for(level: EffortPreset) -> int:
+    """The context a level's paths need at full budget: at least 8192, at most ``MAX_SIZED_CTX``.
+
+    The engine takes it only as far as the model's trained context allows; the plan
+    still clamps budgets to what it got.
+    """
+    at_once = paths_at_once(level.selection, level.samples)
+    need = at_once * (level.think_budget + ANSWER_RESERVE + 64) + PROMPT_ALLOWANCE
+    return max(8192, min(MAX_SIZED_CTX, -(-need // 1024) * 1024))
+
+
 def make_plan(
     settings: Settings, knobs: Knobs, level: EffortPreset, engine: Engine, prompt_tokens: int, notice: Callable[[str], None]
 ) -> Plan:
@@ -178,7 +191,10 @@ def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, o
     mode = "json" if knobs.json else ("terminal" if env.stdout_isatty else "plain")
     renderer = make_renderer(mode=mode, thinking=settings.thinking, out=out, err=err)
     level = preset_for(settings, knobs)
-    engine = open_engine(settings, err, n_seq_max=paths_at_once(level.selection, level.samples), debug=knobs.debug)
+    engine = open_engine(
+        settings, err, n_seq_max=paths_at_once(level.selection, level.samples), debug=knobs.debug,
+        want_ctx=context_for(level),
+    )
     try:
         notices: list[str] = []
         if engine.info.chat_template is None:

@@ -92,7 +92,7 @@ def ask(
         help="Catalog name, .gguf path or hf:OWNER/REPO/FILE.gguf. \\[default: smollm2-135m]",
     ),
     ctx: Optional[int] = typer.Option(
-        None, "--ctx", metavar="N", rich_help_panel=_MODEL, help="Context size in tokens. \\[default: trained, at most 8192]"
+        None, "--ctx", metavar="N", rich_help_panel=_MODEL, help="Context size in tokens. \\[default: sized for the level]"
     ),
     gpu_layers: Optional[int] = typer.Option(
         None, "--gpu-layers", metavar="N", rich_help_panel=_MODEL, help="Layers on the GPU; -1 = all. \\[default: all]"
@@ -167,8 +167,8 @@ def ask(
     )
     text = read_question(env, " ".join(question or []), file, stdin=not no_stdin)
 
-    def opener(settings, err, *, n_seq_max, debug):
-        return open_engine(settings, env.vars, err, n_seq_max=n_seq_max, debug=debug)
+    def opener(settings, err, *, n_seq_max, debug, want_ctx=8192):
+        return open_engine(settings, env.vars, err, n_seq_max=n_seq_max, debug=debug, want_ctx=want_ctx)
 
     with _closed_pipe_is_fine():
         status = run_ask(env, settings, knobs, text, opener)

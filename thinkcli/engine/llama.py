@@ -66,7 +66,9 @@ class LlamaEngine:
         path: the GGUF file.
         name: what to call the model in output.
         gpu_layers: layers to offload; -1 = all; None = all when the build supports it.
-        ctx: context size in tokens (shared by all sequences); None = min(trained, 8192).
+        ctx: context size in tokens (shared by all sequences); None = ``want_ctx``
+            (at least 8192) as far as the model's trained context allows.
+        want_ctx: the context the planned run would like when ``ctx`` is None.
         threads: CPU threads; None = the physical cores other processes leave free,
             measured while the model loads and again as the load changes.
         n_seq_max: most sequences one batch may hold.
@@ -82,6 +84,7 @@ class LlamaEngine:
         name: str,
         gpu_layers: int | None = None,
         ctx: int | None = None,
+        want_ctx: int = 8192,
         threads: int | None = None,
         n_seq_max: int = 8,
         repack: bool = True,
@@ -103,7 +106,7 @@ class LlamaEngine:
             raise ModelError(f"llama.cpp could not load {path} (run with --debug to see why)")
         self._vocab = lc.llama_model_get_vocab(self._model)
         n_train = lc.llama_model_n_ctx_train(self._model)
-        n_ctx = ctx or min(n_train, 8192)
+        n_ctx = ctx or min(n_train, max(8192, want_ctx))
         if self._chooser is not None:
             self.threads_choice = self._chooser.choose(wait=True)
         else:
