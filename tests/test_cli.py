@@ -131,6 +131,17 @@ def test_unknown_effort_is_usage_error(monkeypatch):
     r = run_cli(["ask", "-e", "extreme", "q"], monkeypatch=monkeypatch)
     assert r.code == 2
     assert "unknown effort 'extreme'" in r.err
+    r = run_cli(["ask", "-e", "hihg", "q"], monkeypatch=monkeypatch)
+    assert r.code == 2 and "(did you mean 'high'?)" in r.err
+    r = run_cli(["ask", "q"], monkeypatch=monkeypatch, env={"THINKCLI_EFFORT": "hgh"})
+    assert r.code == 1 and "THINKCLI_EFFORT: unknown effort 'hgh' (did you mean 'high'?)" in r.err
+
+
+def test_unknown_effort_in_the_config_file_blames_the_file(monkeypatch, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("effort = 'hihg'\n")
+    r = run_cli(["ask", "q"], monkeypatch=monkeypatch, env={"THINKCLI_CONFIG": str(config)})
+    assert r.code == 1 and str(config) in r.err and "did you mean 'high'" in r.err
 
 
 def test_conflicting_thinking_flags(monkeypatch):
@@ -169,7 +180,14 @@ def test_json_schema(monkeypatch):
     assert doc["stats"]["thinking_tokens"] == 5 and doc["stats"]["answer_tokens"] == 4
     assert len(doc["samples"]) == 1 and doc["chosen"] == 0
     assert doc["samples"][0]["think_end"] == "stop"
-    assert r.engine.seeds == [[3]]
+    assert r.engine.seeds == [[3]] and doc["seed"] == 3
+
+
+def test_json_records_a_random_seed_that_reproduces_the_run(monkeypatch):
+    first = json.loads(run_cli(["ask", "--json", "--samples", "2", "q"], monkeypatch=monkeypatch).out)
+    again = run_cli(["ask", "--json", "--samples", "2", "--seed", str(first["seed"]), "q"], monkeypatch=monkeypatch)
+    assert isinstance(first["seed"], int)
+    assert again.engine.seeds == [[first["seed"], first["seed"] + 1]]
 
 
 def test_no_think_disables_thinking(monkeypatch):
@@ -335,3 +353,157 @@ def test_the_demo_model_is_named_once_on_a_terminal(monkeypatch, tmp_path):
     ask_mod.note_demo_model(env, "smollm2-135m", console)
     ask_mod.note_demo_model(env, "qwen3-1.7b", console)
     assert err.getvalue().count("demo") == 1 and "thinkcli pull qwen3-1.7b" in err.getvalue()
+
+
+def test_a_prompt_longer_than_the_context_says_so_with_or_without_thinking(monkeypatch):
+    for flags in ([], ["--no-think"], ["-e", "high"]):
+        r = run_cli(["ask", *flags, "word " * 3000], monkeypatch=monkeypatch, n_ctx=2048)
+        assert r.code == 1
+        assert "the prompt is" in r.err and "context holds 2048" in r.err and "no room" not in r.err
+
+
+def test_ctx_that_is_changed_or_past_the_trained_context_is_noted(monkeypatch):
+    r = run_cli(["ask", "--no-think", "--ctx", "10", "q"], monkeypatch=monkeypatch, n_ctx=256)
+    assert "--ctx 10 became 256 tokens" in r.err
+    r = run_cli(["ask", "--ctx", "40000", "q"], monkeypatch=monkeypatch, n_ctx=40000, n_ctx_train=8192)
+    assert "more than the 8192 tokens" in r.err and r.code == 0
+    r = run_cli(["ask", "--ctx", "4096", "q"], monkeypatch=monkeypatch, n_ctx=4096, n_ctx_train=8192)
+    assert "--ctx" not in r.err
+
+
+def test_a_levels_minimum_yields_to_an_explicit_budget(monkeypatch):
+    r = run_cli(["ask", "-e", "max", "--samples", "1", "--think-budget", "64", "--json", "q"], monkeypatch=monkeypatch)
+    assert r.code == 0, r.err
+    r = run_cli(["ask", "--think-budget", "64", "--min-think", "100", "q"], monkeypatch=monkeypatch)
+    assert r.code == 2 and "--min-think 100 is more than the thinking budget 64" in r.err
+
+
+def test_a_cut_off_answer_is_said_on_stderr(monkeypatch):
+    r = run_cli(["ask", "--max-tokens", "2", "q"], monkeypatch=monkeypatch)
+    assert r.code == 0 and r.out == "The answer\n"
+    assert "cut off" in r.err
+
+
+def test_show_thinking_on_a_pipe_shows_each_paths_trace(monkeypatch):
+    paths = [["Path A says 4.", "</think>", "It is 4."], ["Path B says 5.", "</think>", "It is 5."]]
+    r = run_cli(["ask", "--show-thinking", "--samples", "2", "-t", "0.7", "q"], scripts=paths, monkeypatch=monkeypatch)
+    assert r.code == 0
+    assert r.err.index("── path 1") < r.err.index("Path A says 4.") < r.err.index("── path 2")
+    assert r.err.index("── path 2") < r.err.index("Path B says 5.") < r.err.index("▸ Explored 2 paths")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["ask", "--help"], ["models", "--help"]])
+def test_help_survives_a_closed_pipe(args):
+    proc = subprocess.Popen([sys.executable, "-m", "thinkcli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the help is written, as with `| true`
+    err = proc.stderr.read()
+    assert proc.wait() == 0, err
+    assert err == b""
+
+
+def test_bare_words_are_one_question(monkeypatch):
+    r = run_cli(["ask", "What", "is", "2", "plus", "2"], monkeypatch=monkeypatch)
+    assert r.code == 0, r.err
+    assert "What is 2 plus 2" in r.engine.prompts[0]
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--samples", "0", "--samples must be from 1 to 64, got 0"),
+    ("--samples", "65", "--samples must be from 1 to 64, got 65"),
+    ("--think-budget", "-1", "--think-budget must be at least 0, got -1"),
+])
+def test_out_of_range_counts_are_usage_errors(monkeypatch, flag, value, message):
+    r = run_cli(["ask", flag, value, "q"], monkeypatch=monkeypatch)
+    assert r.code == 2 and message in r.err
+
+
+def test_ask_help_is_grouped_with_defaults_and_examples_and_fits_60_columns():
+    env = {**__import__("os").environ, "COLUMNS": "60"}
+    done = subprocess.run([sys.executable, "-m", "thinkcli", "ask", "--help"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0
+    text = done.stdout
+    for panel in ("Model", "Thinking and effort", "Sampling", "Input", "Output"):
+        assert f"─ {panel} ─" in text
+    for flag in ("--think-budget", "--reasoning-format", "--show-thinking", "--hide-thinking", "--top-p", "--top-k"):
+        assert flag in text, flag
+    assert "thinkcli ask What is 12 + 7" in text and "adaptive vote" in text
+    flat = " ".join(text.replace("│", " ").split())
+    assert "[default: medium]" in flat and "[default: 0.95]" in flat
+    assert "<bool>" not in text.split("─ Input ─")[1] and "<list[Path]>" not in text and "[x>=0]" not in text
+    assert max(len(line) for line in text.splitlines()) <= 60
+
+
+def test_catalog_shows_sizes_and_what_is_pulled(isolated_home, capsys):
+    (isolated_home / "models").mkdir(parents=True)
+    (isolated_home / "models" / "smollm2-135m.gguf").write_bytes(b"x")
+    assert cli.main(["models", "--catalog", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["smollm2-135m"]["pulled"] is True and rows["qwen3-0.6b"]["pulled"] is False
+    assert rows["smollm2-135m"]["size_bytes"] == 98_362_432
+    assert cli.main(["models", "--catalog"]) == 0
+    table = capsys.readouterr().out
+    assert "PULLED" in table and "98.4 MB" in table
+
+
+def test_models_names_a_hand_placed_file_as_ask_and_rm_accept_it(isolated_home, capsys):
+    (isolated_home / "models").mkdir(parents=True)
+    (isolated_home / "models" / "foo.gguf").write_bytes(b"not a model")
+    assert cli.main(["models", "--json"]) == 0
+    assert [row["name"] for row in json.loads(capsys.readouterr().out)] == ["foo"]
+    assert cli.main(["rm", "foo"]) == 0
+    assert not (isolated_home / "models" / "foo.gguf").exists()
+
+
+class _OpenPipe(io.BytesIO):
+    """Standard input that stays open until thinkcli says it is waiting for it."""
+
+    def __init__(self, data: bytes, err: io.StringIO):
+        super().__init__(data)
+        self.err = err
+
+    def read(self, *args):
+        for _ in range(200):  # up to 10 s for the note; it comes after about one
+            if "reading standard input" in self.err.getvalue():
+                return super().read(*args)
+            __import__("time").sleep(0.05)
+        return b""
+
+
+def test_stdin_that_stays_open_is_announced(monkeypatch):
+    err = io.StringIO()
+    env = Environment(stdin=_OpenPipe(b"Hello", err), stdout=io.StringIO(), stderr=err,
+                      stdin_isatty=False, stdout_isatty=False)
+    assert env.read_stdin(note_after_s=0.05) == b"Hello"
+    assert err.getvalue() == "thinkcli: reading standard input until it closes (--no-stdin to skip it)\n"
+    quick = Environment(stdin=io.BytesIO(b"Hi"), stdout=io.StringIO(), stderr=io.StringIO(),
+                        stdin_isatty=False, stdout_isatty=False)
+    assert quick.read_stdin() == b"Hi" and quick.stderr.getvalue() == ""
+
+
+def test_a_levels_own_budget_is_clamped_quietly_unless_asked_for(monkeypatch):
+    quiet = run_cli(["ask", "-e", "high", "--json", "q"], monkeypatch=monkeypatch)
+    assert quiet.code == 0 and "clamped" not in quiet.err
+    loud = run_cli(["ask", "-e", "high", "--debug", "--json", "q"], monkeypatch=monkeypatch)
+    assert "thinking budget clamped to" in loud.err and "per path" in loud.err
+    sized = run_cli(["ask", "-e", "high", "--ctx", "8192", "--json", "q"], monkeypatch=monkeypatch)
+    assert "thinking budget clamped to" in sized.err
+
+
+def test_the_context_is_sized_for_the_level(monkeypatch):
+    from thinkcli.ask import MAX_SIZED_CTX, context_for
+    from thinkcli.config import DEFAULT_EFFORTS
+
+    assert context_for(DEFAULT_EFFORTS["medium"]) == 8192
+    assert 5 * (4096 + 256) < context_for(DEFAULT_EFFORTS["high"]) <= MAX_SIZED_CTX
+    assert context_for(DEFAULT_EFFORTS["max"]) == MAX_SIZED_CTX
+    asked: dict = {}
+    engine = FakeEngine([THOUGHT])
+
+    def opener(*args, **kw):
+        asked.update(kw)
+        return engine
+
+    run_cli(["ask", "-e", "high", "q"], monkeypatch=monkeypatch)  # sets up the environment
+    monkeypatch.setattr(thinkcli.load, "open_engine", opener)
+    assert cli.main(["ask", "-e", "high", "q"]) == 0
+    assert asked["want_ctx"] == context_for(DEFAULT_EFFORTS["high"])

@@ -148,9 +148,18 @@ def test_user_level_gets_defaults_and_is_listed(tmp_path):
     )
 
 
-def test_unknown_effort_is_checked_only_when_used(tmp_path):
-    settings = load(tmp_path, 'effort = "nope"\n')
-    with pytest.raises(UsageError, match="unknown effort 'nope'"):
+def test_unknown_effort_in_the_file_blames_the_file_unless_a_flag_overrides_it(tmp_path):
+    message = config_error(tmp_path, 'effort = "hihg"\n')
+    assert "key 'effort': unknown effort 'hihg' (did you mean 'high'?)" in message
+    path = write(tmp_path, 'effort = "nope"\n')
+    assert load_settings(path=path, env={}, flags={"effort": "low"}).preset().name == "low"
+
+
+def test_unknown_effort_typos_get_a_suggestion(tmp_path):
+    with pytest.raises(ConfigError, match=r"THINKCLI_EFFORT: unknown effort 'hgh' \(did you mean 'high'\?\)"):
+        load_settings(env={"THINKCLI_EFFORT": "hgh", "THINKCLI_CONFIG": ""}, path=write(tmp_path, ""))
+    settings = load_settings(env={}, flags={"effort": "mediun"}, path=write(tmp_path, ""))
+    with pytest.raises(UsageError, match=r"unknown effort 'mediun' \(did you mean 'medium'\?\); choose one of"):
         settings.preset()
 
 

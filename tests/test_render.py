@@ -33,7 +33,7 @@ from thinkcli.render.markdown_stream import (
     preview_source,
 )
 from thinkcli.render.plain import JsonRenderer, PlainRenderer
-from thinkcli.render.summary import explored_line, thought_line
+from thinkcli.render.summary import explored_line, tally, thought_line
 from thinkcli.render.terminal import TerminalRenderer
 from thinkcli.render.trace import TraceView
 
@@ -305,8 +305,7 @@ def test_parallel_board_then_explored_summary_then_answer():
     renderer, out, _ = terminal()
     dispatch(parallel_run(), renderer)
     assert "path 3 · 200 tokens" in raw(out), "the board showed each path"
-    lines = screen(raw(out))
-    assert lines == ["▸ Explored 3 paths · 2 of 3 agree · 3,412 tokens · 14.2s", "42"]
+    assert flat(screen(raw(out))) == "▸ Explored 3 paths · 42 ×2 · 41 ×1 → 42 · 3,412 tokens · 14.2s 42"
 
 
 def test_parallel_show_prints_each_path_before_summary():
@@ -315,7 +314,7 @@ def test_parallel_show_prints_each_path_before_summary():
     shown = flat(screen(raw(out)))
     assert "path 2 · 41 · confidence 0.40" in shown
     assert shown.count("Path three thinks 42.") == 1
-    assert shown.index("Path one thinks") < shown.index("Explored 3 paths · 2 of 3 agree")
+    assert shown.index("Path one thinks") < shown.index("Explored 3 paths · 42 ×2 · 41 ×1 → 42")
 
 
 def test_board_is_bounded_and_counts_the_rest():
@@ -367,7 +366,11 @@ def test_interrupted_while_thinking_shows_best_answer_so_far():
     renderer.start()
     renderer.reasoning(Text("reasoning", "Secret musing", thinking_tokens=3))
     renderer.interrupted(Result(answer="Probably 7.", interrupted=True))
-    assert screen(raw(out)) == ["Probably 7."]
+    assert screen(raw(out)) == [
+        "▸ Thought for 0.0s · 3 tokens (interrupted)",
+        "(interrupted: the best answer so far, unfinished)",
+        "Probably 7.",
+    ]
     assert raw(err).strip() == "(interrupted)"
 
     renderer, out, err = terminal()
@@ -466,7 +469,11 @@ def test_plain_empty_answer_and_parallel_summary():
     out, err = pipe(), pipe()
     dispatch(parallel_run(), PlainRenderer(out=out, err=err, thinking="show"))
     assert raw(out) == "42\n"
-    assert raw(err) == "▸ Explored 3 paths · 2 of 3 agree · 3,412 tokens · 14.2s\n"
+    err_text = raw(err)
+    assert err_text.endswith("▸ Explored 3 paths · 42 ×2 · 41 ×1 → 42 · 3,412 tokens · 14.2s\n")
+    for number, name, answer in ((1, "one", "42"), (2, "two", "41"), (3, "three", "42")):
+        header = f"── path {number} · {answer} · confidence"
+        assert err_text.index(header) < err_text.index(f"Path {name} thinks {answer}.") < err_text.index("Explored")
 
 
 def test_plain_notice_ends_a_reasoning_line_first():
@@ -567,7 +574,7 @@ def test_summary_lines():
     assert thought_line(1.04, 1, "length") == "▸ Thought for 1.0s · 1 token (context full)"
     assert thought_line(3.0, 5, "none") is None
     explored = Explored((SampleResult(),), chosen=0, agree=1, tokens=1234, seconds=2.0)
-    assert explored_line(explored) == "▸ Explored 1 path · 1 of 1 agree · 1,234 tokens · 2.0s"
+    assert explored_line(explored) == "▸ Explored 1 path · no answers to compare → most confident · 1,234 tokens · 2.0s"
 
 
 def test_trace_view_header_counts():
@@ -575,3 +582,95 @@ def test_trace_view_header_counts():
     view.update(text="", tokens=1234, elapsed_s=2.5)
     header = view.header(0.0).plain
     assert "Thinking · 1,234 tokens · 2.5s" in header
+
+
+def test_tally_says_how_the_paths_voted_and_why_the_winner_won():
+    def s(answer, end="stop", verified=None):
+        return SampleResult(extracted=answer, think_end=end, verified=verified)
+
+    assert tally((s("8"), s("7"), s("3")), 0) == "8 ×1 · 7 ×1 · 3 ×1 → 8, most confident"
+    assert tally((s("7"), s("8"), s("8")), 0) == "8 ×2 · 7 ×1 → 7, by confidence"
+    assert tally((s("8", verified=True), s("8"), s("x", "pruned")), 0) == "8 ×2 → 8, verified · 1 pruned"
+    assert tally((s(None), s("4")), 0) == "no answers to compare → most confident"
+    assert tally((s("a" * 40),), 0) == f"{'a' * 15}… ×1 → {'a' * 15}…"
+
+
+def cut_result(answer="The answer is"):
+    return Result(answer=answer, samples=[SampleResult(answer=answer, answer_end="length")])
+
+
+def test_a_cut_off_answer_is_said_after_it_on_a_terminal_and_on_stderr_when_piped():
+    renderer, out, err = terminal()
+    dispatch([Text("answer", "The answer is"), Done(cut_result())], renderer)
+    assert screen(raw(out))[-1] == "(the answer was cut off at the token limit)"
+
+    out, err = pipe(), pipe()
+    dispatch([Text("answer", "The answer is"), Done(cut_result())], PlainRenderer(out=out, err=err))
+    assert raw(out) == "The answer is\n"
+    assert raw(err) == "(the answer was cut off at the token limit)\n"
+
+    out, err = pipe(), pipe()
+    dispatch([Text("answer", "Done."), Done(Result(answer="Done.", samples=[SampleResult()]))], PlainRenderer(out=out, err=err))
+    assert raw(err) == ""
+
+
+def test_interrupted_while_thinking_keeps_the_folded_line():
+    renderer, out, err = terminal()
+    renderer.start()
+    renderer.reasoning(Text("reasoning", "Secret musing", thinking_tokens=226, elapsed_s=5.3))
+    renderer.interrupted(None)
+    assert screen(raw(out)) == ["▸ Thought for 5.3s · 226 tokens (interrupted)"]
+    assert raw(err).strip() == "(interrupted)"
+
+    out, err = pipe(), pipe()
+    renderer = PlainRenderer(out=out, err=err, thinking="show")
+    renderer.start()
+    renderer.reasoning(Text("reasoning", "Secret musing", thinking_tokens=226, elapsed_s=5.3))
+    renderer.interrupted(Result(answer="Maybe 7", interrupted=True))
+    assert raw(out) == "Maybe 7\n"
+    assert raw(err) == (
+        "Secret musing\n▸ Thought for 5.3s · 226 tokens (interrupted)\n"
+        "(interrupted: the best answer so far, unfinished)\n(interrupted)\n"
+    )
+
+
+def test_interrupted_while_exploring_folds_the_board():
+    renderer, out, err = terminal()
+    renderer.start()
+    renderer.progress(Progress(0, 100, 0, None, False, 1.0))
+    renderer.progress(Progress(1, 120, 5, "7", True, 1.0))
+    renderer.interrupted(None)
+    assert screen(raw(out)) == ["▸ Explored 2 paths · 225 tokens (interrupted)"]
+
+
+def test_json_shows_a_spinner_on_a_terminal_stderr_and_leaves_it_clean():
+    out, err = pipe(), term()
+    renderer = JsonRenderer(out=out, err=err, auto_refresh=False)
+    dispatch(single_run(), renderer)
+    assert "Waiting for the model" in raw(err) and " tokens · " in raw(err), "the spinner counted the thinking"
+    assert screen(raw(err)) == []  # and is gone at the end
+    assert json.loads(raw(out))["answer"]
+
+    out, err = pipe(), term()
+    dispatch(parallel_run(), JsonRenderer(out=out, err=err, auto_refresh=False))
+    assert "Exploring 3 paths" in raw(err) and screen(raw(err)) == []
+
+    out, err = pipe(), pipe()
+    dispatch(single_run(), JsonRenderer(out=out, err=err))
+    assert raw(err) == ""
+
+
+def test_progress_shows_the_budget_and_each_paths_latest_words():
+    view = TraceView()
+    view.update(text="", tokens=245, elapsed_s=1.0, budget=1024)
+    assert "Thinking · 245/1,024 tokens · " in view.header(0.0).plain
+    view.update(text="", tokens=245, elapsed_s=1.0)
+    assert "Thinking · 245 tokens · " in view.header(0.0).plain
+
+    board = Board()
+    board.update(Progress(0, 312, 0, None, False, 1.0, budget=4096, line="so the total is"))
+    board.update(Progress(1, 90, 4, "42", True, 1.0, budget=4096, line="Answer: 42"))
+    console = term()
+    texts = [text_of(line) for line in console.render_lines(board, console.options, pad=False)]
+    assert texts[0].endswith("path 1 · 312/4,096 tokens · so the total is")
+    assert texts[1] == "✓ path 2 · 90/4,096 tokens · 42"

@@ -18,7 +18,8 @@ from thinkcli.reasoning import FORMATS, NO_THINKING, PROMPTED_INSTRUCTION, PROMP
 from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial
 from thinkcli.strategies.prompt import build_prompt
 from thinkcli.strategies.sample import MAX_STALLS
-from thinkcli.strategies.run import PRUNE_AFTER, VERIFY_PROMPT
+from thinkcli.render.summary import explored_line
+from thinkcli.strategies.run import PRUNE_AFTER, VERIFY_PROMPT, _last_line
 
 USER = [{"role": "user", "content": "q"}]
 MAX_STEPS = 5000  # the fake never fills its context by itself: a loop that ignores room would hang
@@ -441,3 +442,46 @@ def test_no_floor_means_no_pruning():
     _, run = make_run([unsure], make_plan())
     list(run.explore(1))
     assert run.samples[0].result().think_end == "stop" and [i for i, _ in run.ballots()] == [0]
+
+
+def test_events_carry_the_budget_and_a_glimpse_of_each_path():
+    _, _, events, _ = drive([["Let me", " see.\nStill", " going", "</think>", "It is 4."]], think=64)
+    reasoning = [e for e in events if isinstance(e, Text) and e.kind == "reasoning"]
+    assert reasoning and all(e.budget == 64 for e in reasoning)
+
+    paths = [["First line\nsecond", " thought", "</think>", "Answer: 4"], ["Other path", "</think>", "Answer: 5"]]
+    _, _, events, _ = drive(paths, "vote", 2, think=48)
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress and all(e.budget == 48 for e in progress)
+    assert {e.sample: e.line for e in progress} == {0: "Answer: 4", 1: "Answer: 5"}
+    assert _last_line("First line\nsecond thought\n\n") == "second thought"
+    assert _last_line("x" * 500) == "x" * 80
+
+
+def test_a_vote_stops_paths_that_cannot_change_the_winner():
+    quick = answer_script("4", -0.05)
+    runaway = [("x", -0.1)] * 300 + [("</think>", -0.1), ("Answer: 7", -0.05), EOG]
+    engine, _, events, result = drive([quick, quick, quick, runaway], "vote", 4, think=400)
+    late = result.samples[3]
+    assert late.answer_end == "decided" and late.think_end == "decided" and late.thinking_tokens < 50
+    assert engine.batches[0].stopped[-1] == 3
+    assert result.answer.endswith("4") and set(result.votes) == {"4"}
+    explored = next(e for e in events if isinstance(e, Explored))
+    assert "· 1 stopped, decided" in explored_line(explored)
+
+
+def test_a_vote_waits_for_paths_that_could_still_change_the_winner():
+    slow = [("x", -0.1)] * 30 + [("</think>", -0.1), ("Answer: 5", -0.05), EOG]
+    _, _, _, result = drive([answer_script("4", -0.05), answer_script("5", -0.05), slow], "vote", 3, think=400)
+    assert [s.answer_end for s in result.samples] == ["stop", "stop", "stop"]
+    assert result.answer.endswith("5")
+
+
+def test_cannot_change_winner_counts_each_unfinished_path_as_a_full_vote():
+    from thinkcli.strategies.run import cannot_change_winner
+
+    assert cannot_change_winner({"4": 2.7}, 1)
+    assert not cannot_change_winner({"4": 2.7}, 3)
+    assert cannot_change_winner({"4": 2.7, "5": 0.9}, 0)
+    assert not cannot_change_winner({"4": 1.8, "5": 0.9}, 1)
+    assert not cannot_change_winner({}, 1)

@@ -76,7 +76,7 @@ def test_parallel_paths_fold_into_an_explored_line(home_with_model):
     lines = screen_of(run_to_end(child))
     assert child.exitstatus == 0
     explored = [line for line in lines if "Explored 3 paths" in line]
-    assert len(explored) == 1 and "agree" in explored[0]
+    assert len(explored) == 1 and "→" in explored[0]
     assert not any("path 1" in line for line in lines)  # the live board is gone
 
 
@@ -90,3 +90,37 @@ def test_ctrl_c_stops_and_exits_130(home_with_model):
     assert child.exitstatus == 130
     assert "(interrupted)" in "\n".join(screen_of(raw))
     assert "Traceback" not in raw
+
+
+def test_ctrl_c_during_prompt_evaluation_stops_the_run(home_with_model, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("rivers and trains in spring weather " * 900 + "\n\nSummarize this.")  # ~5,000 words
+    child = spawn(home_with_model, "ask", "-e", "low", "--seed", "1", "-f", str(notes))
+    child.expect("Waiting for the model")
+    child.sendintr()
+    lines = screen_of(run_to_end(child))
+    assert child.exitstatus == 130
+    assert any("(interrupted)" in line for line in lines)
+    assert not any("Thought for" in line or "Traceback" in line for line in lines)
+
+
+def test_ctrl_c_while_thinking_keeps_the_folded_line(home_with_model):
+    child = spawn(home_with_model, "ask", "--seed", "1", "--think-budget", "4000", "--min-think", "3000", QUESTION)
+    child.expect("Thinking")
+    child.expect(r"\d+ tokens")  # the model has begun to think
+    child.sendintr()
+    lines = screen_of(run_to_end(child))
+    assert child.exitstatus == 130
+    folded = [line for line in lines if "Thought for" in line]
+    assert len(folded) == 1 and folded[0].endswith("tokens (interrupted)")
+    assert not any("Thinking ·" in line for line in lines)  # the live display is gone
+
+
+def test_json_on_a_terminal_shows_a_spinner_then_only_the_document(home_with_model):
+    child = spawn(home_with_model, "ask", "--json", "--seed", "1", "-e", "low", QUESTION)
+    raw = run_to_end(child)
+    assert child.exitstatus == 0
+    assert "Waiting for the model" in raw or "Thinking" in raw
+    lines = [line for line in screen_of(raw) if line.strip()]
+    assert lines[0] == "{" and "}" in lines  # the spinner left nothing behind
+    assert any('"seed": 1,' in line for line in lines)

@@ -14,7 +14,7 @@ from thinkcli.errors import ExitStatus, InputError, UsageError
 from thinkcli.models.catalog import DEFAULT_MODEL
 from thinkcli.preview import print_prompt
 from thinkcli.render import answer, make_renderer
-from thinkcli.session import Knobs, Opener, Session, preset_for
+from thinkcli.session import Knobs, Opener, Session, context_for, preset_for
 from thinkcli.strategies import paths_at_once
 
 SUGGESTED_MODEL = "qwen3-1.7b"  # named to users of the demo model: small, and it really reasons
@@ -30,7 +30,7 @@ def read_question(env: Environment, question: str | None, files: list[Path], *, 
     if len(files) > 1:
         parts = [f"File {path.name}:\n{text}" for path, text in zip(files, parts)]
     if stdin and not env.stdin_isatty:
-        piped = decode_text(env.stdin.read(), "standard input")
+        piped = decode_text(env.read_stdin(), "standard input")
         parts.append(piped)
     parts.append(question or "")
     parts = [part.strip() for part in parts if part.strip()]
@@ -67,7 +67,8 @@ def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, o
     mode = "json" if knobs.json else ("terminal" if env.stdout_isatty else "plain")
     renderer = make_renderer(mode=mode, thinking=settings.thinking, out=env.out_console(), err=err)
     level = preset_for(settings, knobs)
-    with Session.open(settings, knobs, opener, err, n_seq_max=paths_at_once(level.selection, level.samples)) as session:
+    at_once = paths_at_once(level.selection, level.samples)
+    with Session.open(settings, knobs, opener, err, n_seq_max=at_once, want_ctx=context_for(level)) as session:
         messages = session.messages(question)
         result = answer(session.turn(messages, session.plan(messages, level)), renderer)
     if result.interrupted:

@@ -39,8 +39,8 @@ def _version(value: bool) -> None:
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and llama.cpp's own log."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: bool = typer.Option(False, "--debug", metavar="", help="Show tracebacks and llama.cpp's own log."),
+    version: bool = typer.Option(False, "--version", metavar="", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """With no command: chat on a terminal, this help otherwise."""
     _state["debug"] = debug or _state["debug"]
@@ -66,28 +66,47 @@ def _settings(env, flags: dict):
     return load_settings(env=env.vars, flags=flags)
 
 
-# The options every command that answers questions shares (ask, chat, batch): declared once.
-Model = Annotated[Optional[str], typer.Option("--model", "-m", help="A .gguf path, a catalog name, or hf:OWNER/REPO/FILE.gguf.")]
-Effort = Annotated[Optional[str], typer.Option("--effort", "-e", help="none, low, medium, high, max, auto, or a level from the config.")]
-System = Annotated[Optional[str], typer.Option("--system", "-s", help="System prompt.")]
-ThinkBudget = Annotated[Optional[int], typer.Option("--think-budget", min=0, help="Thinking tokens before thinkcli closes the thinking.")]
-MinThink = Annotated[Optional[int], typer.Option("--min-think", min=0, help="Thinking tokens before the model may stop thinking.")]
-Samples = Annotated[Optional[int], typer.Option("--samples", min=1, max=64, help="Reasoning paths explored in parallel.")]
-NoThink = Annotated[bool, typer.Option("--no-think", help="Answer without thinking.")]
-ShowThinking = Annotated[bool, typer.Option("--show-thinking", help="Keep the whole reasoning trace on screen.")]
-HideThinking = Annotated[bool, typer.Option("--hide-thinking", help="Show only a spinner while the model thinks.")]
-ReasoningFormat = Annotated[Optional[str], typer.Option("--reasoning-format", help="auto, think, harmony, magistral, seed, gemma4, apriel, solar or prompted.")]
-ChatTemplateFile = Annotated[Optional[Path], typer.Option("--chat-template-file", help="Use this Jinja chat template instead of the model's.")]
-Temperature = Annotated[Optional[float], typer.Option("--temperature", "-t", help="0 means greedy.")]
-TopP = Annotated[Optional[float], typer.Option("--top-p")]
-TopK = Annotated[Optional[int], typer.Option("--top-k")]
-MaxTokens = Annotated[Optional[int], typer.Option("--max-tokens", help="Cap on generated answer tokens.")]
-Seed = Annotated[Optional[int], typer.Option("--seed", help="Seed for sampling (default: random).")]
-Ctx = Annotated[Optional[int], typer.Option("--ctx", help="Context size in tokens (default: min(trained, 8192)).")]
-GpuLayers = Annotated[Optional[int], typer.Option("--gpu-layers", help="Layers on the GPU; -1 = all.")]
-Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: the free physical cores).")]
-NoRepack = Annotated[bool, typer.Option("--no-repack", help="Don't repack weights for llama.cpp's CPU kernels (AMX).")]
-Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks and llama.cpp's own log.")]
+# The options every command that answers questions shares (ask, chat, batch): declared once,
+# grouped in help panels, with the default each one falls back to.
+_MODEL, _EFFORT, _SAMPLING, _INPUT, _OUTPUT = "Model", "Thinking and effort", "Sampling", "Input", "Output"
+
+
+def _opt(*names: str, panel: str, metavar: str = "", help: str = ""):
+    """An option in a help panel; its default is the parameter's (``None``: from the config)."""
+    return typer.Option(*names, metavar=metavar, rich_help_panel=panel, help=help, show_default=False)
+
+
+System = Annotated[Optional[str], _opt("--system", "-s", panel=_INPUT, metavar="TEXT", help="System prompt.")]
+Model = Annotated[Optional[str], _opt("--model", "-m", panel=_MODEL, metavar="NAME",
+                  help="Catalog name, .gguf path or hf:OWNER/REPO/FILE.gguf. \\[default: smollm2-135m]")]
+Ctx = Annotated[Optional[int], _opt("--ctx", panel=_MODEL, metavar="N", help="Context size in tokens. \\[default: sized for the level]")]
+GpuLayers = Annotated[Optional[int], _opt("--gpu-layers", panel=_MODEL, metavar="N", help="Layers on the GPU; -1 = all. \\[default: all]")]
+Threads = Annotated[Optional[int], _opt("--threads", panel=_MODEL, metavar="N", help="CPU threads. \\[default: the free cores]")]
+NoRepack = Annotated[bool, _opt("--no-repack", panel=_MODEL, help="Don't repack weights for the CPU kernels (AMX).")]
+ChatTemplateFile = Annotated[Optional[Path], _opt("--chat-template-file", panel=_MODEL, metavar="FILE",
+                             help="Use this Jinja chat template instead of the model's.")]
+Effort = Annotated[Optional[str], _opt("--effort", "-e", panel=_EFFORT, metavar="LEVEL",
+                   help="none, low, medium, high, max, auto, or a level from the config. \\[default: medium]")]
+ThinkBudget = Annotated[Optional[int], _opt("--think-budget", panel=_EFFORT, metavar="N", help="Thinking tokens per path. \\[default: the level's]")]
+MinThink = Annotated[Optional[int], _opt("--min-think", panel=_EFFORT, metavar="N", help="Thinking tokens before the model may stop.")]
+Samples = Annotated[Optional[int], _opt("--samples", panel=_EFFORT, metavar="N", help="Paths explored in parallel (1-64).")]
+NoThink = Annotated[bool, _opt("--no-think", panel=_EFFORT, help="Answer without thinking.")]
+ReasoningFormat = Annotated[Optional[str], _opt("--reasoning-format", panel=_EFFORT, metavar="NAME",
+                            help="auto, think, harmony, magistral, seed, gemma4, apriel, solar, prompted or stepwise. \\[default: auto]")]
+Temperature = Annotated[Optional[float], _opt("--temperature", "-t", panel=_SAMPLING, metavar="T", help="0 means greedy. \\[default: 0.6]")]
+TopP = Annotated[Optional[float], _opt("--top-p", panel=_SAMPLING, metavar="P", help="Keep the likeliest tokens up to this mass. \\[default: 0.95]")]
+TopK = Annotated[Optional[int], _opt("--top-k", panel=_SAMPLING, metavar="K", help="Keep the K likeliest tokens; 0 = all. \\[default: 20]")]
+Seed = Annotated[Optional[int], _opt("--seed", panel=_SAMPLING, metavar="N", help="Sampling seed. \\[default: random]")]
+MaxTokens = Annotated[Optional[int], _opt("--max-tokens", panel=_OUTPUT, metavar="N", help="Cap on answer tokens. \\[default: 2048]")]
+ShowThinking = Annotated[bool, _opt("--show-thinking", panel=_OUTPUT, help="Keep the whole reasoning on screen.")]
+HideThinking = Annotated[bool, _opt("--hide-thinking", panel=_OUTPUT, help="Only a spinner while it thinks.")]
+Debug = Annotated[bool, _opt("--debug", panel=_OUTPUT, help="Tracebacks and llama.cpp's own log.")]
+
+
+def _in_range(flag: str, value: int | None, low: int, high: int | None = None) -> None:
+    if value is not None and (value < low or (high is not None and value > high)):
+        span = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise UsageError(f"{flag} must be {span}, got {value}")
 
 
 def _run_config(env, opts: dict, *, json: bool = False):
@@ -95,6 +114,9 @@ def _run_config(env, opts: dict, *, json: bool = False):
     from thinkcli.session import Knobs
 
     _state["debug"] = opts["debug"] or _state["debug"]
+    _in_range("--think-budget", opts["think_budget"], 0)
+    _in_range("--min-think", opts["min_think"], 0)
+    _in_range("--samples", opts["samples"], 1, 64)
     if opts["show_thinking"] and opts["hide_thinking"]:
         raise UsageError("--show-thinking and --hide-thinking contradict each other")
     thinking = "show" if opts["show_thinking"] else "hide" if opts["hide_thinking"] else None
@@ -122,16 +144,40 @@ def _opener(env):
     """Open the engine the way every command does (looked up late, so tests can swap it)."""
     from thinkcli import load
 
-    def opener(settings, err, *, n_seq_max, debug):
-        return load.open_engine(settings, env.vars, err, n_seq_max=n_seq_max, debug=debug)
+    def opener(settings, err, *, n_seq_max, debug, want_ctx=8192):
+        return load.open_engine(settings, env.vars, err, n_seq_max=n_seq_max, debug=debug, want_ctx=want_ctx)
 
     return opener
 
 
-@app.command()
+_ASK_HELP = """Answer one question, thinking first.
+
+\b
+  thinkcli ask What is 12 + 7
+  thinkcli ask -e high "A bat and a ball cost 1.10..."
+  cat notes.md | thinkcli ask Summarize this
+
+\b
+Effort  thinking budget  paths  selection
+none    0                1      -
+low     256              1      -
+medium  1024 (default)   1      -
+high    4096             5      vote
+max     8192, min 1024   8      vote, then verify
+auto    1024, then 2048  2-8    adaptive vote
+
+Flags override the config file and THINKCLI_* variables."""
+
+
+@app.command(help=_ASK_HELP)
 def ask(
-    question: Optional[str] = typer.Argument(None, help="The question. Piped stdin and --file add context."),
-    file: List[Path] = typer.Option([], "--file", "-f", help="Read the problem from a file (repeatable)."),
+    question: Optional[List[str]] = typer.Argument(
+        None, metavar="QUESTION...", help="The question; several words are joined into one.", show_default=False
+    ),
+    file: List[Path] = typer.Option(
+        [], "--file", "-f", metavar="FILE", rich_help_panel=_INPUT, show_default=False,
+        help="Read the problem from a file (repeatable).",
+    ),
     system: System = None,
     model: Model = None,
     effort: Effort = None,
@@ -152,17 +198,16 @@ def ask(
     gpu_layers: GpuLayers = None,
     threads: Threads = None,
     no_repack: NoRepack = False,
-    no_stdin: bool = typer.Option(False, "--no-stdin", help="Never read standard input (for shell loops)."),
-    print_prompt: bool = typer.Option(False, "--print-prompt", help="Print the exact prompt that would be decoded, and exit."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the answer, reasoning and stats."),
+    no_stdin: Annotated[bool, _opt("--no-stdin", panel=_INPUT, help="Never read standard input (for shell loops).")] = False,
+    print_prompt: Annotated[bool, _opt("--print-prompt", panel=_OUTPUT, help="Print the exact prompt that would be decoded, and exit.")] = False,
+    json_out: Annotated[bool, _opt("--json", panel=_OUTPUT, help="One JSON object: answer, reasoning, stats.")] = False,
     debug: Debug = False,
 ) -> None:
-    """Answer one question, thinking first."""
     from thinkcli.ask import read_question, run_ask
 
     env = _environment()
     settings, knobs = _run_config(env, locals(), json=json_out)
-    text = read_question(env, question, file, stdin=not no_stdin)
+    text = read_question(env, " ".join(question or []), file, stdin=not no_stdin)
     with _closed_pipe_is_fine():
         status = run_ask(env, settings, knobs, text, _opener(env))
     raise typer.Exit(int(status))
@@ -261,8 +306,8 @@ def pull(name: str = typer.Argument(..., help="A catalog name or hf:OWNER/REPO/F
 
 @app.command()
 def models(
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-    catalog: bool = typer.Option(False, "--catalog", help="List the models thinkcli can pull by name."),
+    json_out: bool = typer.Option(False, "--json", metavar="", help="Print JSON."),
+    catalog: bool = typer.Option(False, "--catalog", metavar="", help="List the models thinkcli can pull by name."),
 ) -> None:
     """List local models (or the catalog)."""
     from thinkcli.listing import print_catalog, print_models
@@ -316,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         code = int(status or 0)
     except typer.Exit as done:
         code = done.exit_code
+    except SystemExit as exc:  # Rich's answer to a closed pipe while printing help
+        if exc.code != 1 or not _stdout_is_devnull():
+            raise
+        code = int(ExitStatus.OK)
     except ThinkError as exc:
         if _state["debug"]:
             raise
@@ -333,6 +382,15 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         code = _fail("interrupted", ExitStatus.INTERRUPTED)
     return _exit(code, argv)
+
+
+def _stdout_is_devnull() -> bool:
+    """Whether stdout was pointed at /dev/null, as Rich does when the reader goes away."""
+    try:
+        here, null = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError):
+        return False
+    return (here.st_dev, here.st_ino) == (null.st_dev, null.st_ino)
 
 
 def _os_message(exc: OSError) -> str:

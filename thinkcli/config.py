@@ -114,8 +114,7 @@ class Settings:
         try:
             return self.efforts[level]
         except KeyError:
-            choices = ", ".join(self.efforts)
-            raise UsageError(f"unknown effort {level!r}; choose one of: {choices}") from None
+            raise UsageError(unknown_effort(level, self.efforts)) from None
 
     def updated(self, changes: Mapping[str, object]) -> Settings:
         """Return a copy with command-line style changes applied and validated.
@@ -336,8 +335,20 @@ def load_settings(
         missing = f"config file {path} does not exist (named by {CONFIG_ENV})" if named else None
         table = _read_toml(path, missing=missing)
     values, efforts = _from_file(table, path)
+    from_file = values.get("effort")
     values.update(_from_env(env))
-    return Settings(**values, efforts=efforts).updated(flags or {})
+    settings = Settings(**values, efforts=efforts)
+    if (flags or {}).get("effort") is None and settings.effort not in efforts:
+        where = f"{ENV_PREFIX}EFFORT" if settings.effort != from_file else f"{path}: key 'effort'"
+        raise ConfigError(f"{where}: {unknown_effort(settings.effort, efforts)}")
+    return settings.updated(flags or {})
+
+
+def unknown_effort(level: str, efforts: Mapping[str, EffortPreset]) -> str:
+    """``unknown effort 'hihg' (did you mean 'high'?); choose one of: ...``."""
+    close = difflib.get_close_matches(level.lower(), list(efforts), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown effort {level!r}{hint}; choose one of: {', '.join(efforts)}"
 
 
 def _read_toml(path: Path, *, missing: str | None) -> dict:

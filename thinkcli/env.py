@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import BinaryIO, Mapping, TextIO
 
@@ -57,6 +58,26 @@ class Environment:
             stdout_isatty=tty(sys.stdout),
             vars=dict(os.environ),
         )
+
+    def read_stdin(self, *, note_after_s: float = 1.0) -> bytes:
+        """All of standard input; says on stderr that it waits if the pipe stays open a while.
+
+        ``sleep 30 | thinkcli ask "Hello"`` would otherwise sit silent until the pipe closes.
+        """
+        timer = threading.Timer(note_after_s, self._note_reading_stdin)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self.stdin.read()
+        finally:
+            timer.cancel()
+
+    def _note_reading_stdin(self) -> None:
+        try:
+            self.stderr.write("thinkcli: reading standard input until it closes (--no-stdin to skip it)\n")
+            self.stderr.flush()
+        except (OSError, ValueError):
+            pass  # stderr is gone; the read goes on regardless
 
     def out_console(self) -> Console:
         """A console for the answer: Rich on a terminal, plain text otherwise."""

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal, Union
 
 Kind = Literal["reasoning", "answer"]
-ThinkEnd = Literal["stop", "budget", "length", "interrupted", "pruned", "none"]
-AnswerEnd = Literal["stop", "length", "interrupted"]
+ThinkEnd = Literal["stop", "budget", "length", "interrupted", "pruned", "decided", "none"]
+AnswerEnd = Literal["stop", "length", "interrupted", "decided"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,7 @@ class Text:
     sample: int = 0
     thinking_tokens: int = 0
     elapsed_s: float = 0.0
+    budget: int = 0  # the sample's thinking budget (0: none known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class Progress:
     extracted: str | None
     done: bool
     elapsed_s: float
+    budget: int = 0  # the path's thinking budget (0: none known)
+    line: str = ""  # the end of the path's latest line of text, for a live glimpse
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,7 @@ class Result:
     votes: dict[str, float] = field(default_factory=dict)
     chosen: int = 0
     interrupted: bool = False
+    seed: int | None = None  # the seed sampling used (``--seed`` reproduces the run)
     stats: Stats = field(default_factory=Stats)
 
     def to_dict(self) -> dict:

@@ -24,7 +24,7 @@ def _size(n: int | None) -> str:
 
 def print_models(env: Environment, *, json_out: bool) -> None:
     """List every model in the store with its size, architecture, quantization and context."""
-    models = model_store(env.vars).list()  # catalog names, else the file's path
+    models = model_store(env.vars).list()  # the names -m, rm and pull accept
     if json_out:
         rows = [
             {
@@ -48,9 +48,8 @@ def print_models(env: Environment, *, json_out: bool) -> None:
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("NAME", "SIZE", "ARCH", "QUANT", "CONTEXT", "REASONING"):
         table.add_column(column, justify="right" if column in ("SIZE", "CONTEXT") else "left")
-    store = model_store(env.vars).root
     for m in models:
-        name = escape(m.ref if not m.ref.startswith("/") else str(m.path.relative_to(store)))
+        name = escape(m.ref)
         if m.info is None:
             table.add_row(name, _size(m.size_bytes), f"[red]{escape(m.error or '')}[/red]", "", "", "")
             continue

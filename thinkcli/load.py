@@ -34,8 +34,14 @@ def locate(settings: Settings, env: Mapping[str, str], err: Console) -> tuple[Pa
     return path, read_gguf(path)
 
 
-def open_engine(settings: Settings, env: Mapping[str, str], err: Console, *, n_seq_max: int, debug: bool) -> Engine:
-    """Load the configured model in llama.cpp, sized for ``n_seq_max`` parallel samples."""
+def open_engine(
+    settings: Settings, env: Mapping[str, str], err: Console, *, n_seq_max: int, debug: bool, want_ctx: int = 8192
+) -> Engine:
+    """Load the configured model in llama.cpp, sized for ``n_seq_max`` parallel samples.
+
+    Without ``--ctx`` the context is ``want_ctx`` (at least 8192) where the model was
+    trained for that much.
+    """
     path, info = locate(settings, env, err)
     from thinkcli import crash
     from thinkcli.engine import hardware, llama  # only now: --help never loads llama.cpp
@@ -54,6 +60,7 @@ def open_engine(settings: Settings, env: Mapping[str, str], err: Console, *, n_s
         name=settings.model if not settings.model.endswith(".gguf") else info.name,
         gpu_layers=settings.gpu_layers,
         ctx=settings.ctx,
+        want_ctx=want_ctx,
         threads=settings.threads,
         n_seq_max=max(1, n_seq_max),
         repack=bool(repack.value),

@@ -22,7 +22,9 @@ from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial, paths_at
 from thinkcli.strategies.prompt import build_prompt
 
 ANSWER_RESERVE = 256  # answer tokens each path keeps when its thinking budget is clamped
-Opener = Callable[..., Engine]  # open_engine(settings, err, *, n_seq_max, debug) -> Engine
+PROMPT_ALLOWANCE = 1024  # prompt tokens a level's context is sized for before the prompt is known
+MAX_SIZED_CTX = 32768  # the largest context sized for a level unasked (its memory grows with it)
+Opener = Callable[..., Engine]  # open_engine(settings, err, *, n_seq_max, debug, want_ctx) -> Engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +63,12 @@ def preset_for(settings: Settings, knobs: Knobs) -> EffortPreset:
         selection = "vote"
     elif samples == 1 and selection != "single":
         selection = "single"
-    min_think = knobs.min_think if knobs.min_think is not None else level.min_think
-    if budget and min_think > budget:
-        raise UsageError(f"--min-think {min_think} is more than the thinking budget {budget}")
+    if knobs.min_think is None:
+        min_think = min(level.min_think, budget)  # a level's own minimum yields to --think-budget
+    elif budget and knobs.min_think > budget:
+        raise UsageError(f"--min-think {knobs.min_think} is more than the thinking budget {budget}")
+    else:
+        min_think = knobs.min_think
     return EffortPreset(level.name, budget, min_think, samples, selection, level.temperature)
 
 
@@ -76,6 +81,17 @@ def largest_capacity(settings: Settings, knobs: Knobs) -> int:
     """
     most = max(paths_at_once(level.selection, level.samples) for level in settings.efforts.values())
     return max(most, knobs.samples or 1)
+
+
+def context_for(level: EffortPreset) -> int:
+    """The context a level's paths need at full budget: at least 8192, at most ``MAX_SIZED_CTX``.
+
+    The engine takes it only as far as the model's trained context allows; the plan
+    still clamps budgets to what it got.
+    """
+    at_once = paths_at_once(level.selection, level.samples)
+    need = at_once * (level.think_budget + ANSWER_RESERVE + 64) + PROMPT_ALLOWANCE
+    return max(8192, min(MAX_SIZED_CTX, -(-need // 1024) * 1024))
 
 
 def make_plan(
@@ -93,9 +109,16 @@ def make_plan(
     if level.samples > 1 and temperature <= 0:
         notice(f"temperature 0 makes all {level.samples} paths the same; sampling at 0.6 instead")
         temperature = 0.6
+    _note_context(settings.ctx, engine.info, notice)
     wrap_up = engine.count_tokens(settings.wrap_up) + 8
     paths = paths_at_once(level.selection, level.samples)
     at_once = paths * questions
+    if prompt_tokens + at_once >= engine.info.n_ctx // questions:
+        raise ContextOverflowError(
+            f"the prompt is {prompt_tokens} tokens but the context holds {engine.info.n_ctx}"
+            + (f" shared by {questions} questions" if questions > 1 else "")
+            + " (shorten the input or raise --ctx)"
+        )
     share = (engine.info.n_ctx // questions - prompt_tokens) // paths
     think = level.think_budget
     if think > 0 and think + wrap_up + ANSWER_RESERVE > share:
@@ -105,8 +128,11 @@ def make_plan(
                 f"the {engine.info.n_ctx}-token context leaves no room to think "
                 f"for {at_once} path(s); raise --ctx or lower --samples"
             )
-        per = " per path" if at_once > 1 else ""
-        notice(f"thinking budget clamped to {think} tokens{per} to fit the {engine.info.n_ctx}-token context (raise --ctx)")
+        # Said when the user sized things (or debugs): a level's own budget that the
+        # default context cannot hold would otherwise warn on every run.
+        if knobs.debug or knobs.think_budget is not None or knobs.samples is not None or settings.ctx is not None:
+            per = " per path" if at_once > 1 else ""
+            notice(f"thinking budget clamped to {think} tokens{per} to fit the {engine.info.n_ctx}-token context (raise --ctx)")
     max_answer = settings.max_tokens
     if questions > 1:  # a runaway answer must not take its neighbours' room
         max_answer = max(16, min(max_answer, share - max(think, 0) - (wrap_up if think > 0 else 0)))
@@ -128,6 +154,19 @@ def make_plan(
         keep=settings.vote_keep,
         confidence=settings.vote_confidence,
     )
+
+
+def _note_context(asked: int | None, info, notice: Callable[[str], None]) -> None:
+    """Say when ``--ctx`` was not taken as given, or goes past what the model was trained on."""
+    if asked is None:
+        return
+    if info.n_ctx != asked:
+        notice(f"--ctx {asked} became {info.n_ctx} tokens (llama.cpp's limits)")
+    if info.n_ctx_train and info.n_ctx > info.n_ctx_train:
+        notice(
+            f"--ctx {info.n_ctx} is more than the {info.n_ctx_train} tokens {info.name} was trained on; "
+            "answers may degrade past that"
+        )
 
 
 class Turn:
@@ -176,9 +215,14 @@ class Session:
             self._pending.append("the model has no chat template; using ChatML")
 
     @classmethod
-    def open(cls, settings: Settings, knobs: Knobs, opener: Opener, err: Console, *, n_seq_max: int) -> Session:
-        """Load the configured model with room for ``n_seq_max`` paths at once."""
-        engine = opener(settings, err, n_seq_max=n_seq_max, debug=knobs.debug)
+    def open(
+        cls, settings: Settings, knobs: Knobs, opener: Opener, err: Console, *, n_seq_max: int, want_ctx: int = 8192
+    ) -> Session:
+        """Load the configured model with room for ``n_seq_max`` paths at once.
+
+        Without ``--ctx``, the context is ``want_ctx`` where the model was trained for it.
+        """
+        engine = opener(settings, err, n_seq_max=n_seq_max, debug=knobs.debug, want_ctx=want_ctx)
         return cls(engine, settings, knobs)
 
     def __enter__(self) -> Session:

@@ -218,6 +218,8 @@ def why_not(result: SampleResult, *, others_answered: bool, thinking: bool) -> s
     """
     if result.think_end == "pruned":
         return "pruned: its confidence fell below the first paths'"
+    if result.answer_end == "decided":
+        return "stopped: it could no longer change the winner"
     if result.answer_end == "length":
         return "answer cut by the length limit"
     if result.answer_end == "interrupted":

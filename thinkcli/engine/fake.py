@@ -136,6 +136,7 @@ class FakeEngine:
             ``n`` scripts (cycling through the given ones).
         chat_template: the Jinja template to render prompts with (None: ChatML).
         n_ctx: the context size to report.
+        n_ctx_train: the trained context to report (default: ``n_ctx``).
     """
 
     def __init__(
@@ -144,11 +145,12 @@ class FakeEngine:
         *,
         chat_template: str | None = None,
         n_ctx: int = 8192,
+        n_ctx_train: int | None = None,
         name: str = "fake",
     ) -> None:
         self.scripts = [list(s) for s in scripts]
         self.info = ModelInfo(
-            name=name, path=f"/models/{name}.gguf", n_ctx=n_ctx, n_ctx_train=n_ctx,
+            name=name, path=f"/models/{name}.gguf", n_ctx=n_ctx, n_ctx_train=n_ctx_train or n_ctx,
             chat_template=chat_template, load_s=0.01,
         )
         self.n_seq_max = 64

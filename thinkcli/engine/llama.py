@@ -26,6 +26,10 @@ from thinkcli.errors import ContextOverflowError, ModelError
 
 
 _GGML_LOG_DEBUG = 1
+# Prompt tokens per llama_decode. Python sees Ctrl-C only between two calls, so a
+# chunk must be short (a fraction of a second on two cores even deep in a long
+# prompt); larger chunks were not measurably faster with this model.
+PROMPT_CHUNK = 256
 _log_callback = None  # must outlive every llama.cpp call: a collected callback segfaults
 
 
@@ -62,7 +66,9 @@ class LlamaEngine:
         path: the GGUF file.
         name: what to call the model in output.
         gpu_layers: layers to offload; -1 = all; None = all when the build supports it.
-        ctx: context size in tokens (shared by all sequences); None = min(trained, 8192).
+        ctx: context size in tokens (shared by all sequences); None = ``want_ctx``
+            (at least 8192) as far as the model's trained context allows.
+        want_ctx: the context the planned run would like when ``ctx`` is None.
         threads: CPU threads; None = the physical cores other processes leave free,
             measured while the model loads and again as the load changes.
         n_seq_max: most sequences one batch may hold.
@@ -78,6 +84,7 @@ class LlamaEngine:
         name: str,
         gpu_layers: int | None = None,
         ctx: int | None = None,
+        want_ctx: int = 8192,
         threads: int | None = None,
         n_seq_max: int = 8,
         repack: bool = True,
@@ -99,7 +106,7 @@ class LlamaEngine:
             raise ModelError(f"llama.cpp could not load {path} (run with --debug to see why)")
         self._vocab = lc.llama_model_get_vocab(self._model)
         n_train = lc.llama_model_n_ctx_train(self._model)
-        n_ctx = ctx or min(n_train, 8192)
+        n_ctx = ctx or min(n_train, max(8192, want_ctx))
         if self._chooser is not None:
             self.threads_choice = self._chooser.choose(wait=True)
         else:
@@ -310,8 +317,11 @@ class LlamaEngine:
         return keep
 
     def decode_prompt(self, tokens: list[int], *, start: int) -> int:
-        """Decode ``tokens`` on sequence 0 from position ``start``; returns the logits' batch index."""
-        step = lc.llama_n_batch(self._ctx)
+        """Decode ``tokens`` on sequence 0 from position ``start``; returns the logits' batch index.
+
+        Small chunks: Ctrl-C is noticed only between two ``llama_decode`` calls.
+        """
+        step = min(PROMPT_CHUNK, lc.llama_n_batch(self._ctx))
         for offset in range(0, len(tokens), step):
             chunk = tokens[offset : offset + step]
             last = offset + step >= len(tokens)

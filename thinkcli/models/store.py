@@ -30,8 +30,9 @@ class LocalModel:
     """One ``.gguf`` file found in the store.
 
     Attributes:
-        ref: What to pass to ``resolve`` or ``--model``: the catalog name, the
-            ``hf:`` reference, or (for a file put there by hand) its full path.
+        ref: What to pass to ``resolve``, ``--model`` or ``rm``: the catalog name,
+            the ``hf:`` reference, or (for a file put there by hand) its path in
+            the store without ``.gguf`` (``foo`` for ``ROOT/foo.gguf``).
         path: Where the file is.
         size_bytes: The file's size.
         info: Its metadata, or None when it could not be read.
@@ -65,6 +66,8 @@ class ModelStore:
     Layout: ``ROOT/NAME.gguf`` for catalog models from the package index, and
     ``ROOT/hf/OWNER/REPO/FILE`` for hub files (``REPO@REVISION`` when the
     revision is not ``main``). Names starting with ``.`` are work in progress.
+    A file put in the store by hand is named by its path there, with or
+    without ``.gguf``, by listing, ``resolve``, ``pull`` and ``remove`` alike.
 
     Args:
         root: The models directory (created on the first pull).
@@ -97,8 +100,15 @@ class ModelStore:
             NotPulled: A catalog or hub model that is not in the store yet.
             ModelError: The reference is malformed, or the local file is missing.
         """
-        target = parse_ref(ref)
+        try:
+            target = parse_ref(ref)
+        except ModelError:
+            if (local := self._local(ref)) is not None:
+                return local
+            raise
         if isinstance(target, Path):
+            if not target.exists() and (local := self._local(ref)) is not None:
+                return local
             if not target.exists():
                 raise ModelError(f"no such file: {target}")
             if not target.is_file():
@@ -126,12 +136,21 @@ class ModelStore:
             PullError: The download or its verification failed.
             UsageError: ``ref`` is a local file, which cannot be pulled.
         """
-        target = parse_ref(ref)
-        if isinstance(target, Path):
+        try:
+            target = parse_ref(ref)
+        except ModelError:
+            target = None
+        if not isinstance(target, (CatalogEntry, HubFile)):
+            if (local := self._local(ref)) is not None:
+                console.print(f"{ref} is already in the model store; nothing to pull", highlight=False)
+                return local
+            if target is None:
+                parse_ref(ref)  # raises the helpful "unknown model" error
             raise UsageError(f"{target} is a local file; only catalog and hf: models are pulled")
         dest = self.path_for(target)
         entry = target if isinstance(target, CatalogEntry) else None
         if dest.is_file() and _size_ok(entry, dest.stat().st_size):
+            console.print(f"{_name(target)} is already pulled; nothing to download", highlight=False)
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
         progress = Progress(console)
@@ -164,7 +183,7 @@ class ModelStore:
             rel = path.relative_to(self.root)
             if any(part.startswith(".") for part in rel.parts) or not path.is_file():
                 continue
-            ref = names.get(path) or _hub_ref(rel) or str(path)
+            ref = names.get(path) or _hub_ref(rel) or rel.as_posix()[: -len(".gguf")]
             try:
                 info, error = read_gguf(path), None
             except ModelError as exc:
@@ -182,8 +201,16 @@ class ModelStore:
             ModelError: The model is not in the store.
             UsageError: ``ref`` is a file outside the store.
         """
-        target = parse_ref(ref)
-        if isinstance(target, Path):
+        try:
+            target = parse_ref(ref)
+        except ModelError:
+            target = None
+        local = None if isinstance(target, (CatalogEntry, HubFile)) else self._local(ref)
+        if local is not None:
+            path = local
+        elif target is None:
+            raise ModelError(f"{ref} is not in the model store (see `thinkcli models`)")
+        elif isinstance(target, Path):
             path = target.resolve()
             if not path.is_relative_to(self.root.resolve()):
                 raise UsageError(f"{target} is not in the model store ({self.root})")
@@ -194,6 +221,15 @@ class ModelStore:
         path.unlink()
         self._prune(path.parent)
         return path
+
+    def _local(self, ref: str) -> Path | None:
+        """The file put in the store by hand that ``ref`` names (``foo`` or ``foo.gguf``)."""
+        text = ref.strip()
+        rel = Path(text if text.lower().endswith(".gguf") else f"{text}.gguf")
+        if not text or rel.is_absolute() or any(part in ("..", "") or part.startswith(".") for part in rel.parts):
+            return None
+        path = self.root / rel
+        return path if path.is_file() else None
 
     def _prune(self, directory: Path) -> None:
         """Remove ``directory`` and its parents inside the store while they are empty."""

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from thinkcli.events import Progress
 from thinkcli.render.summary import plural
-from thinkcli.render.trace import MAX_TRACE_LINES, live_height
+from thinkcli.render.trace import MAX_TRACE_LINES, live_height, token_count
 
 ANSWER_CHARS = 24
 
@@ -40,24 +40,31 @@ class Board:
         """Record the latest progress of sample ``ev.sample``."""
         self._rows = {**self._rows, ev.sample: ev}
 
+    def rows(self) -> list[Progress]:
+        """The latest progress of each path, in path order."""
+        return [ev for _, ev in sorted(self._rows.items())]
+
     def row(self, ev: Progress, now: float) -> Text:
-        """``⠋ path 2 · 312 tokens · 42``, one line, never wrapped."""
+        """``⠋ path 2 · 312/4,096 tokens · 42`` (or the path's latest words), one line, never wrapped."""
         if ev.done:
             line = Text("✓", style="green")
         else:
             spin = self._spinner.render(now)
             line = spin.copy() if isinstance(spin, Text) else Text("·")
         line.append(f" path {ev.sample + 1}")
-        line.append(f" · {plural(ev.thinking_tokens, 'token')}", style="dim")
+        tokens = token_count(ev.thinking_tokens, ev.budget) if ev.budget else plural(ev.thinking_tokens, "token")
+        line.append(f" · {tokens}", style="dim")
         if ev.extracted:
             line.append(" · ")
             line.append(_short(ev.extracted), style="bold")
+        elif ev.line and not ev.done:
+            line.append(f" · {ev.line}", style="dim italic")
         line.no_wrap = True
         line.overflow = "ellipsis"
         return line
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        rows = [ev for _, ev in sorted(self._rows.items())]
+        rows = self.rows()
         fit = max(1, live_height(options.size.height, self.max_lines) + 1)
         shown = rows if len(rows) <= fit else rows[: fit - 1]
         now = console.get_time()

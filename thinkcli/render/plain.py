@@ -13,10 +13,15 @@ from rich.text import Text
 
 from thinkcli.events import Explored, Notice, Progress, Result, ThinkEnd, ThinkingDone
 from thinkcli.events import Text as TextEvent
+from thinkcli.render.region import Region
+from thinkcli.render.trace import TraceView
 from thinkcli.render.summary import (
     INTERRUPTED,
+    PARTIAL,
     Thinking,
+    cut_note,
     explored_line,
+    interrupted_thought_line,
     no_answer_note,
     thought_line,
 )
@@ -81,10 +86,16 @@ class PlainRenderer:
         """Nothing: a pipe has no live display."""
 
     def explored(self, ev: Explored) -> None:
-        """With show, one summary line on stderr."""
+        """With show, each path's trace headed by its number, then a summary line, on stderr."""
         self._thought = True
-        if self.thinking == "show":
-            self._err_line(Text(explored_line(ev), style="dim"))
+        if self.thinking != "show":
+            return
+        for index, sample in enumerate(ev.samples):
+            answer = sample.extracted if sample.extracted is not None else "no answer"
+            self._err_line(Text(f"── path {index + 1} · {answer} · confidence {sample.confidence:.2f}", style="dim bold"))
+            if sample.reasoning.strip():
+                self._err_line(Text(sample.reasoning.strip("\n"), style="dim"))
+        self._err_line(Text(explored_line(ev), style="dim"))
 
     def notice(self, ev: Notice) -> None:
         """One line on stderr."""
@@ -100,12 +111,17 @@ class PlainRenderer:
         self._end_answer()
         if not self._answer.strip():
             self._err_line(Text(no_answer_note(self._thought), style="dim"))
+        elif (note := cut_note(result)) is not None:
+            self._err_line(Text(note, style="dim"))
 
     def interrupted(self, result: Result | None) -> None:
         """Keep what was written; write the best answer if none was; say so."""
         if self._err_mid_line:
             self._err_line(Text(""))
+        if self._thinking_open and self.thinking == "show":
+            self._err_line(Text(interrupted_thought_line(*self._last), style="dim"))
         if not self._answer.strip() and result is not None and result.answer.strip():
+            self._err_line(Text(PARTIAL, style="dim"))
             _write(self.out, result.answer)
             self._answer = result.answer
         self._end_answer()
@@ -139,45 +155,67 @@ class PlainRenderer:
 
 
 class JsonRenderer:
-    """Prints nothing while the run streams; then ``Result.to_dict()`` as JSON.
+    """Prints the result as JSON at the end; meanwhile a spinner if stderr is a terminal.
 
     Args:
         out: The console for stdout; the JSON is written to it raw.
-        err: The console for stderr (notices, "(interrupted)").
+        err: The console for stderr (notices, "(interrupted)", the spinner).
+        auto_refresh: Redraw the spinner from Rich's thread; False redraws on events (tests).
     """
 
-    def __init__(self, *, out: Console, err: Console) -> None:
+    def __init__(self, *, out: Console, err: Console, auto_refresh: bool = True) -> None:
         self.out = out
         self.err = err
+        self._spinner = Region(err, auto_refresh=auto_refresh) if err.is_terminal else None
+        self._view = TraceView(label="Waiting for the model", max_lines=0)
+        self._paths: dict[int, int] = {}
 
     def start(self) -> None:
-        """Nothing to show yet."""
+        """A spinner on stderr (when it is a terminal), so a long run is not a blank screen."""
+        self._paths = {}
+        if self._spinner is not None:
+            self._spinner.show(self._view)
 
     def reasoning(self, ev: TextEvent) -> None:
-        """Collected by the strategy into the result, not drawn."""
+        """Collected by the strategy into the result; the spinner counts it."""
+        self._view.label = "Thinking"
+        self._view.update(text="", tokens=ev.thinking_tokens, elapsed_s=ev.elapsed_s, budget=ev.budget)
+        self._refresh()
 
     def thinking_done(self, ev: ThinkingDone) -> None:
-        """Not drawn."""
+        """The spinner says the answer is being written."""
+        self._view.label = "Answering"
+        self._refresh()
 
     def answer(self, ev: TextEvent) -> None:
         """Collected by the strategy into the result, not drawn."""
 
     def progress(self, ev: Progress) -> None:
-        """Not drawn."""
+        """The spinner counts the paths and their tokens."""
+        self._paths = {**self._paths, ev.sample: ev.thinking_tokens + ev.answer_tokens}
+        self._view.label = f"Exploring {len(self._paths)} paths"
+        self._view.update(text="", tokens=sum(self._paths.values()), elapsed_s=ev.elapsed_s)
+        self._refresh()
 
     def explored(self, ev: Explored) -> None:
         """Not drawn."""
 
     def notice(self, ev: Notice) -> None:
         """One line on stderr."""
-        self.err.print(Text(ev.text, style="yellow"), soft_wrap=True)
+        if self._spinner is not None:
+            with self._spinner.paused():
+                self.err.print(Text(ev.text, style="yellow"), soft_wrap=True)
+        else:
+            self.err.print(Text(ev.text, style="yellow"), soft_wrap=True)
 
     def finish(self, result: Result) -> None:
         """Write the result as one JSON document."""
+        self.close()
         self._dump(result.to_dict())
 
     def interrupted(self, result: Result | None) -> None:
         """Write the partial result, marked ``"interrupted": true``."""
+        self.close()
         if result is not None:
             data = result.to_dict()
             data["interrupted"] = True
@@ -185,7 +223,13 @@ class JsonRenderer:
         self.err.print(Text(INTERRUPTED, style="dim"))
 
     def close(self) -> None:
-        """Nothing to tear down."""
+        """Take the spinner down."""
+        if self._spinner is not None:
+            self._spinner.close()
+
+    def _refresh(self) -> None:
+        if self._spinner is not None:
+            self._spinner.refresh()
 
     def _dump(self, data: dict) -> None:
         _write(self.out, json.dumps(data, ensure_ascii=False, indent=2) + "\n")

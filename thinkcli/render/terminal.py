@@ -26,9 +26,13 @@ from thinkcli.render.markdown_stream import AnswerTail, BlockSplitter, MarkdownB
 from thinkcli.render.region import Region
 from thinkcli.render.summary import (
     INTERRUPTED,
+    PARTIAL,
     Thinking,
+    cut_note,
     explored_line,
+    interrupted_thought_line,
     no_answer_note,
+    plural,
     thought_line,
 )
 from thinkcli.render.trace import MAX_TRACE_LINES, TraceView, tail_window
@@ -107,7 +111,7 @@ class TerminalRenderer:
             self._trace_text += ev.text
             if len(self._trace_text) > 2 * _TRACE_KEEP:
                 self._trace_text = tail_window(self._trace_text, _TRACE_KEEP)
-        self._trace.update(text=self._trace_text, tokens=ev.thinking_tokens, elapsed_s=ev.elapsed_s)
+        self._trace.update(text=self._trace_text, tokens=ev.thinking_tokens, elapsed_s=ev.elapsed_s, budget=ev.budget)
         self._region.refresh()
 
     def thinking_done(self, ev: ThinkingDone) -> None:
@@ -167,6 +171,9 @@ class TerminalRenderer:
                     self._print_block(result.answer)
                 else:
                     self.out.print(Text(no_answer_note(self._thought), style="dim"))
+            note = cut_note(result)
+            if note is not None and self._printed_answer:
+                self.out.print(Text(note, style="dim"))
         finally:
             self._region.close()
             self._phase = "over"
@@ -175,10 +182,10 @@ class TerminalRenderer:
         """Keep what is on screen, add the best answer if none was printed."""
         try:
             self._region.close()
-            if self._phase == "thinking" and self.thinking == "show" and self._trace_text.strip():
-                self._print_trace_line(self._trace_text)
+            self._fold_interrupted()
             self._flush_answer()
             if not self._printed_answer and result is not None and result.answer.strip():
+                self.out.print(Text(PARTIAL, style="dim"))
                 self._print_block(result.answer)
             self.err.print(Text(INTERRUPTED, style="dim"))
         finally:
@@ -190,6 +197,18 @@ class TerminalRenderer:
         self._region.close()
 
     # -- helpers --------------------------------------------------------------
+
+    def _fold_interrupted(self) -> None:
+        """Leave the summary line of the phase that Ctrl-C cut short."""
+        if self._phase == "thinking":
+            if self.thinking == "show" and self._trace_text.strip():
+                self._print_trace_line(self._trace_text)
+            self.out.print(Text(interrupted_thought_line(self._last_elapsed, self._last_tokens), style="dim"))
+        elif self._phase == "parallel":
+            rows = self._board.rows()
+            tokens = sum(ev.thinking_tokens + ev.answer_tokens for ev in rows)
+            line = f"▸ Explored {plural(len(rows), 'path')} · {plural(tokens, 'token')} {INTERRUPTED}"
+            self.out.print(Text(line, style="dim"))
 
     def _default_reason(self) -> ThinkEnd:
         return "stop" if self._thought else "none"

@@ -53,6 +53,11 @@ def last_lines(
         yield Segment.line()
 
 
+def token_count(tokens: int, budget: int = 0) -> str:
+    """``245/1,024 tokens`` against a budget, ``245 tokens`` without one."""
+    return f"{tokens:,}/{budget:,} tokens" if budget > 0 else f"{tokens:,} tokens"
+
+
 def tail_window(text: str, max_chars: int) -> str:
     """The end of ``text``, cut at a line start so its wrapping stays stable."""
     if len(text) <= max_chars:
@@ -79,12 +84,12 @@ class TraceView:
         self.max_lines = max_lines
         self.text = ""
         self._spinner = Spinner("dots", style="cyan")
-        self._counts: tuple[int, float, float] | None = None
+        self._counts: tuple[int, int, float, float] | None = None
 
-    def update(self, *, text: str, tokens: int, elapsed_s: float) -> None:
-        """Show ``text`` under the header and these counts, as of now."""
+    def update(self, *, text: str, tokens: int, elapsed_s: float, budget: int = 0) -> None:
+        """Show ``text`` under the header and these counts (``tokens/budget`` if known), as of now."""
         self.text = text
-        self._counts = (tokens, elapsed_s, monotonic())
+        self._counts = (tokens, budget, elapsed_s, monotonic())
 
     def header(self, now: float) -> Text:
         """The spinner line; seconds keep counting between token events."""
@@ -92,9 +97,9 @@ class TraceView:
         line = Text.assemble(spin if isinstance(spin, Text) else "", " ", (self.label, "bold"))
         counts = self._counts
         if counts is not None:
-            tokens, elapsed, stamp = counts
+            tokens, budget, elapsed, stamp = counts
             seconds = elapsed + (monotonic() - stamp)
-            line.append(f" · {tokens:,} tokens · {seconds:.1f}s", style="dim")
+            line.append(f" · {token_count(tokens, budget)} · {seconds:.1f}s", style="dim")
         line.no_wrap = True
         line.overflow = "ellipsis"
         return line

@@ -32,8 +32,12 @@ def single(run: Run) -> Iterator[Event]:
 
 
 def vote_paths(run: Run, *, verify: bool = False) -> Iterator[Event]:
-    """``plan.samples`` paths in one batch, then a confidence-weighted vote."""
-    yield from run.explore(run.plan.samples)
+    """``plan.samples`` paths in one batch, then a confidence-weighted vote.
+
+    Paths still running when they can no longer change the winner are stopped
+    (``answer_end: "decided"``), so one runaway path does not hold up the answer.
+    """
+    yield from run.explore(run.plan.samples, stop_decided=True)
     yield from _decide(run, verify=verify)
 
 

@@ -18,7 +18,7 @@ from thinkcli.reasoning import NO_THINKING, ReasoningFormat
 from thinkcli.strategies.prompt import build_prompt
 from thinkcli.strategies.sample import Budget, Sample
 from thinkcli.answers import extract_answer, is_numeric_question
-from thinkcli.vote import Ballot, VoteResult, keep_confident, vote, why_not
+from thinkcli.vote import Ballot, VoteResult, keep_confident, vote, weight, why_not
 
 PROGRESS_EVERY = 4  # decode steps between progress updates of parallel samples
 PRUNE_AFTER = 64  # thinking tokens before a path can be pruned: its window confidence must mean something
@@ -82,9 +82,16 @@ class Run:
         self.started = time.perf_counter()
         self._first: float | None = None
         self._last: float | None = None
+        self._decided_at = 0  # finished samples when the vote was last checked for a decision
 
     def explore(
-        self, n: int, *, budget: Budget | None = None, stream: bool = False, floor: float | None = None
+        self,
+        n: int,
+        *,
+        budget: Budget | None = None,
+        stream: bool = False,
+        floor: float | None = None,
+        stop_decided: bool = False,
     ) -> Iterator[Event]:
         """Decode ``n`` new samples together; yields their events (``Text`` when streaming).
 
@@ -93,6 +100,7 @@ class Run:
             budget: their thinking rules (default: the plan's).
             stream: yield each sample's text as it comes (for one sample), else ``Progress``.
             floor: prune a sample whose running confidence falls below this (DeepConf online).
+            stop_decided: stop the unfinished samples once they cannot change the vote's winner.
         """
         prompt, starts = self.prompt(self.messages, thinking=self.plan.thinking)
         first = len(self.samples)
@@ -117,6 +125,8 @@ class Run:
                         yield from events
                 if floor is not None:
                     self._prune(group, batch, floor)
+                if stop_decided and batch.live:
+                    self._stop_decided(group, batch)
                 steps += 1
                 if not stream and (steps % PROGRESS_EVERY == 0 or not batch.live):
                     yield from (self._progress(first + s.index, s) for s in group)
@@ -150,6 +160,27 @@ class Run:
             if not sample.done and sample.thinking and sample.thinking_tokens >= PRUNE_AFTER and sample.confidence.current < floor:
                 sample.prune(batch)
 
+    def _stop_decided(self, group: list[Sample], batch: Batch) -> None:
+        """Stop the unfinished paths when even all of them together could not outvote the leader."""
+        unfinished = [s for s in group if not s.done]
+        finished = sum(s.done for s in self.samples)
+        if not unfinished or finished == self._decided_at:
+            return  # nothing new has finished since the last look
+        self._decided_at = finished
+        results = [s.result() for s in self.samples if s.done]
+        ballots = [
+            Ballot(r.extracted, r.confidence) for r in results
+            if r.extracted and why_not(r, others_answered=True, thinking=self.plan.thinking) is None
+        ]
+        if not ballots:
+            return
+        # What one more path may weigh: no more than the surest trace so far. A path's
+        # confidence is its weakest stretch, so a path rarely ends surer than it has been.
+        most = max([weight(b) for b in ballots] + [max(s.result().confidence, 0.0) for s in unfinished])
+        if cannot_change_winner(vote(ballots).votes, len(unfinished), most=most):
+            for sample in unfinished:
+                sample.decide(batch)
+
     def _progress(self, index: int, sample: Sample) -> Progress:
         extracted = extract_answer(sample.answer, numeric=self.numeric) if sample.answer.strip() else None
         return Progress(
@@ -159,6 +190,8 @@ class Run:
             extracted,
             sample.done,
             round(time.perf_counter() - self.started, 2),
+            sample.budget,
+            _last_line(sample.answer or sample.reasoning),
         )
 
     def verify(self, answer: str) -> float | None:
@@ -180,9 +213,13 @@ class Run:
         return round(1.0 / (1.0 + math.exp(no - yes)), 4)
 
     def ballots(self) -> list[tuple[int, Ballot]]:
-        """Each unpruned sample's index and ballot (for counting agreement)."""
+        """Each unpruned, undecided sample's index and ballot (for counting agreement)."""
         results = [s.result() for s in self.samples]
-        return [(i, Ballot(r.extracted, r.confidence)) for i, r in enumerate(results) if r.think_end != "pruned"]
+        return [
+            (i, Ballot(r.extracted, r.confidence))
+            for i, r in enumerate(results)
+            if r.think_end != "pruned" and r.answer_end != "decided"
+        ]
 
     def voters(self) -> list[int]:
         """The paths that may vote: trusted, then the most confident ``plan.keep`` of them.
@@ -244,8 +281,28 @@ class Run:
             votes=votes or {},
             chosen=chosen,
             interrupted=interrupted,
+            seed=self.plan.seed,
             stats=stats,
         )
+
+
+def cannot_change_winner(votes: dict[str, float], unfinished: int, *, most: float = 1.0) -> bool:
+    """Whether the leading answer stays ahead however ``unfinished`` more paths vote.
+
+    With each of them weighing at most ``most``, the leader is safe once its weight
+    exceeds the runner-up's plus ``most`` per unfinished path.
+    """
+    weights = sorted(votes.values(), reverse=True)
+    if not weights:
+        return False
+    runner_up = weights[1] if len(weights) > 1 else 0.0
+    return weights[0] > runner_up + unfinished * most
+
+
+def _last_line(text: str, limit: int = 80) -> str:
+    """The end of the last non-empty line of ``text``, at most ``limit`` characters."""
+    tail = text[-4 * limit :].rstrip()
+    return tail.rsplit("\n", 1)[-1].strip()[-limit:]
 
 
 def chosen_text(result: Result) -> Iterator[Text]:

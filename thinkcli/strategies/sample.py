@@ -232,6 +232,16 @@ class Sample:
             self.done = True
             batch.stop(self.index)
 
+    def decide(self, batch: Batch) -> None:
+        """Stop a path that can no longer change the vote's winner; it will not vote."""
+        if not self.done:
+            self._emit(self._parser.finish())
+            if self.think_end == "none" and self.reasoning:
+                self.think_end = "decided"
+            self.answer_end = "decided"
+            self.done = True
+            batch.stop(self.index)
+
     def interrupt(self) -> None:
         """Ctrl-C: keep what there is."""
         if not self.done:
@@ -296,7 +306,12 @@ class Sample:
         return ThinkingDone(self.index, self.thinking_tokens, round(self.thought_s, 3), self.think_end)
 
     def _text(self, kind: str, text: str) -> Text:
-        return Text(kind, text, self.index, self.thinking_tokens, time.perf_counter() - self._started)
+        return Text(kind, text, self.index, self.thinking_tokens, time.perf_counter() - self._started, self._budget.think)
+
+    @property
+    def budget(self) -> int:
+        """This path's thinking budget in tokens."""
+        return self._budget.think
 
     def result(self) -> SampleResult:
         """What this path produced, with its confidence and extracted answer."""
