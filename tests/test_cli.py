@@ -490,7 +490,7 @@ def test_a_levels_own_budget_is_clamped_quietly_unless_asked_for(monkeypatch):
 
 
 def test_the_context_is_sized_for_the_level(monkeypatch):
-    from thinkcli.ask import MAX_SIZED_CTX, context_for
+    from thinkcli.session import MAX_SIZED_CTX, context_for
     from thinkcli.config import DEFAULT_EFFORTS
 
     assert context_for(DEFAULT_EFFORTS["medium"]) == 8192

@@ -459,7 +459,7 @@ def test_events_carry_the_budget_and_a_glimpse_of_each_path():
 
 
 def test_a_vote_stops_paths_that_cannot_change_the_winner():
-    quick = answer_script("4", -0.05)
+    quick = answer_script("4", 2.0)  # as confident as the runaway path's default tokens
     runaway = [("x", -0.1)] * 300 + [("</think>", -0.1), ("Answer: 7", -0.05), EOG]
     engine, _, events, result = drive([quick, quick, quick, runaway], "vote", 4, think=400)
     late = result.samples[3]
@@ -472,7 +472,7 @@ def test_a_vote_stops_paths_that_cannot_change_the_winner():
 
 def test_a_vote_waits_for_paths_that_could_still_change_the_winner():
     slow = [("x", -0.1)] * 30 + [("</think>", -0.1), ("Answer: 5", -0.05), EOG]
-    _, _, _, result = drive([answer_script("4", -0.05), answer_script("5", -0.05), slow], "vote", 3, think=400)
+    _, _, _, result = drive([answer_script("4", 2.0), answer_script("5", 2.0), slow], "vote", 3, think=400)
     assert [s.answer_end for s in result.samples] == ["stop", "stop", "stop"]
     assert result.answer.endswith("5")
 
