@@ -112,8 +112,8 @@ def test_ctrl_c_while_thinking_keeps_the_folded_line(home_with_model):
     lines = screen_of(run_to_end(child))
     assert child.exitstatus == 130
     folded = [line for line in lines if "Thought for" in line]
-    assert len(folded) == 1 and folded[0].endswith("tokens (interrupted)")
-    assert not any("Thinking ·" in line for line in lines)  # the live display is gone
+    assert len(folded) == 1 and folded[0].endswith("tokens (interrupted)"), lines
+    assert not any("Thinking ·" in line for line in lines), lines  # the live display is gone
 
 
 def test_json_on_a_terminal_shows_a_spinner_then_only_the_document(home_with_model):
