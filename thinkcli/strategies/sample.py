@@ -235,21 +235,21 @@ class Sample:
     def decide(self, batch: Batch) -> None:
         """Stop a path that can no longer change the vote's winner; it will not vote."""
         if not self.done:
-            self._emit(self._parser.finish())
-            if self.think_end == "none" and self.reasoning:
-                self.think_end = "decided"
-            self.answer_end = "decided"
-            self.done = True
+            self._cut("decided")
             batch.stop(self.index)
 
     def interrupt(self) -> None:
         """Ctrl-C: keep what there is."""
         if not self.done:
-            self._emit(self._parser.finish())
-            if self.think_end == "none" and self.reasoning:
-                self.think_end = "interrupted"
-            self.answer_end = "interrupted"
-            self.done = True
+            self._cut("interrupted")
+
+    def _cut(self, reason: AnswerEnd) -> None:
+        """End the path where it is: what the parser holds back is kept, both ends say why."""
+        self._emit(self._parser.finish())
+        if self.think_end == "none" and self.reasoning:
+            self.think_end = reason
+        self.answer_end = reason
+        self.done = True
 
     # -- text -----------------------------------------------------------------
 
