@@ -14,6 +14,7 @@ from thinkcli.engine import ModelInfo
 from thinkcli.engine.template import read_template_file, render_for
 from thinkcli.errors import ExitStatus
 from thinkcli.reasoning import detect_format
+from thinkcli.session import one_question
 from thinkcli.strategies.prompt import build_prompt
 
 
@@ -57,9 +58,7 @@ def preview(engine: MetadataEngine, settings: Settings, level: EffortPreset, que
         question: the user's question.
     """
     fmt = detect_format(engine.info.chat_template, settings.reasoning_format)
-    messages = ([{"role": "system", "content": settings.system}] if settings.system else []) + [
-        {"role": "user", "content": question}
-    ]
+    messages = one_question(question, settings.system)
     thinking = level.think_budget > 0
     prompt, starts = build_prompt(
         engine, fmt, messages, thinking=thinking, effort=level.name, budget=level.think_budget

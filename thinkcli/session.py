@@ -83,6 +83,11 @@ def largest_capacity(settings: Settings, knobs: Knobs) -> int:
     return max(most, knobs.samples or 1)
 
 
+def one_question(question: str, system: str = "") -> list[dict]:
+    """The messages that ask ``question`` alone, after ``system`` if there is one."""
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
+
+
 def context_for(level: EffortPreset) -> int:
     """The context a level's paths need at full budget: at least 8192, at most ``MAX_SIZED_CTX``.
 
@@ -235,10 +240,9 @@ class Session:
         """The current effort level with the knobs applied."""
         return preset_for(self.settings, self.knobs)
 
-    def messages(self, question: str) -> list[dict]:
-        """A one-question conversation: the configured system prompt, then ``question``."""
-        system = [{"role": "system", "content": self.settings.system}] if self.settings.system else []
-        return [*system, {"role": "user", "content": question}]
+    def messages(self, question: str, *, system: str | None = None) -> list[dict]:
+        """A one-question conversation: ``system`` (default: the configured one), then ``question``."""
+        return one_question(question, self.settings.system if system is None else system)
 
     def prompt_tokens(self, messages: list[dict], level: EffortPreset) -> int:
         """Tokens of the text really decoded for ``messages`` at ``level`` (the prompted format adds some)."""

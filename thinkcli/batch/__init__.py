@@ -86,11 +86,6 @@ def default_parallel(level: EffortPreset, n_ctx: int) -> int:
     return max(1, min(PARALLEL_MOST, n_ctx // PARALLEL_ROOM))
 
 
-def _messages(problem: Problem, settings: Settings) -> list[dict]:
-    system = problem.system if problem.system is not None else settings.system
-    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": problem.question}]
-
-
 def make_solver(session: Session, settings: Settings, knobs: Knobs, parallel: int | None) -> Solver:
     """Solve items as turns of ``session``: several single-path ones at once, the rest in turn."""
 
@@ -99,7 +94,7 @@ def make_solver(session: Session, settings: Settings, knobs: Knobs, parallel: in
 
     def one_by_one(group: list[tuple[int, Problem]], level: EffortPreset) -> Iterator[Outcome]:
         for index, problem in group:
-            messages = _messages(problem, settings)
+            messages = session.messages(problem.question, system=problem.system)
             try:
                 yield index, collect(session.turn(messages, session.plan(messages, level)))
             except ThinkError as exc:
@@ -110,7 +105,7 @@ def make_solver(session: Session, settings: Settings, knobs: Knobs, parallel: in
 
         def jobs() -> Iterator[Job]:
             for index, problem in group:
-                messages = _messages(problem, settings)
+                messages = session.messages(problem.question, system=problem.system)
                 try:
                     plan = session.plan(messages, level, questions=k)
                 except ThinkError as exc:
