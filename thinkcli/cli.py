@@ -395,8 +395,7 @@ def _stdout_is_devnull() -> bool:
 
 def _os_message(exc: OSError) -> str:
     reason = exc.strerror or str(exc) or type(exc).__name__
-    where = exc.filename if exc.filename is not None else None
-    return f"{where}: {reason}" if where is not None else reason
+    return f"{exc.filename}: {reason}" if exc.filename is not None else reason
 
 
 def _exit(code: int, argv: list[str] | None) -> int:

@@ -103,7 +103,7 @@ class LlamaBatch:
                 final.append((s, len(seq.history) + n - 1, seq.pending[-1], True))
         if not final:
             return
-        # Logits survive only the last llama_decode: what does not fit in one (a newly
+        # Logits survive only the last llama_decode: what does not fit in one chunk (a newly
         # admitted prompt) goes first, in chunks, and every sampled row comes last.
         size = self._engine.n_batch
         if len(early) + len(final) > size:

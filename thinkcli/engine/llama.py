@@ -294,8 +294,9 @@ class LlamaEngine:
 
     @property
     def n_batch(self) -> int:
-        """Most tokens one ``llama_decode`` takes."""
-        return lc.llama_n_batch(self._ctx)
+        """Most tokens thinkcli gives one ``llama_decode``: few enough that Ctrl-C, noticed
+        only between two calls, stops a long prompt within a chunk."""
+        return min(PROMPT_CHUNK, lc.llama_n_batch(self._ctx))
 
     def _reuse(self, tokens: list[int]) -> int:
         """Put the cached path sharing the longest prefix with ``tokens`` on sequence 0.
@@ -321,7 +322,7 @@ class LlamaEngine:
 
         Small chunks: Ctrl-C is noticed only between two ``llama_decode`` calls.
         """
-        step = min(PROMPT_CHUNK, lc.llama_n_batch(self._ctx))
+        step = self.n_batch
         for offset in range(0, len(tokens), step):
             chunk = tokens[offset : offset + step]
             last = offset + step >= len(tokens)
