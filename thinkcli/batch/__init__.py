@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from thinkcli.ask import decode_text, read_text
 from thinkcli.batch.problems import Problem, guess_format, parse_problems
 from thinkcli.batch.results import ResultWriter, done_keys, read_records
 from thinkcli.batch.runner import Item, Outcome, Solver, run_batch
 from thinkcli.batch.sweep import check_plot, curve, save_plot, summarize, table
 from thinkcli.config import EffortPreset, Settings
 from thinkcli.env import Environment
-from thinkcli.ask import decode_text, read_text
 from thinkcli.errors import ExitStatus, ThinkError, UsageError
 from thinkcli.render import collect
 from thinkcli.session import Knobs, Opener, Session, preset_for

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO
 
@@ -36,7 +37,7 @@ def record(problem: Problem, effort: str, result: Result | None, *, error: str |
         for s in result.samples
     ]
     out["chosen"] = result.chosen
-    out["stats"] = result.to_dict()["stats"]
+    out["stats"] = asdict(result.stats)
     if problem.answer is not None:
         out["expected"] = problem.answer
         out["correct"] = grade(result.answer, out["extracted"], problem.answer)
