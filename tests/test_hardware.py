@@ -239,3 +239,12 @@ def test_an_amx_build_whose_probe_crashes_loads_without_repacking(home_with_mode
     out = io.StringIO()
     load.open_engine(load_settings(env=env), env, Console(file=out, width=300), n_seq_max=1, debug=True).close()
     assert built == [False, False] and "remembered" in out.getvalue()
+
+
+def test_installing_twice_keeps_the_first_handler_alive():
+    # A chat that switches model loads the engine again: the handler must not be replaced.
+    code = "from thinkcli import crash\ncrash.install()\ncrash.install()\nimport ctypes\nctypes.string_at(0)\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(crash.__file__).parents[1])
+    assert done.returncode == -signal.SIGSEGV
+    assert done.stderr.strip().splitlines() == [crash.crash_line(signal.SIGSEGV).decode().strip()]

@@ -36,6 +36,15 @@ def install(*, debug: bool = False) -> bool:
     Returns:
         Whether a handler could be installed (POSIX with a C library only).
     """
+    if _handler is None and not _install():
+        return False
+    if debug:  # installed after the line's handler: it dumps the stack, then hands over to it
+        faulthandler.enable(file=sys.stderr, all_threads=True)
+    return True
+
+
+def _install() -> bool:
+    """The C-level handler, once per process: replacing it would free the one installed."""
     global _handler
     if os.name != "posix":
         return False
@@ -54,6 +63,4 @@ def install(*, debug: bool = False) -> bool:
     _handler = callback(on_fatal)
     for signum in _FATAL:
         libc.signal(signum, _handler)
-    if debug:  # faulthandler dumps the stack first, then hands over to the line above
-        faulthandler.enable(file=sys.stderr, all_threads=True)
     return True
