@@ -85,6 +85,12 @@ Threads = Annotated[Optional[int], _opt("--threads", panel=_MODEL, metavar="N", 
 NoRepack = Annotated[bool, _opt("--no-repack", panel=_MODEL, help="Don't repack weights for the CPU kernels (AMX).")]
 ChatTemplateFile = Annotated[Optional[Path], _opt("--chat-template-file", panel=_MODEL, metavar="FILE",
                              help="Use this Jinja chat template instead of the model's.")]
+Backend = Annotated[Optional[str], _opt("--backend", panel=_MODEL, metavar="NAME",
+                    help="llama (here, in llama.cpp) or openai (an OpenAI-compatible server). \\[default: llama]")]
+BaseUrl = Annotated[Optional[str], _opt("--base-url", panel=_MODEL, metavar="URL", help="The server, e.g. http://localhost:8080/v1 (implies --backend openai).")]
+ApiKeyEnv = Annotated[Optional[str], _opt("--api-key-env", panel=_MODEL, metavar="VAR",
+                      help="Environment variable holding the server's API key. \\[default: OPENAI_API_KEY]")]
+Parallel = Annotated[Optional[int], _opt("--parallel", panel=_MODEL, metavar="N", help="Most requests in flight on a server (1-64). \\[default: 4]")]
 Effort = Annotated[Optional[str], _opt("--effort", "-e", panel=_EFFORT, metavar="LEVEL",
                    help="none, low, medium, high, max, auto, or a level from the config. \\[default: medium]")]
 ThinkBudget = Annotated[Optional[int], _opt("--think-budget", panel=_EFFORT, metavar="N", help="Thinking tokens per path. \\[default: the level's]")]
@@ -117,12 +123,16 @@ def _run_config(env, opts: dict, *, json: bool = False):
     _in_range("--think-budget", opts["think_budget"], 0)
     _in_range("--min-think", opts["min_think"], 0)
     _in_range("--samples", opts["samples"], 1, 64)
+    _in_range("--parallel", opts.get("parallel"), 1, 64)
     if opts["show_thinking"] and opts["hide_thinking"]:
         raise UsageError("--show-thinking and --hide-thinking contradict each other")
     thinking = "show" if opts["show_thinking"] else "hide" if opts["hide_thinking"] else None
     names = ("model", "effort", "system", "reasoning_format", "temperature", "top_p", "top_k", "max_tokens",
-             "seed", "ctx", "gpu_layers", "threads")
+             "seed", "ctx", "gpu_layers", "threads", "backend", "base_url", "api_key_env")
     flags = {name: opts[name] for name in names}
+    flags["parallel"] = opts.get("parallel")
+    if opts["base_url"] and not opts["backend"]:
+        flags["backend"] = "openai"  # a server named on the command line is the one to use
     template = opts["chat_template_file"]
     flags.update(thinking=thinking, repack="off" if opts["no_repack"] else None,
                  chat_template_file=str(template) if template else None)
@@ -197,6 +207,10 @@ def ask(
     ctx: Ctx = None,
     gpu_layers: GpuLayers = None,
     threads: Threads = None,
+    backend: Backend = None,
+    base_url: BaseUrl = None,
+    api_key_env: ApiKeyEnv = None,
+    parallel: Parallel = None,
     no_repack: NoRepack = False,
     no_stdin: Annotated[bool, _opt("--no-stdin", panel=_INPUT, help="Never read standard input (for shell loops).")] = False,
     print_prompt: Annotated[bool, _opt("--print-prompt", panel=_OUTPUT, help="Print the exact prompt that would be decoded, and exit.")] = False,
@@ -236,6 +250,10 @@ def chat(
     ctx: Ctx = None,
     gpu_layers: GpuLayers = None,
     threads: Threads = None,
+    backend: Backend = None,
+    base_url: BaseUrl = None,
+    api_key_env: ApiKeyEnv = None,
+    parallel: Parallel = None,
     no_repack: NoRepack = False,
     debug: Debug = False,
 ) -> None:
@@ -259,7 +277,7 @@ def batch(
     show_reasoning: bool = typer.Option(False, "--show-reasoning", help="Put each answer's reasoning in its record."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Save the scaling curve as .png or .svg (needs matplotlib)."),
     json_out: bool = typer.Option(False, "--json", help="Print the effort summary as JSON."),
-    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=16, help="Problems decoded at once (single-path levels; default: by level and context)."),
+    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=16, help="Problems decoded at once (single-path levels; default: by level and context); on a server, also the most requests in flight."),
     effort: Effort = None,
     system: System = None,
     model: Model = None,
@@ -277,6 +295,9 @@ def batch(
     ctx: Ctx = None,
     gpu_layers: GpuLayers = None,
     threads: Threads = None,
+    backend: Backend = None,
+    base_url: BaseUrl = None,
+    api_key_env: ApiKeyEnv = None,
     no_repack: NoRepack = False,
     debug: Debug = False,
 ) -> None:

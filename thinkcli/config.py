@@ -32,6 +32,7 @@ VOTE_CONFIDENCES = ("lowest", "bottom10", "tail")
 REASONING_FORMATS = ("auto", "think", "harmony", "magistral", "seed", "gemma4", "apriel", "solar", "prompted", "stepwise")
 THINKING_MODES = ("live", "show", "hide")
 REPACK_MODES = ("auto", "on", "off")
+BACKENDS = ("llama", "openai")
 MAX_SAMPLES = 64
 
 
@@ -80,6 +81,10 @@ class Settings:
     threads: int | None = None
     repack: str = "auto"
     ctx: int | None = None
+    backend: str = "llama"
+    base_url: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    parallel: int = 4
     seed: int | None = None
     temperature: float = 0.6
     top_p: float = 0.95
@@ -260,6 +265,10 @@ _SETTING_CHECKS: Mapping[str, _Check] = MappingProxyType(
         "threads": _Check("int", low=1, auto=True),
         "repack": _Check("str", choices=REPACK_MODES),
         "ctx": _Check("int", low=1, auto=True),
+        "backend": _Check("str", choices=BACKENDS),
+        "base_url": _Check("str"),
+        "api_key_env": _Check("str", nonempty=True),
+        "parallel": _Check("int", low=1, high=64),
         # llama.cpp's seed is a uint32 and 0xFFFFFFFF already means "random".
         "seed": _Check("int", low=0, high=2**32 - 2, auto=True),
         "temperature": _Check("float", low=0),

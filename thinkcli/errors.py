@@ -48,3 +48,7 @@ class ContextOverflowError(ThinkError):
 
 class InputError(ThinkError):
     """The user's input could not be read (missing file, not UTF-8)."""
+
+
+class RemoteError(ThinkError):
+    """A remote server could not be reached, refused the request, or cut the stream."""

@@ -98,6 +98,8 @@ class Result:
     answer: str = ""
     reasoning: str = ""
     model: str = ""
+    backend: str = "llama"  # where the model ran: "llama" (here) or "openai" (a server)
+    vote_weights: str = "confidence"  # "majority" where the server gave no log-probabilities
     effort: str = ""
     samples: list[SampleResult] = field(default_factory=list)
     votes: dict[str, float] = field(default_factory=dict)

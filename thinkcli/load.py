@@ -13,6 +13,8 @@ from rich.console import Console
 
 from thinkcli.config import Settings, data_dir
 from thinkcli.engine import Engine
+from thinkcli.engine.template import read_template_file
+from thinkcli.errors import ModelError, ThinkError, UsageError
 from thinkcli.models.gguf import GGUFInfo, read_gguf
 from thinkcli.models.store import ModelStore, NotPulled
 from thinkcli.preview import with_template_file
@@ -37,11 +39,14 @@ def locate(settings: Settings, env: Mapping[str, str], err: Console) -> tuple[Pa
 def open_engine(
     settings: Settings, env: Mapping[str, str], err: Console, *, n_seq_max: int, debug: bool, want_ctx: int = 8192
 ) -> Engine:
-    """Load the configured model in llama.cpp, sized for ``n_seq_max`` parallel samples.
+    """Load the configured model in llama.cpp, sized for ``n_seq_max`` parallel samples,
+    or connect to the configured server (``backend = "openai"``).
 
     Without ``--ctx`` the context is ``want_ctx`` (at least 8192) where the model was
     trained for that much.
     """
+    if settings.backend == "openai":
+        return open_remote(settings, env, err, debug=debug)
     path, info = locate(settings, env, err)
     from thinkcli import crash
     from thinkcli.engine import hardware, llama  # only now: --help never loads llama.cpp
@@ -72,6 +77,56 @@ def open_engine(
         threads = engine.threads_choice
         err.print(f"[dim]threads {threads.value}: {threads.why}[/dim]", highlight=False)
     return engine
+
+
+def connect(settings: Settings, env: Mapping[str, str]):
+    """A client for the configured server, with the key from ``api_key_env`` (never stored)."""
+    from thinkcli.engine.remote.client import Client
+
+    if not settings.base_url:
+        raise UsageError("--backend openai needs a server: --base-url URL (or base_url in the config)")
+    return Client(settings.base_url, env.get(settings.api_key_env) or None, key_env=settings.api_key_env)
+
+
+def open_remote(settings: Settings, env: Mapping[str, str], err: Console, *, debug: bool) -> Engine:
+    """Connect to the configured OpenAI-compatible server and pick its model."""
+    from thinkcli.engine.remote import RemoteEngine, list_models
+
+    client = connect(settings, env)
+    try:
+        model = pick_model(settings.model, [m["id"] for m in list_models(client)], client.api)
+        explicit = read_template_file(settings.chat_template_file) if settings.chat_template_file else None
+        engine = RemoteEngine(
+            client, model, ctx=settings.ctx, chat_template=explicit, parallel=settings.parallel,
+            local_template=lambda: _local_template(model, env),
+            note=lambda text: err.print(f"[dim]note: {text}[/dim]", highlight=False),
+        )
+    except BaseException:
+        client.close()
+        raise
+    if debug:
+        for what, how in engine.capabilities.items():
+            err.print(f"[dim]{what}: {how}[/dim]", highlight=False)
+    return engine
+
+
+def pick_model(wanted: str, offered: list[str], where: str) -> str:
+    """The served model to use: the one asked for, or the only one when none was chosen."""
+    if wanted in offered or not offered:
+        return wanted
+    if len(offered) == 1 and wanted == Settings().model:
+        return offered[0]  # the built-in default names a local model, not this server's
+    listed = ", ".join(offered[:8]) + (", …" if len(offered) > 8 else "")
+    raise ModelError(f"{where} has no model {wanted!r}; it serves: {listed} (choose one with --model)")
+
+
+def _local_template(model: str, env: Mapping[str, str]) -> str | None:
+    """The chat template of a served model that is also here (in the store, or at its path)."""
+    try:
+        path = model_store(env).resolve(model)
+        return read_gguf(path).chat_template
+    except (NotPulled, ThinkError, OSError):
+        return None
 
 
 def _probe(path: Path, err: Console) -> int | None:

@@ -1,7 +1,8 @@
 """The engine seam: what the rest of thinkcli may ask of a language model.
 
 ``llama.py`` implements it on llama.cpp (the only module that imports
-``llama_cpp``); ``fake.py`` implements it from a script for tests.
+``llama_cpp``), ``remote/`` on an OpenAI-compatible server (the only code that
+imports ``httpx``), and ``fake.py`` from a script for tests.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class ModelInfo:
     eos_token: str = ""
     gpu_layers: int = 0
     load_s: float = 0.0
+    backend: str = "llama"  # "llama" (in process) or "openai" (a server)
+    logprobs: bool = True  # token log-probabilities arrive, so votes can weigh confidence
 
 
 class Batch(Protocol):

@@ -276,6 +276,8 @@ class Run:
             answer=pick.answer,
             reasoning=pick.reasoning,
             model=self.engine.info.name,
+            backend=self.engine.info.backend,
+            vote_weights="confidence" if self.engine.info.logprobs else "majority",
             effort=self.plan.effort,
             samples=samples,
             votes=votes or {},

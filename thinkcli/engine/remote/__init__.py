@@ -1,0 +1,270 @@
+"""The remote engine: the same think loop on an OpenAI-compatible server.
+
+llama-server, vLLM, SGLang, Ollama and llama-cpp-python's server all take a raw
+prompt on ``/v1/completions``. thinkcli renders the prompt itself with the
+model's chat template (from the server's ``/props``, ``--chat-template-file`` or
+the GGUF file when it is at hand), so budget forcing, injected wrap-ups and the
+reasoning parser work exactly as on llama.cpp. Without a template the prompt goes
+through ``/v1/chat/completions`` with the path's text as an assistant prefill
+(``continue_final_message``), and reasoning that arrives as
+``reasoning_content`` is put back between the format's tags for the parser.
+
+What maps natively is found out, said once, and reported in ``capabilities``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Callable, Iterator, Sequence
+
+from thinkcli.engine import ModelInfo, Sampling, Token
+from thinkcli.engine.remote.batch import CONSTANT_CONFIDENCE, NO_MASS, RemoteBatch, mass
+from thinkcli.engine.remote.client import Client
+from thinkcli.engine.template import CHATML, render_for
+from thinkcli.errors import RemoteError
+
+TOP_LOGPROBS = 20  # DeepConf's k; servers that allow fewer are asked again with FALLBACK_LOGPROBS
+FALLBACK_LOGPROBS = 5  # OpenAI's own limit on the completions endpoint
+DEFAULT_CTX = 8192
+CHARS_PER_TOKEN = 3.5  # the estimate used when the server will not tokenize
+
+
+def list_models(client: Client) -> list[dict]:
+    """What ``/v1/models`` offers: one dict per model (``id`` and whatever else the server says)."""
+    return [m for m in client.get("/models").get("data", []) if isinstance(m, dict) and "id" in m]
+
+
+class RemoteEngine:
+    """A model served over HTTP, behind the same seam as ``LlamaEngine``.
+
+    Args:
+        client: the server connection.
+        model: the served model's id.
+        ctx: the context per request (None: what the server publishes, else 8192).
+        chat_template: a Jinja chat template to render prompts with client-side (None:
+            the server's, from ``/props``; failing that the chat endpoint renders them).
+        parallel: most requests in flight at once (paths beyond it wait their turn).
+        local_template: where to look for the template when the server publishes none
+            (the same model's GGUF file, when it is at hand).
+        note: told once about each capability that does not map.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        model: str,
+        *,
+        ctx: int | None = None,
+        chat_template: str | None = None,
+        parallel: int = 4,
+        local_template: Callable[[], str | None] = lambda: None,
+        note: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.client = client
+        self.parallel = parallel
+        self._note = note
+        self._said: set[str] = set()
+        self._tokenizer: str | None = None  # the tokenize endpoint that answered; "" = none does
+        self._logprobs = TOP_LOGPROBS
+        props = self._props()
+        served = props.get("chat_template") or None
+        template = chat_template or served or local_template()
+        self.chat_mode = template is None
+        self._rendered: dict[str, list[dict]] = {}  # chat mode: rendered text -> its messages
+        settings = props.get("default_generation_settings") or {}
+        n_ctx = ctx or settings.get("n_ctx") or props.get("n_ctx") or DEFAULT_CTX
+        self.info = ModelInfo(
+            name=model, path=client.api, n_ctx=int(n_ctx), n_ctx_train=int(n_ctx), chat_template=template,
+            bos_token=str(props.get("bos_token") or ""), eos_token=str(props.get("eos_token") or ""),
+            backend="openai", logprobs=True,
+        )
+        self.capabilities = {
+            "template": ("--chat-template-file" if chat_template else "the server's /props" if served
+                         else "the local GGUF file" if template else "the chat endpoint (assistant prefill)"),
+            "paths": f"concurrent requests (at most {parallel})",
+            "budget": "completions stopped at the budget, then continued" if template else "chat prefill continued",
+        }
+        if self.chat_mode:
+            self._say("template", "the server publishes no chat template: prompts go through its chat endpoint "
+                      "with an assistant prefill (--chat-template-file renders them here instead)")
+
+    # -- the Engine protocol -------------------------------------------------------------
+
+    def render(self, messages: list[dict], **template_kwargs: object) -> str:
+        if not self.chat_mode:
+            return render_for(self.info, messages, **template_kwargs)
+        text = render_for(replace(self.info, chat_template=CHATML), messages, **template_kwargs)
+        self._rendered[text] = [dict(m) for m in messages]
+        return text
+
+    def count_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        if self._tokenizer != "":
+            count = self._tokenize(text)
+            if count is not None:
+                return count
+        return max(1, math.ceil(len(text) / CHARS_PER_TOKEN))
+
+    def start(self, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> RemoteBatch:
+        return RemoteBatch(self, prompt, n=n, sampling=sampling, seeds=seeds)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- what the batch asks for ---------------------------------------------------------
+
+    def request(self, text: str, *, sampling: Sampling, seed: int, max_tokens: int, no_end: bool) -> tuple[str, dict]:
+        """The endpoint and body that continue ``text`` (a rendered prompt plus a path's text)."""
+        body: dict = {
+            "model": self.info.name, "max_tokens": max_tokens, "temperature": sampling.temperature,
+            "top_p": sampling.top_p, "seed": seed,
+        }
+        if sampling.top_k > 0:
+            body["top_k"] = sampling.top_k
+        if no_end:
+            body["min_tokens"] = 1  # vLLM and SGLang honour it; others ignore it
+        if self._logprobs:
+            body["logprobs"] = self._logprobs
+        if not self.chat_mode:
+            return "/completions", {**body, "prompt": text}
+        messages, prefill = self._split(text)
+        if self._logprobs:
+            body["logprobs"], body["top_logprobs"] = True, self._logprobs
+        if prefill:
+            messages = [*messages, {"role": "assistant", "content": prefill}]
+            body.update(continue_final_message=True, add_generation_prompt=False)
+        return "/chat/completions", {**body, "messages": messages}
+
+    def stream(self, text: str, cancelled, **ask) -> Iterator[dict]:
+        """Stream the continuation of ``text``; a server that refuses 20 log-probabilities
+        is asked for 5, then for none (the vote then falls back to plain majority)."""
+        while True:
+            path, body = self.request(text, **ask)
+            try:
+                yield from self.client.stream(path, body, cancelled)
+                return
+            except RemoteError as exc:
+                if not self._logprobs or "logprob" not in str(exc).lower() or "HTTP 4" not in str(exc):
+                    raise
+                self._logprobs = FALLBACK_LOGPROBS if self._logprobs > FALLBACK_LOGPROBS else 0
+                if not self._logprobs:
+                    self._no_logprobs()
+
+    def tokens_of(self, seq: int, choice: dict, state: dict) -> list[Token]:
+        """The tokens in one streamed choice (completions ``text`` or chat ``delta``)."""
+        if "delta" in choice:
+            return self._delta_tokens(seq, choice, state)
+        text = choice.get("text") or ""
+        logprobs = choice.get("logprobs")
+        if isinstance(logprobs, dict) and logprobs.get("tokens") and "".join(logprobs["tokens"]) == text:
+            tops = logprobs.get("top_logprobs") or [None] * len(logprobs["tokens"])
+            return [
+                self._token(seq, t, lp, top) for t, lp, top in zip(logprobs["tokens"], logprobs["token_logprobs"], tops)
+            ]
+        if not text:
+            return []
+        self._no_logprobs()
+        return [Token(seq, text, 0.0, confidence=CONSTANT_CONFIDENCE)]
+
+    def choice_logprobs(self, text: str, choices: Sequence[Sequence[str]]) -> list[float]:
+        """How likely the next token after ``text`` starts each choice (from the top log-probabilities)."""
+        path, body = self.request(text, sampling=Sampling(temperature=0.0), seed=0, max_tokens=1, no_end=True)
+        reply = self.client.post(path, body)
+        choice = (reply.get("choices") or [{}])[0]
+        top = _first_top(choice)
+        if top is None:  # no log-probabilities: the answer the model gives counts as certain
+            said = (choice.get("text") or (choice.get("message") or {}).get("content") or "").strip()
+            return [0.0 if said and any(said.startswith(s.strip()) for s in sp) else NO_MASS for sp in choices]
+        return [mass(top, spellings) for spellings in choices]
+
+    # -- discovery and degrading ---------------------------------------------------------
+
+    def _props(self) -> dict:
+        """llama-server's ``/props`` (template, context, special tokens); {} where there is none."""
+        try:
+            return self.client.get("/props", root=True)
+        except RemoteError:
+            return {}
+
+    def _tokenize(self, text: str) -> int | None:
+        tries = [self._tokenizer] if self._tokenizer else ["/tokenize", "/extras/tokenize", "/v1/tokenize"]
+        for path in tries:
+            body = {"content": text, "input": text, "prompt": text, "model": self.info.name, "add_special": False}
+            try:
+                reply = self.client.post(path, body, root=True)
+            except RemoteError:
+                continue
+            tokens = reply.get("tokens")
+            count = reply.get("count", len(tokens) if isinstance(tokens, list) else None)
+            if isinstance(count, int):
+                self._tokenizer = path
+                return count
+        self._tokenizer = ""
+        self._say("tokenize", "the server does not tokenize: budgets count about "
+                  f"{CHARS_PER_TOKEN} characters per token")
+        self.capabilities["tokens"] = "estimated"
+        return None
+
+    def _no_logprobs(self) -> None:
+        if self.info.logprobs:
+            self.info = replace(self.info, logprobs=False)
+            self.capabilities["vote"] = "plain majority (no log-probabilities)"
+            self._say("logprobs", "the server returns no log-probabilities: paths vote by plain majority")
+
+    def _token(self, seq: int, text: str, logprob: float | None, top: dict | None) -> Token:
+        if logprob is None:
+            self._no_logprobs()
+            return Token(seq, text, 0.0, confidence=CONSTANT_CONFIDENCE)
+        confidence = -sum(top.values()) / len(top) if top else -logprob
+        return Token(seq, text, float(logprob), confidence=float(confidence))
+
+    def _delta_tokens(self, seq: int, choice: dict, state: dict) -> list[Token]:
+        delta = choice.get("delta") or {}
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+        content = delta.get("content") or ""
+        text = ""
+        if reasoning:
+            text += "" if state.get("reasoning") else "<think>"
+            state["reasoning"] = True
+            text += reasoning
+        if content:
+            if state.get("reasoning") and not state.get("closed"):
+                text += "</think>"
+                state["closed"] = True
+            text += content
+        if not text:
+            return []
+        items = (choice.get("logprobs") or {}).get("content") or []
+        if len(items) == 1 and items[0].get("token") == text:
+            top = {t["token"]: t["logprob"] for t in items[0].get("top_logprobs", [])}
+            return [self._token(seq, text, items[0].get("logprob"), top)]
+        if not items:
+            self._no_logprobs()
+        return [Token(seq, text, float(items[0]["logprob"]) if items else 0.0, confidence=CONSTANT_CONFIDENCE)]
+
+    def _split(self, text: str) -> tuple[list[dict], str]:
+        """Chat mode: the messages a text was rendered from, and what follows them."""
+        best = max((r for r in self._rendered if text.startswith(r)), key=len, default=None)
+        if best is None:
+            raise RemoteError("chat endpoint: a prompt thinkcli did not render (pass --chat-template-file)")
+        return self._rendered[best], text[len(best):]
+
+    def _say(self, key: str, message: str) -> None:
+        if key not in self._said:
+            self._said.add(key)
+            self._note(message)
+
+
+def _first_top(choice: dict) -> dict | None:
+    logprobs = choice.get("logprobs")
+    if not isinstance(logprobs, dict):
+        return None
+    tops = logprobs.get("top_logprobs")
+    if isinstance(tops, list) and tops and isinstance(tops[0], dict):
+        return tops[0]
+    content = logprobs.get("content")
+    if isinstance(content, list) and content:
+        return {t["token"]: t["logprob"] for t in content[0].get("top_logprobs", [])}
+    return None

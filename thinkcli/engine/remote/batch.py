@@ -1,0 +1,220 @@
+"""Several paths on a remote server: one streamed completion request per path.
+
+A path is its prompt plus the text generated or injected since. Each path runs
+as one streaming ``/completions`` request in a thread that feeds a shared queue;
+``step`` hands out at most one token per path, so the strategy steers every
+path exactly as it does a local batch. Injecting or rewinding text ends the
+path's request and continues it from the new text (budget forcing: the thinking
+phase stops where the budget says, the wrap-up and close tag are appended, and
+the answer is generated on). Servers cache the shared prefix, so a continuation
+re-evaluates only the new text.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
+
+from thinkcli.engine import Sampling, Token
+from thinkcli.errors import RemoteError
+
+if TYPE_CHECKING:
+    from thinkcli.engine.remote import RemoteEngine
+
+POLL_S = 0.1  # how often a waiting step looks up (Ctrl-C is seen between two waits)
+NO_MASS = -30.0  # log-probability of a choice none of whose first tokens was in the top list
+CONSTANT_CONFIDENCE = 1.0  # every token's confidence when the server gives no log-probabilities
+
+
+@dataclass
+class _Path:
+    prompt: str
+    seed: int
+    sampling: Sampling
+    pieces: list[tuple[str, int]] = field(default_factory=list)  # (text, tokens) since the prompt
+    prompt_tokens: int = 0
+    generation: int = 0  # bumped whenever the text changes under a running request
+    running: threading.Event | None = None  # set to cancel the path's request
+    pending: deque = field(default_factory=deque)
+    no_end: bool = False
+    full: bool = False  # the server stopped it for length: no room left
+    restarts: int = 0
+
+    def text(self) -> str:
+        return self.prompt + "".join(t for t, _ in self.pieces)
+
+    def used(self) -> int:
+        return self.prompt_tokens + sum(n for _, n in self.pieces)
+
+    def cancel(self) -> None:
+        if self.running is not None:
+            self.running.set()
+            self.running = None
+        self.pending.clear()
+        self.generation += 1
+
+
+class RemoteBatch:
+    """The ``Batch`` protocol over concurrent streamed completion requests."""
+
+    def __init__(self, engine: RemoteEngine, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> None:
+        self._engine = engine
+        self._queue: queue.Queue = queue.Queue()
+        self._paths: dict[int, _Path] = {}
+        self._live: list[int] = []
+        tokens = engine.count_tokens(prompt)
+        self.prompt_tokens = tokens
+        self.prompt_eval_tokens = tokens
+        for seq in range(n):
+            self._paths[seq] = _Path(prompt, seeds[seq % len(seeds)], sampling, prompt_tokens=tokens)
+            self._live.append(seq)
+
+    @property
+    def live(self) -> list[int]:
+        return list(self._live)
+
+    def step(self) -> list[Token]:
+        running = sum(p.running is not None for p in self._paths.values())
+        for seq in self._live:
+            path = self._paths[seq]
+            if path.running is None and not path.pending and running < self._engine.parallel:
+                self._launch(seq, path)
+                running += 1
+        out = self._ready()
+        while not out:
+            try:
+                item = self._queue.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            self._take(item)
+            out = self._ready()
+        while True:  # whatever else has arrived meanwhile
+            try:
+                self._take(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return out
+
+    def inject(self, seq: int, text: str) -> int:
+        path = self._paths[seq]
+        path.cancel()
+        n = self._engine.count_tokens(text)
+        path.pieces.append((text, n))
+        if seq not in self._live:
+            self._live.append(seq)  # an injection after the end continues the path
+        return n
+
+    def forbid_end(self, seq: int) -> None:
+        self._paths[seq].no_end = True  # applies to the path's next request
+
+    def rewind(self, seq: int, n_tokens: int) -> None:
+        path = self._paths[seq]
+        path.cancel()
+        while n_tokens > 0 and path.pieces:
+            text, n = path.pieces.pop()
+            if n > n_tokens:  # part of an injected piece: keep its share by characters
+                keep = len(text) * (n - n_tokens) // n
+                path.pieces.append((text[:keep], n - n_tokens))
+            n_tokens -= n
+
+    def stop(self, seq: int) -> None:
+        if seq in self._live:
+            self._live.remove(seq)
+            self._paths[seq].cancel()
+
+    def choice_logprobs(self, seq: int, choices: Sequence[Sequence[str]]) -> list[float]:
+        return self._engine.choice_logprobs(self._paths[seq].text(), choices)
+
+    def admit(self, seq: int, prompt: str, *, sampling: Sampling, seed: int) -> int:
+        if seq in self._paths:
+            self._paths[seq].cancel()
+        tokens = self._engine.count_tokens(prompt)
+        self._paths[seq] = _Path(prompt, seed, sampling, prompt_tokens=tokens)
+        if seq not in self._live:
+            self._live.append(seq)
+        return tokens
+
+    def room(self) -> int:
+        live = [self._paths[s] for s in self._live] or list(self._paths.values())
+        if any(p.full for p in live):
+            return 0
+        return min((self._engine.info.n_ctx - p.used() for p in live), default=0)
+
+    def close(self) -> None:
+        for path in self._paths.values():
+            path.cancel()
+        self._live.clear()
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _launch(self, seq: int, path: _Path) -> None:
+        cancelled = threading.Event()
+        path.running = cancelled
+        room = self._engine.info.n_ctx - path.used()
+        if room <= 0:
+            path.full = True
+            self._queue.put((seq, path.generation, "length"))
+            return
+        ask = dict(sampling=path.sampling, seed=path.seed + path.restarts, max_tokens=room, no_end=path.no_end)
+        path.restarts += 1
+        path.no_end = False
+        worker = threading.Thread(
+            target=self._run, args=(seq, path.generation, path.text(), ask, cancelled), daemon=True,
+            name=f"thinkcli-path-{seq}",
+        )
+        worker.start()
+
+    def _run(self, seq: int, generation: int, text: str, ask: dict, cancelled: threading.Event) -> None:
+        """One request's stream, fed into the shared queue (runs in its own thread)."""
+        put = self._queue.put
+        state: dict = {}
+        try:
+            for event in self._engine.stream(text, cancelled, **ask):
+                for choice in event.get("choices", ()):
+                    tokens = self._engine.tokens_of(seq, choice, state)
+                    if tokens:
+                        put((seq, generation, tokens))
+                    if choice.get("finish_reason"):
+                        put((seq, generation, "length" if choice["finish_reason"] == "length" else "stop"))
+                        return
+            put((seq, generation, "stop"))  # [DONE] without a finish reason
+        except RemoteError as exc:
+            put((seq, generation, exc))
+
+        except Exception as exc:  # noqa: BLE001 - a thread must report, not die silently
+            put((seq, generation, RemoteError(f"{self._engine.client.api}: {type(exc).__name__}: {exc}")))
+
+    def _take(self, item: tuple) -> None:
+        seq, generation, what = item
+        path = self._paths.get(seq)
+        if path is None or generation != path.generation:
+            return  # from a request that was cancelled or replaced
+        if isinstance(what, Exception):
+            raise what
+        if isinstance(what, str):
+            path.running = None
+            path.full = path.full or what == "length"
+            path.pending.append(Token(seq, "", 0.0, eog=True, confidence=CONSTANT_CONFIDENCE))
+            return
+        path.pending.extend(what)
+
+    def _ready(self) -> list[Token]:
+        out = []
+        for seq in self._live:
+            path = self._paths[seq]
+            if path.pending:
+                token = path.pending.popleft()
+                if not token.eog:
+                    path.pieces.append((token.text, 1))
+                out.append(token)
+        return out
+
+
+def mass(top: dict[str, float], spellings: Sequence[str]) -> float:
+    """Log of the probability of the top tokens that begin any of ``spellings``."""
+    total = sum(math.exp(lp) for tok, lp in top.items() if tok.strip() and any(s.startswith(tok) for s in spellings))
+    return math.log(total) if total > 0 else NO_MASS
