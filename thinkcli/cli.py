@@ -329,13 +329,17 @@ def pull(name: str = typer.Argument(..., help="A catalog name or hf:OWNER/REPO/F
 def models(
     json_out: bool = typer.Option(False, "--json", metavar="", help="Print JSON."),
     catalog: bool = typer.Option(False, "--catalog", metavar="", help="List the models thinkcli can pull by name."),
+    base_url: Annotated[Optional[str], typer.Option("--base-url", metavar="URL", help="List what this OpenAI-compatible server offers.")] = None,
+    api_key_env: ApiKeyEnv = None,
 ) -> None:
-    """List local models (or the catalog)."""
-    from thinkcli.listing import print_catalog, print_models
+    """List local models (or the catalog, or a server's models)."""
+    from thinkcli.listing import print_catalog, print_models, print_served
 
     env = _environment()
     with _closed_pipe_is_fine():
-        if catalog:
+        if base_url:
+            print_served(env, _settings(env, {"base_url": base_url, "api_key_env": api_key_env}), json_out=json_out)
+        elif catalog:
             print_catalog(env, json_out=json_out)
         else:
             print_models(env, json_out=json_out)

@@ -1,4 +1,4 @@
-"""``thinkcli models``: the local model store, or the catalog, as a table or JSON."""
+"""``thinkcli models``: the local model store, the catalog, or a server's models, as a table or JSON."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 from rich.markup import escape
 from rich.table import Table
 
+from thinkcli.config import Settings
 from thinkcli.env import Environment
-from thinkcli.load import model_store
+from thinkcli.load import connect, model_store
 from thinkcli.models.catalog import CATALOG, DEFAULT_MODEL, HubFile
 
 
@@ -86,4 +87,29 @@ def print_catalog(env: Environment, *, json_out: bool) -> None:
     for e in entries:
         name = e.name + (" (default)" if e.name == DEFAULT_MODEL else "")
         table.add_row(name, _size(e.size_bytes), "yes" if pulled[e.name] else "", e.description)
+    env.out_console().print(table)
+
+
+def print_served(env: Environment, settings: Settings, *, json_out: bool) -> None:
+    """List what an OpenAI-compatible server offers (``/v1/models``)."""
+    from thinkcli.engine.remote import list_models
+
+    client = connect(settings, env.vars)
+    try:
+        served = list_models(client)
+    finally:
+        client.close()
+    if json_out:
+        rows = [{"name": m["id"], "owned_by": m.get("owned_by"), "context_length": m.get("max_model_len")} for m in served]
+        env.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    if not served:
+        env.err_console().print(f"{client.api} lists no models.")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("NAME", "OWNED BY", "CONTEXT"):
+        table.add_column(column, justify="right" if column == "CONTEXT" else "left")
+    for m in served:
+        length = m.get("max_model_len")
+        table.add_row(escape(m["id"]), escape(str(m.get("owned_by") or "")), f"{length:,}" if isinstance(length, int) else "")
     env.out_console().print(table)

@@ -120,6 +120,8 @@ class RemoteEngine:
         body: dict = {
             "model": self.info.name, "max_tokens": max_tokens, "temperature": sampling.temperature,
             "top_p": sampling.top_p, "seed": seed,
+            # Sample as thinkcli does here: llama.cpp servers add min-p and a repeat penalty by default.
+            "min_p": 0.0, "repeat_penalty": 1.0,
         }
         if sampling.top_k > 0:
             body["top_k"] = sampling.top_k
