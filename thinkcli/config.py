@@ -95,6 +95,7 @@ class Settings:
     wrap_up: str = "\n\nTime is up. I have to give my final answer now.\n"
     continuations: tuple[str, ...] = ("Wait,",)
     history: bool = True
+    log: bool = True
     # A mappingproxy cannot be hashed, so it stays out of the hash (it still counts for ==).
     efforts: Mapping[str, EffortPreset] = field(default_factory=lambda: DEFAULT_EFFORTS, hash=False)
 
@@ -276,6 +277,7 @@ _SETTING_CHECKS: Mapping[str, _Check] = MappingProxyType(
         "wrap_up": _Check("str"),
         "continuations": _Check("strs"),
         "history": _Check("bool"),
+        "log": _Check("bool"),
     }
 )
 
