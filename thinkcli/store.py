@@ -12,6 +12,7 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
@@ -74,6 +75,11 @@ class StoreError(ThinkError):
 def now() -> str:
     """The current time as UTC ISO 8601, to the second (``2026-01-31T09:15:02Z``)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _precise_now() -> str:
+    """UTC ISO 8601 to the microsecond: orders sessions touched within one second."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def store_path(env: Mapping[str, str]) -> Path:
@@ -164,7 +170,7 @@ class RunStore:
                  result.stats.generated_tokens, int(result.interrupted)),
             )
             if run.session is not None and run.turn is not None:
-                self._touch_session(db, run.session, session_system or "", run.turn + 1, run.finished)
+                self._touch_session(db, run.session, session_system or "", run.turn + 1, _precise_now())
             if bump is not None:
                 self._bump(db, bump)
             return int(cur.lastrowid)
@@ -172,7 +178,7 @@ class RunStore:
     def set_session(self, name: str, *, system: str, turns: int) -> None:
         """Make or update a chat session's row: its system prompt and how many turns it holds."""
         with self._transaction("write") as db:
-            self._touch_session(db, name, system, turns, now())
+            self._touch_session(db, name, system, turns, _precise_now())
 
     def clear(self) -> int:
         """Remove every run, session and counter; returns how many runs there were."""

@@ -127,12 +127,20 @@ def print_run(record: dict, out: Console, *, markdown: bool) -> None:
 
 def runs_table(rows: list[dict]) -> Table:
     """The listing: newest first, one row per run."""
-    table = Table("id", "time", "cmd", "model", "effort", "tokens", "question", "answer", box=None,
-                  header_style="bold", pad_edge=False)
+    cells = []
     for row in rows:
         answer = first_line(row.get("answer") or "")
         if row.get("interrupted"):
             answer = f"{answer} {INTERRUPTED}".strip()
-        table.add_row(str(row["id"]), local_time(row["started"]), row["command"], row.get("model") or "",
-                      row.get("effort") or "", f"{row.get('tokens') or 0:,}", first_line(row["question"]), answer)
+        cells.append((str(row["id"]), local_time(row["started"]), row["command"], row.get("model") or "",
+                      row.get("effort") or "", f"{row.get('tokens') or 0:,}", first_line(row["question"]), answer))
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column, name in enumerate(("id", "time", "cmd", "model", "effort", "tokens")):
+        # These never shrink: the question and answer give way on a narrow terminal.
+        width = max([len(name)] + [len(cell[column]) for cell in cells])
+        table.add_column(name, no_wrap=True, min_width=width, justify="right" if name == "tokens" else "left")
+    table.add_column("question", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("answer", no_wrap=True, overflow="ellipsis", ratio=1)
+    for cell in cells:
+        table.add_row(*cell)
     return table
