@@ -179,3 +179,15 @@ def test_the_folded_line_hints_at_trace_three_times(monkeypatch, isolated_home):
     r = run_cli(["ask", "--no-log", "q"], tty=True, monkeypatch=monkeypatch,
                 env={"THINKCLI_HOME": str(isolated_home / "third")})
     assert "thinkcli trace" not in r.out
+
+
+def test_each_batch_problem_is_recorded_after_its_line(monkeypatch, isolated_home):
+    problems = b'{"id": "a", "question": "What is 12+7?"}\n{"id": "b", "question": "Name a prime.", "system": "Be brief."}\n'
+    r = run_cli(["batch", "-", "--format", "jsonl", "--parallel", "1"], stdin=problems, stdin_tty=False, monkeypatch=monkeypatch)
+    assert r.code == 0 and len(r.out.splitlines()) == 2
+    runs = records(isolated_home)
+    assert [(x["command"], x["question"], x["system"]) for x in runs] == [
+        ("batch", "Name a prime.", "Be brief."), ("batch", "What is 12+7?", "")]
+    assert runs[0]["answer"] == "The answer is 19." and runs[0]["reasoning"] == "Let me add them."
+    run_cli(["batch", "-", "--format", "jsonl", "--no-log"], stdin=problems, stdin_tty=False, monkeypatch=monkeypatch)
+    assert len(records(isolated_home)) == 2

@@ -74,7 +74,12 @@ class StoreError(ThinkError):
 
 def now() -> str:
     """The current time as UTC ISO 8601, to the second (``2026-01-31T09:15:02Z``)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return stamp(time.time())
+
+
+def stamp(seconds: float) -> str:
+    """A ``time.time()`` value as UTC ISO 8601, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def _precise_now() -> str:
