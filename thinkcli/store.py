@@ -84,7 +84,11 @@ def stamp(seconds: float) -> str:
 
 def _precise_now() -> str:
     """UTC ISO 8601 to the microsecond: orders sessions touched within one second."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _precise(time.time())
+
+
+def _precise(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def store_path(env: Mapping[str, str]) -> Path:
@@ -164,21 +168,24 @@ class RunStore:
                 row is made or updated, its length set to ``run.turn + 1``).
             bump: a counter in the meta table to add one to in the same transaction.
         """
-        result = run.result
         with self._transaction("write") as db:
-            cur = db.execute(
-                "INSERT INTO runs (started, finished, command, session, turn, question, system, model, effort,"
-                " plan, result, answer, tokens, interrupted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run.started, run.finished, run.command, run.session, run.turn, run.question, run.system,
-                 result.model, result.effort, None if run.plan is None else json.dumps(run.plan),
-                 json.dumps(result.to_dict(), ensure_ascii=False), result.answer,
-                 result.stats.generated_tokens, int(result.interrupted)),
-            )
+            run_id = self._insert(db, run)
             if run.session is not None and run.turn is not None:
                 self._touch_session(db, run.session, session_system or "", run.turn + 1, _precise_now())
             if bump is not None:
                 self._bump(db, bump)
-            return int(cur.lastrowid)
+            return run_id
+
+    def record_session(self, name: str, system: str, runs: list[RunRecord], *, updated: float | None = None) -> list[int]:
+        """Write a whole session (one imported from a file) in one transaction; returns the runs' ids.
+
+        ``updated`` (a ``time.time()`` value, e.g. the file's mtime) dates the session for ``--continue``.
+        """
+        when = _precise_now() if updated is None else _precise(updated)
+        with self._transaction("write") as db:
+            ids = [self._insert(db, run) for run in runs]
+            self._touch_session(db, name, system, len(runs), when)
+            return ids
 
     def set_session(self, name: str, *, system: str, turns: int) -> None:
         """Make or update a chat session's row: its system prompt and how many turns it holds."""
@@ -245,6 +252,10 @@ class RunStore:
         rows = self._query("SELECT * FROM sessions WHERE name = ?", (name,))
         return dict(rows[0]) if rows else None
 
+    def sessions(self) -> list[dict]:
+        """Every chat session's row, the one used most recently last."""
+        return [dict(row) for row in self._query("SELECT * FROM sessions ORDER BY updated, rowid")]
+
     def last_session(self) -> str | None:
         """The name of the session written most recently, or None."""
         rows = self._query("SELECT name FROM sessions ORDER BY updated DESC, rowid DESC LIMIT 1")
@@ -306,6 +317,19 @@ class RunStore:
 
     def _errors(self, what: str):
         return _Errors(self.path, what)
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, run: RunRecord) -> int:
+        result = run.result
+        cur = db.execute(
+            "INSERT INTO runs (started, finished, command, session, turn, question, system, model, effort,"
+            " plan, result, answer, tokens, interrupted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run.started, run.finished, run.command, run.session, run.turn, run.question, run.system,
+             result.model, result.effort, None if run.plan is None else json.dumps(run.plan),
+             json.dumps(result.to_dict(), ensure_ascii=False), result.answer,
+             result.stats.generated_tokens, int(result.interrupted)),
+        )
+        return int(cur.lastrowid)
 
     @staticmethod
     def _touch_session(db: sqlite3.Connection, name: str, system: str, turns: int, when: str) -> None:
