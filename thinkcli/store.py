@@ -11,10 +11,11 @@ import json
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from thinkcli.config import data_dir
 from thinkcli.errors import ThinkError
@@ -138,7 +139,7 @@ class RunStore:
         self.fts = False
         if not create and not path.exists():
             return
-        with self._errors("open"):
+        with _errors(self.path, "open"):
             if create:
                 _create_private(path)
             self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -203,7 +204,7 @@ class RunStore:
             db.execute("DELETE FROM meta WHERE key != 'schema'")
             if self.fts:
                 db.execute("INSERT INTO runs_fts (runs_fts) VALUES ('rebuild')")
-        with self._errors("clear"):
+        with _errors(self.path, "clear"):
             self._db.execute("VACUUM")  # the deleted text leaves the file, not just the index
         return count
 
@@ -309,14 +310,24 @@ class RunStore:
     def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         if self._db is None:
             return []
-        with self._errors("read"):
+        with _errors(self.path, "read"):
             return self._db.execute(sql, args).fetchall()
 
-    def _transaction(self, what: str):
-        return _Transaction(self, what)
-
-    def _errors(self, what: str):
-        return _Errors(self.path, what)
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error."""
+        db = self._db
+        if db is None:
+            raise StoreError(f"{self.path}: the run log is not open")
+        with _errors(self.path, what):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     @staticmethod
     def _insert(db: sqlite3.Connection, run: RunRecord) -> int:
@@ -344,49 +355,17 @@ class RunStore:
                    " ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1", (key,))
 
 
-class _Errors:
+@contextmanager
+def _errors(path: Path, what: str) -> Iterator[None]:
     """Turn sqlite's and the file system's errors into one ``StoreError`` line naming the file."""
-
-    def __init__(self, path: Path, what: str) -> None:
-        self.path, self.what = path, what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, exc, _tb) -> bool:
-        if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
-            raise StoreError(f"{self.path}: not a thinkcli run log (the file is damaged or foreign)") from None
-        if isinstance(exc, sqlite3.Error):
-            raise StoreError(f"{self.path}: cannot {self.what} the run log ({exc})") from None
-        if isinstance(exc, OSError):
-            raise StoreError(f"{self.path}: {exc.strerror or exc}") from None
-        return False
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on any error), errors as ``StoreError``."""
-
-    def __init__(self, store: RunStore, what: str) -> None:
-        self.store, self.what = store, what
-
-    def __enter__(self) -> sqlite3.Connection:
-        if self.store._db is None:
-            raise StoreError(f"{self.store.path}: the run log is not open")
-        with self.store._errors(self.what):
-            self.store._db.execute("BEGIN IMMEDIATE")
-        return self.store._db
-
-    def __exit__(self, kind, exc, _tb) -> bool:
-        db = self.store._db
-        with self.store._errors(self.what):
-            if exc is None:
-                db.execute("COMMIT")
-            elif db.in_transaction:
-                db.execute("ROLLBACK")
-        if isinstance(exc, (sqlite3.Error, OSError)):
-            with self.store._errors(self.what):
-                raise exc
-        return False
+    try:
+        yield
+    except sqlite3.Error as exc:
+        if "not a database" in str(exc):
+            raise StoreError(f"{path}: not a thinkcli run log (the file is damaged or foreign)") from None
+        raise StoreError(f"{path}: cannot {what} the run log ({exc})") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: {exc.strerror or exc}") from None
 
 
 def _create_private(path: Path) -> None:
