@@ -301,7 +301,7 @@ def config_path(env: Mapping[str, str]) -> Path:
 
 
 def data_dir(env: Mapping[str, str]) -> Path:
-    """Where models and history live: ``$THINKCLI_HOME`` if set, else the user data dir."""
+    """Where models, history and the run log live: ``$THINKCLI_HOME`` if set, else the user data dir."""
     named = env.get(HOME_ENV)
     if named:
         return Path(named).expanduser()
