@@ -105,3 +105,21 @@ def test_a_store_made_unreadable_is_a_one_line_error(home_with_model, damage):
     asked = thinkcli(home_with_model, "ask", "-e", "none", "--max-tokens", "16", "--seed", "1", "Hi")
     assert asked.returncode == 0 and asked.stdout.strip()
     assert asked.stderr.splitlines()[-1].startswith("thinkcli: warning: could not record the run: ")
+
+
+def test_on_a_terminal_the_folded_line_hints_and_trace_is_drawn_like_the_live_one(home_with_model):
+    from test_terminal import run_to_end, screen_of, spawn
+
+    child = spawn(home_with_model, "ask", "--seed", "1", "-e", "low", "What is 12 + 7?")
+    lines = screen_of(run_to_end(child))
+    assert child.exitstatus == 0
+    [folded] = [line for line in lines if "Thought for" in line]
+    assert folded.endswith("· thinkcli trace")
+    [run] = logged(home_with_model)
+    child = spawn(home_with_model, "trace")
+    raw = run_to_end(child)
+    assert child.exitstatus == 0 and "\x1b[2m" in raw  # dim, as the live trace
+    screen = "\n".join(screen_of(raw))
+    assert f"run {run['id']} · What is 12 + 7?" in screen
+    first = next(line.strip() for line in run["reasoning"].splitlines() if line.strip())
+    assert first[:40] in screen
