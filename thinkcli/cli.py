@@ -337,7 +337,7 @@ def rm(name: str = typer.Argument(..., help="A pulled model's name or hf: refere
 
 @app.command()
 def trace(
-    run_id: Optional[int] = typer.Argument(None, metavar="[ID]", help="A run's id (thinkcli log lists them); default: the last run.", show_default=False),
+    run_id: Optional[int] = typer.Argument(None, metavar="ID", help="A run's id (thinkcli log lists them); default: the last run.", show_default=False),
     path: Optional[int] = typer.Option(None, "--path", metavar="N", help="Only path N's reasoning.", show_default=False),
 ) -> None:
     """Print a recorded run's full reasoning, every path headed by its number."""
@@ -349,12 +349,12 @@ def trace(
 
 @app.command()
 def log(
-    run_id: Optional[int] = typer.Argument(None, metavar="[ID]", help="Show this run whole.", show_default=False),
+    run_id: Optional[int] = typer.Argument(None, metavar="ID", help="Show this run whole.", show_default=False),
     limit: int = typer.Option(20, "-n", metavar="N", help="How many runs to list."),
     query: Optional[str] = typer.Option(None, "--query", "-q", metavar="TEXT", help="Only runs whose question or answer has these words.", show_default=False),
-    json_out: bool = typer.Option(False, "--json", help="Print the records as JSON."),
-    clear: bool = typer.Option(False, "--clear", help="Delete every recorded run and chat session."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="With --clear: don't ask."),
+    json_out: bool = typer.Option(False, "--json", metavar="", help="Print the records as JSON."),
+    clear: bool = typer.Option(False, "--clear", metavar="", help="Delete every recorded run and chat session."),
+    yes: bool = typer.Option(False, "--yes", "-y", metavar="", help="With --clear: don't ask."),
 ) -> None:
     """List recorded runs newest first, search them, or show one whole."""
     from thinkcli.history import clear_log, run_log
