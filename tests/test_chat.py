@@ -396,3 +396,23 @@ def test_load_continues_the_file_as_a_session_of_the_log(monkeypatch, isolated_h
     assert "loaded imported: 1 exchange(s)" in r.err and "session imported is kept" in r.err
     docs = {d["name"]: d for d in sessions(isolated_home)}
     assert [t["question"] for t in docs["imported"]["turns"]] == ["What is 12+7?", "And doubled?"]
+
+
+def test_log_clear_deletes_imported_sessions_for_good(monkeypatch, isolated_home):
+    file = _legacy(isolated_home, "old", ["What is 12+7?"], 1_000_000)
+    chat(["q"], "--continue", monkeypatch=monkeypatch)
+    assert len(sessions(isolated_home)) == 1
+    monkeypatch.setattr(cli, "_environment", lambda: Environment(
+        stdin=io.BytesIO(), stdout=io.StringIO(), stderr=io.StringIO(), stdin_isatty=False, stdout_isatty=False,
+        vars=dict(os.environ)))
+    assert cli.main(["log", "--clear", "--yes"]) == 0
+    r = chat(["new question"], "--continue", monkeypatch=monkeypatch)
+    assert "no saved session to continue" in r.err and "What is 12+7?" not in r.engine.prompts[0]
+    assert file.exists()  # the file itself is the user's
+
+
+def test_with_logging_off_a_session_file_is_read_but_nothing_is_written(monkeypatch, isolated_home):
+    _legacy(isolated_home, "old", ["What is 12+7?"], 1_000_000)
+    r = chat(["And doubled?"], "--continue", "--no-log", monkeypatch=monkeypatch)
+    assert "resumed 1 exchange(s)" in r.err and "What is 12+7?" in r.engine.prompts[0]
+    assert not (isolated_home / "thinkcli.db").exists()

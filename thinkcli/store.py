@@ -24,6 +24,7 @@ from thinkcli.events import Result
 DB_NAME = "thinkcli.db"
 BUSY_TIMEOUT_MS = 15_000  # another process writing: wait this long for the lock
 SCHEMA_VERSION = 1
+KEPT_BY_CLEAR = ("schema", "session_files_imported")  # facts about the file, not records
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS runs (
@@ -193,15 +194,20 @@ class RunStore:
         with self._transaction("write") as db:
             self._touch_session(db, name, system, turns, _precise_now())
 
+    def bump(self, key: str) -> None:
+        """Add one to a counter in the meta table."""
+        with self._transaction("write") as db:
+            self._bump(db, key)
+
     def clear(self) -> int:
-        """Remove every run, session and counter; returns how many runs there were."""
+        """Remove every run, session and counter (but those of ``KEPT_BY_CLEAR``); returns how many runs there were."""
         if self._db is None:
             return 0
         with self._transaction("clear") as db:
             count = db.execute("SELECT count(*) FROM runs").fetchone()[0]
             db.execute("DELETE FROM runs")
             db.execute("DELETE FROM sessions")
-            db.execute("DELETE FROM meta WHERE key != 'schema'")
+            db.execute(f"DELETE FROM meta WHERE key NOT IN ({', '.join('?' * len(KEPT_BY_CLEAR))})", KEPT_BY_CLEAR)
             if self.fts:
                 db.execute("INSERT INTO runs_fts (runs_fts) VALUES ('rebuild')")
         with _errors(self.path, "clear"):

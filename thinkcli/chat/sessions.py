@@ -21,6 +21,7 @@ from thinkcli.events import Result, SampleResult, Stats
 from thinkcli.store import RunRecord, RunStore, StoreError, stamp
 from thinkcli.reasoning import history_messages
 
+IMPORTED = "session_files_imported"  # the run log's counter: the files of earlier versions are in
 FORMAT = "thinkcli-chat"
 VERSION = 1
 _SUMMARY_DROP = ("reasoning", "answer")  # a path's summary: everything but its text
@@ -223,23 +224,21 @@ class SessionStore:
         name = self.store().last_session()
         if name is not None:
             return self.open(name)
-        files = self._legacy_files()  # logging off: the files were not imported
-        return read_session(files[-1]) if files else None
+        files = [] if self.write else self._legacy_files()  # logging off: the files were not imported
+        return self.open(files[-1].stem) if files else None
 
     def open(self, name: str) -> Conversation:
         """The named session, or a new one by that name."""
         self.check_name(name)
+        self._import_all()
         row = self.store().session(name)
         if row is None:
             file = self.legacy / f"{name}.json"
-            if not file.exists():
+            if self.write or not file.exists():
                 return Conversation(name=name)
-            conv = read_session(file)
+            conv = read_session(file)  # logging off: read the file, import nothing
             conv.name = name
-            if not self.write:
-                return conv
-            self.keep(conv, updated=file.stat().st_mtime)
-            row = self.store().session(name)
+            return conv
         runs = self.store().session_turns(name, row["turns"])
         turns = [Exchange.from_result(r["question"], Result.from_dict(r), run=r["id"]) for r in runs]
         return Conversation(name=name, system=row["system"], exchanges=turns, created=row["created"])
@@ -271,8 +270,11 @@ class SessionStore:
         return sorted(self.legacy.glob("*.json"), key=lambda p: p.stat().st_mtime)
 
     def _import_all(self) -> None:
-        """Import the session files not in the log yet (a broken one is left for ``/load`` to report)."""
-        if not self.write:
+        """Import the session files of earlier versions, once (a broken one is left for ``/load`` to report).
+
+        Once done, it is never done again, so sessions deleted by ``log --clear`` stay deleted.
+        """
+        if not self.write or self.store().counter(IMPORTED) or not self.legacy.is_dir():
             return
         for file in self._legacy_files():
             if self.store().session(file.stem) is None:
@@ -282,3 +284,4 @@ class SessionStore:
                     continue
                 conv.name = file.stem
                 self.keep(conv, updated=file.stat().st_mtime)
+        self.store().bump(IMPORTED)
