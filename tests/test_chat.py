@@ -349,6 +349,7 @@ def test_session_files_of_earlier_versions_are_imported_once_and_left_in_place(m
     docs = {d["name"]: d for d in sessions(isolated_home)}
     assert [t["question"] for t in docs["old"]["turns"]] == ["What is 12+7?", "And doubled?"]
     assert [t["question"] for t in docs["older"]["turns"]] == ["Ancient question"]
+    assert docs["older"]["created"] == json.loads(older.read_text())["created"]
     assert old.read_bytes() == before and older.exists()  # read, never changed
     chat(["again"], "--session", "old", monkeypatch=monkeypatch)  # not imported a second time
     docs = {d["name"]: d for d in sessions(isolated_home)}

@@ -178,15 +178,17 @@ class RunStore:
                 self._bump(db, bump)
             return run_id
 
-    def record_session(self, name: str, system: str, runs: list[RunRecord], *, updated: float | None = None) -> list[int]:
+    def record_session(self, name: str, system: str, runs: list[RunRecord], *, updated: float | None = None,
+                       created: str = "") -> list[int]:
         """Write a whole session (one imported from a file) in one transaction; returns the runs' ids.
 
-        ``updated`` (a ``time.time()`` value, e.g. the file's mtime) dates the session for ``--continue``.
+        ``updated`` (a ``time.time()`` value, e.g. the file's mtime) dates the session for
+        ``--continue``; ``created`` is when it began (default: now).
         """
         when = _precise_now() if updated is None else _precise(updated)
         with self._transaction("write") as db:
             ids = [self._insert(db, run) for run in runs]
-            self._touch_session(db, name, system, len(runs), when)
+            self._touch_session(db, name, system, len(runs), when, created=created)
             return ids
 
     def set_session(self, name: str, *, system: str, turns: int) -> None:
@@ -349,11 +351,12 @@ class RunStore:
         return int(cur.lastrowid)
 
     @staticmethod
-    def _touch_session(db: sqlite3.Connection, name: str, system: str, turns: int, when: str) -> None:
+    def _touch_session(db: sqlite3.Connection, name: str, system: str, turns: int, when: str,
+                       created: str = "") -> None:
         db.execute(
             "INSERT INTO sessions (name, system, created, updated, turns) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (name) DO UPDATE SET system = excluded.system, updated = excluded.updated,"
-            " turns = excluded.turns", (name, system, when, when, turns))
+            " turns = excluded.turns", (name, system, created or when, when, turns))
 
     @staticmethod
     def _bump(db: sqlite3.Connection, key: str) -> None:

@@ -212,20 +212,12 @@ def run_chat(env: Environment, settings: Settings, knobs: Knobs, opener: Opener,
     err = env.err_console()
     recorder = Recorder(env, enabled=settings.log)
     store = SessionStore(recorder.path, data_dir(env.vars) / "sessions", write=settings.log)
-    try:
-        conv = open_conversation(store, settings, resume=resume, name=name,
-                                 say=lambda text: err.print(text, style="dim", markup=False))
-    except BaseException:
-        store.close()
-        raise
+    conv = open_conversation(store, settings, resume=resume, name=name,
+                             say=lambda text: err.print(text, style="dim", markup=False))
     if settings.system:  # given now (flag, environment or config): it wins over the saved one
         conv.system = settings.system
     settings = replace(settings, system=conv.system)
-    try:
-        session = Session.open(settings, knobs, opener, err, n_seq_max=largest_capacity(settings, knobs))
-    except BaseException:
-        store.close()
-        raise
+    session = Session.open(settings, knobs, opener, err, n_seq_max=largest_capacity(settings, knobs))
     chat = Chat(env, session, conv, store, opener, recorder)
     try:
         read = terminal_reader(chat) if env.stdin_isatty and env.stdout_isatty else LineReader(env)

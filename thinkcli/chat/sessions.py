@@ -250,7 +250,7 @@ class SessionStore:
         runs = [RunRecord("chat", ex.question, ex.to_result(), conv.created or stamp(time.time()),
                           finished=conv.created or stamp(time.time()), system=conv.system, session=conv.name, turn=i)
                 for i, ex in enumerate(conv.exchanges)]
-        ids = self.store().record_session(conv.name, conv.system, runs, updated=updated)
+        ids = self.store().record_session(conv.name, conv.system, runs, updated=updated, created=conv.created)
         for ex, run_id in zip(conv.exchanges, ids):
             ex.run = run_id
 
