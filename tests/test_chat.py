@@ -20,6 +20,7 @@ from thinkcli.chat.sessions import Conversation, Exchange, SessionStore, read_se
 from thinkcli.engine.fake import EOG, FakeEngine
 from thinkcli.env import Environment
 from thinkcli.errors import InputError
+from thinkcli.store import RunStore
 
 THOUGHT = ["Let", " me", " add", "</think>", "The", " answer", " is", " 19.", EOG]
 
@@ -41,8 +42,15 @@ def chat(lines: list[str], *args: str, monkeypatch, scripts=(THOUGHT,), **engine
     return Outcome(code, out.getvalue(), err.getvalue(), engine)
 
 
-def sessions(home) -> list:
-    return sorted((home / "sessions").glob("*.json"))
+def sessions(home) -> list[dict]:
+    """Every chat session in the run log, as ``/save FILE.json`` writes it, by name."""
+    with RunStore(home / "thinkcli.db", create=False) as runs:
+        names = sorted(row["name"] for row in runs.sessions())
+    store = SessionStore(home / "thinkcli.db", home / "sessions", write=False)
+    try:
+        return [store.open(name).to_dict() for name in names]
+    finally:
+        store.close()
 
 
 # --- the command parser and completion --------------------------------------------------
@@ -119,9 +127,9 @@ def test_two_turns_keep_the_conversation_without_its_reasoning(monkeypatch, isol
     second = r.engine.prompts[1]
     assert "What is 12+7?" in second and "The answer is 19.<|im_end|>" in second and "And doubled?" in second
     assert "Let me add" not in second  # earlier reasoning is not sent back
-    [path] = sessions(isolated_home)
-    assert oct(path.stat().st_mode & 0o777) == "0o600"
-    doc = json.loads(path.read_text())
+    [doc] = sessions(isolated_home)
+    assert oct((isolated_home / "thinkcli.db").stat().st_mode & 0o777) == "0o600"
+    assert not (isolated_home / "sessions").exists()  # one store: no session files
     assert doc["format"] == "thinkcli-chat" and doc["version"] == 1
     turn = doc["turns"][0]
     assert turn["question"] == "What is 12+7?" and turn["reasoning"] == "Let me add"
@@ -145,7 +153,7 @@ def test_effort_samples_and_budget_change_mid_session(monkeypatch, isolated_home
     assert "effort high: thinks up to 4096 tokens, 5 paths, vote" in r.err
     counts = [len(b.scripts) for b in r.engine.batches]
     assert counts == [1, 5, 2, 2]
-    doc = json.loads(sessions(isolated_home)[0].read_text())
+    doc = sessions(isolated_home)[0]
     assert [t["effort"] for t in doc["turns"]] == ["medium", "high", "high", "high"]
     assert doc["turns"][3]["samples"][0]["think_end"] == "none"  # /budget 0: no thinking
 
@@ -158,9 +166,8 @@ def test_undo_retry_and_clear(monkeypatch, isolated_home):
     assert r.engine.prompts[3] == r.engine.prompts[2]  # the same question again...
     assert r.engine.seeds[3] != r.engine.seeds[2]  # ...with a new seed
     assert "first" not in r.engine.prompts[4]  # cleared
-    names = sessions(isolated_home)
-    assert len(names) == 2
-    kept = [json.loads(p.read_text()) for p in names]
+    kept = sessions(isolated_home)
+    assert len(kept) == 2
     assert sorted(len(d["turns"]) for d in kept) == [1, 2]
 
 
@@ -180,8 +187,8 @@ def test_continue_resumes_the_last_session(monkeypatch, isolated_home):
     r = chat(["And doubled?"], "--continue", monkeypatch=monkeypatch)
     assert "resumed 1 exchange(s)" in r.err
     assert "What is 12+7?" in r.engine.prompts[0] and "The answer is 19." in r.engine.prompts[0]
-    [path] = sessions(isolated_home)
-    assert len(json.loads(path.read_text())["turns"]) == 2
+    [doc] = sessions(isolated_home)
+    assert len(doc["turns"]) == 2
 
 
 def test_named_sessions(monkeypatch, isolated_home):
@@ -189,7 +196,7 @@ def test_named_sessions(monkeypatch, isolated_home):
     chat(["other"], monkeypatch=monkeypatch)
     r = chat(["two"], "--session", "work", monkeypatch=monkeypatch)
     assert "one" in r.engine.prompts[0] and "other" not in r.engine.prompts[0]
-    assert len(json.loads((isolated_home / "sessions" / "work.json").read_text())["turns"]) == 2
+    assert {d["name"]: len(d["turns"]) for d in sessions(isolated_home)}["work"] == 2
     r = chat([], "--session", "../evil", monkeypatch=monkeypatch)
     assert r.code == 1 and "session name" in r.err
 
@@ -237,23 +244,27 @@ def test_bare_thinkcli_off_a_terminal_prints_help(monkeypatch):
     assert "chat" in out.getvalue() and "ask" in out.getvalue()
 
 
-def test_sessions_are_written_atomically_and_read_strictly(tmp_path):
-    store = SessionStore(tmp_path / "sessions")
-    conv = Conversation(name="a", system="s", exchanges=[Exchange("q", answer="a")])
-    path = store.save(conv)
-    assert [p.name for p in path.parent.iterdir()] == ["a.json"]  # no temporary file left
-    assert read_session(path).exchanges[0].answer == "a"
-    assert store.last().name == "a"
+def test_sessions_are_kept_in_the_run_log_and_files_read_strictly(tmp_path):
+    store = SessionStore(tmp_path / "thinkcli.db", tmp_path / "sessions")
+    conv = Conversation(name="a", system="s", exchanges=[Exchange("q", answer="a", reasoning="r", paths=["r"],
+                                                                 samples=[{"think_end": "stop"}])])
+    store.keep(conv)
+    back = store.open("a")
+    assert back.system == "s" and back.exchanges[0].answer == "a" and back.exchanges[0].paths == ["r"]
+    assert back.exchanges[0].samples[0]["think_end"] == "stop" and back.exchanges[0].run is not None
+    assert store.last().name == "a" and store.open("b").exchanges == []
+    store.close()
+    write_atomic(tmp_path / "x.json", json.dumps(conv.to_dict()))
+    assert read_session(tmp_path / "x.json").exchanges[0].answer == "a"
+    assert [p.name for p in tmp_path.glob("x.json*")] == ["x.json"]  # no temporary file left
     with pytest.raises(InputError, match="no such file"):
         read_session(tmp_path / "missing.json")
-    write_atomic(tmp_path / "x.md", "hi")
-    assert (tmp_path / "x.md").read_text() == "hi"
 
 
 def test_think_switches_display_and_thinking(monkeypatch, isolated_home):
     r = chat(["/think off", "q1", "/think on", "/think show", "q2"], monkeypatch=monkeypatch)
     assert "thinking off" in r.err and "reasoning display: show" in r.err
-    doc = json.loads(sessions(isolated_home)[0].read_text())
+    doc = sessions(isolated_home)[0]
     assert [t["samples"][0]["think_end"] for t in doc["turns"]] == ["none", "stop"]
     assert "Let me add" in r.err  # shown on stderr once the display is "show"
 
@@ -314,3 +325,95 @@ def test_earlier_reasoning_goes_where_the_template_reads_it_and_never_into_the_a
     dropped = conv.messages("q2", chat_template=PLAIN)
     assert dropped[1] == {"role": "assistant", "content": "4"}
     assert all("two and two" not in m["content"] for m in kept + dropped)
+
+
+def _legacy(home, name: str, questions: list[str], mtime: float) -> Path:
+    conv = Conversation(name=name, system="Old rules.",
+                        exchanges=[Exchange(q, answer=f"answer to {q}", reasoning="thought", paths=["thought"],
+                                            samples=[{"think_end": "stop"}], stats={"thinking_tokens": 3})
+                                   for q in questions])
+    path = home / "sessions" / f"{name}.json"
+    write_atomic(path, json.dumps(conv.to_dict()))
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def test_session_files_of_earlier_versions_are_imported_once_and_left_in_place(monkeypatch, isolated_home):
+    old = _legacy(isolated_home, "old", ["What is 12+7?"], 1_000_000)
+    older = _legacy(isolated_home, "older", ["Ancient question"], 900_000)
+    before = old.read_bytes()
+    r = chat(["And doubled?"], "--continue", monkeypatch=monkeypatch)
+    assert "resumed 1 exchange(s)" in r.err and "session old" in r.err
+    assert "What is 12+7?" in r.engine.prompts[0] and "answer to What is 12+7?" in r.engine.prompts[0]
+    assert r.engine.prompts[0].startswith("<|im_start|>system\nOld rules.")
+    docs = {d["name"]: d for d in sessions(isolated_home)}
+    assert [t["question"] for t in docs["old"]["turns"]] == ["What is 12+7?", "And doubled?"]
+    assert [t["question"] for t in docs["older"]["turns"]] == ["Ancient question"]
+    assert docs["older"]["created"] == json.loads(older.read_text())["created"]
+    assert old.read_bytes() == before and older.exists()  # read, never changed
+    chat(["again"], "--session", "old", monkeypatch=monkeypatch)  # not imported a second time
+    docs = {d["name"]: d for d in sessions(isolated_home)}
+    assert [t["question"] for t in docs["old"]["turns"]] == ["What is 12+7?", "And doubled?", "again"]
+    r = chat(["/trace"], "--session", "older", monkeypatch=monkeypatch)
+    assert r.out == "thought\n"
+
+
+def test_a_named_session_file_is_imported_when_first_looked_up(monkeypatch, isolated_home):
+    _legacy(isolated_home, "work", ["one"], 1_000_000)
+    r = chat(["two"], "--session", "work", monkeypatch=monkeypatch)
+    assert "one" in r.engine.prompts[0] and "answer to one" in r.engine.prompts[0]
+    [doc] = sessions(isolated_home)
+    assert [t["question"] for t in doc["turns"]] == ["one", "two"] and doc["system"] == "Old rules."
+
+
+def test_chat_turns_are_runs_of_the_log_and_trace_reads_them(monkeypatch, isolated_home):
+    paths = [["Add.", "</think>", "It is 19.", EOG], ["Count.", "</think>", "It is 19.", EOG]]
+    r = chat(["/samples 2", "q", "/trace", "/trace 2"], "-t", "0.7", monkeypatch=monkeypatch, scripts=paths)
+    out = r.out.splitlines()
+    assert out[0] == "It is 19."
+    assert out[1].startswith("── path 1 · 19 · confidence") and out[2] == "Add." and out[3] == ""
+    assert out[4].startswith("── path 2 · 19 · confidence") and out[5] == "Count."
+    assert sum(line.endswith(" · chosen") for line in out) == 1
+    assert out[6:] == ["Count."]  # /trace 2
+    with RunStore(isolated_home / "thinkcli.db", create=False) as store:
+        [run] = store.recent(5, full=True)
+    assert run["command"] == "chat" and run["turn"] == 0 and run["session"] == sessions(isolated_home)[0]["name"]
+    assert [s["reasoning"] for s in run["samples"]] == ["Add.", "Count."] and run["plan"]["samples"] == 2
+
+
+def test_chat_with_logging_off_keeps_nothing(monkeypatch, isolated_home):
+    r = chat(["q", "/trace", "/save"], "--no-log", monkeypatch=monkeypatch)
+    assert r.code == 0 and r.out.count("Let me add") == 1 and "logging is off" in r.err
+    assert not (isolated_home / "thinkcli.db").exists() and not (isolated_home / "sessions").exists()
+
+
+def test_load_continues_the_file_as_a_session_of_the_log(monkeypatch, isolated_home, tmp_path):
+    js = tmp_path / "t.json"
+    chat(["What is 12+7?", f"/save {js}"], monkeypatch=monkeypatch)
+    doc = json.loads(js.read_text())
+    doc["name"] = "imported"
+    js.write_text(json.dumps(doc))
+    r = chat([f"/load {js}", "And doubled?", "/save"], monkeypatch=monkeypatch)
+    assert "loaded imported: 1 exchange(s)" in r.err and "session imported is kept" in r.err
+    docs = {d["name"]: d for d in sessions(isolated_home)}
+    assert [t["question"] for t in docs["imported"]["turns"]] == ["What is 12+7?", "And doubled?"]
+
+
+def test_log_clear_deletes_imported_sessions_for_good(monkeypatch, isolated_home):
+    file = _legacy(isolated_home, "old", ["What is 12+7?"], 1_000_000)
+    chat(["q"], "--continue", monkeypatch=monkeypatch)
+    assert len(sessions(isolated_home)) == 1
+    monkeypatch.setattr(cli, "_environment", lambda: Environment(
+        stdin=io.BytesIO(), stdout=io.StringIO(), stderr=io.StringIO(), stdin_isatty=False, stdout_isatty=False,
+        vars=dict(os.environ)))
+    assert cli.main(["log", "--clear", "--yes"]) == 0
+    r = chat(["new question"], "--continue", monkeypatch=monkeypatch)
+    assert "no saved session to continue" in r.err and "What is 12+7?" not in r.engine.prompts[0]
+    assert file.exists()  # the file itself is the user's
+
+
+def test_with_logging_off_a_session_file_is_read_but_nothing_is_written(monkeypatch, isolated_home):
+    _legacy(isolated_home, "old", ["What is 12+7?"], 1_000_000)
+    r = chat(["And doubled?"], "--continue", "--no-log", monkeypatch=monkeypatch)
+    assert "resumed 1 exchange(s)" in r.err and "What is 12+7?" in r.engine.prompts[0]
+    assert not (isolated_home / "thinkcli.db").exists()

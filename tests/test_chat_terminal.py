@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
 
@@ -11,6 +10,7 @@ import pexpect
 import pytest
 
 from test_terminal import COLS, ROWS, screen_of
+from thinkcli.chat.sessions import SessionStore
 from thinkcli.reasoning import PROMPTED_PREFILL
 
 pytestmark = pytest.mark.model
@@ -47,8 +47,13 @@ def leave(child: pexpect.spawn) -> str:
 
 
 def session_doc(home) -> dict:
-    [path] = sorted((home / "sessions").glob("*.json"))
-    return json.loads(path.read_text())
+    """The one chat session in the run log, as ``/save FILE.json`` writes it."""
+    store = SessionStore(home / "thinkcli.db", home / "sessions", write=False)
+    try:
+        assert len(store.store().sessions()) == 1
+        return store.last().to_dict()
+    finally:
+        store.close()
 
 
 def prefill_tokens(model_path) -> int:

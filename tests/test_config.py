@@ -362,6 +362,7 @@ ENV_CASES = [
     ("THINKCLI_CONTINUATIONS", '["Wait,", "But"]', "continuations", ("Wait,", "But")),
     ("THINKCLI_HISTORY", "false", "history", False),
     ("THINKCLI_HISTORY", " Yes ", "history", True),
+    ("THINKCLI_LOG", "false", "log", False),
 ]
 
 

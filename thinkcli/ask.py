@@ -11,10 +11,12 @@ from pathlib import Path
 from thinkcli.config import Settings, data_dir
 from thinkcli.env import Environment
 from thinkcli.errors import ExitStatus, InputError, UsageError
+from thinkcli.history import Recorder, plan_dict
 from thinkcli.models.catalog import DEFAULT_MODEL
 from thinkcli.preview import print_prompt
 from thinkcli.render import answer, make_renderer
 from thinkcli.session import Knobs, Opener, Session, context_for, preset_for
+from thinkcli.store import RunRecord, now
 from thinkcli.strategies import paths_at_once
 
 SUGGESTED_MODEL = "qwen3-1.7b"  # named to users of the demo model: small, and it really reasons
@@ -65,12 +67,19 @@ def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, o
         return print_prompt(env, settings, preset_for(settings, knobs), question, json_out=knobs.json)
     err = env.err_console()
     mode = "json" if knobs.json else ("terminal" if env.stdout_isatty else "plain")
-    renderer = make_renderer(mode=mode, thinking=settings.thinking, out=env.out_console(), err=err)
+    recorder = Recorder(env, enabled=settings.log)
+    hint = "thinkcli trace" if mode == "terminal" and recorder.hint_wanted() else ""
+    renderer = make_renderer(mode=mode, thinking=settings.thinking, out=env.out_console(), err=err, hint=hint)
     level = preset_for(settings, knobs)
     at_once = paths_at_once(level.selection, level.samples)
+    started = now()
     with Session.open(settings, knobs, opener, err, n_seq_max=at_once, want_ctx=context_for(level)) as session:
         messages = session.messages(question)
-        result = answer(session.turn(messages, session.plan(messages, level)), renderer)
+        plan = session.plan(messages, level)
+        result = answer(session.turn(messages, plan), renderer)
+    run = RunRecord("ask", question, result, started, system=settings.system, plan=plan_dict(plan))
+    recorder.record(run, hinted=getattr(renderer, "hinted", False))
+    recorder.close()
     if result.interrupted:
         return ExitStatus.INTERRUPTED
     if env.stdout_isatty:

@@ -107,6 +107,7 @@ MaxTokens = Annotated[Optional[int], _opt("--max-tokens", panel=_OUTPUT, metavar
 ShowThinking = Annotated[bool, _opt("--show-thinking", panel=_OUTPUT, help="Keep the whole reasoning on screen.")]
 HideThinking = Annotated[bool, _opt("--hide-thinking", panel=_OUTPUT, help="Only a spinner while it thinks.")]
 Debug = Annotated[bool, _opt("--debug", panel=_OUTPUT, help="Tracebacks and llama.cpp's own log.")]
+NoLog = Annotated[bool, _opt("--no-log", panel=_OUTPUT, help="Don't record this run in the log (thinkcli log).")]
 
 
 def _in_range(flag: str, value: int | None, low: int, high: int | None = None) -> None:
@@ -136,6 +137,7 @@ def _run_config(env, opts: dict, *, json: bool = False):
     template = opts["chat_template_file"]
     flags.update(thinking=thinking, repack="off" if opts["no_repack"] else None,
                  chat_template_file=str(template) if template else None)
+    flags.update(log=False if opts.get("no_log") else None)
     settings = _settings(env, flags)
     knobs = Knobs(
         think_budget=opts["think_budget"],
@@ -215,6 +217,7 @@ def ask(
     no_stdin: Annotated[bool, _opt("--no-stdin", panel=_INPUT, help="Never read standard input (for shell loops).")] = False,
     print_prompt: Annotated[bool, _opt("--print-prompt", panel=_OUTPUT, help="Print the exact prompt that would be decoded, and exit.")] = False,
     json_out: Annotated[bool, _opt("--json", panel=_OUTPUT, help="One JSON object: answer, reasoning, stats.")] = False,
+    no_log: NoLog = False,
     debug: Debug = False,
 ) -> None:
     from thinkcli.ask import read_question, run_ask
@@ -255,6 +258,7 @@ def chat(
     api_key_env: ApiKeyEnv = None,
     parallel: Parallel = None,
     no_repack: NoRepack = False,
+    no_log: NoLog = False,
     debug: Debug = False,
 ) -> None:
     """Hold a conversation: the model stays loaded, each turn thinks, then answers."""
@@ -299,6 +303,7 @@ def batch(
     base_url: BaseUrl = None,
     api_key_env: ApiKeyEnv = None,
     no_repack: NoRepack = False,
+    no_log: NoLog = False,
     debug: Debug = False,
 ) -> None:
     """Solve a file of problems; with --effort a,b,c compare the levels."""
@@ -353,6 +358,37 @@ def rm(name: str = typer.Argument(..., help="A pulled model's name or hf: refere
     env = _environment()
     path = model_store(env.vars).remove(name)
     env.err_console().print(f"removed {path}")
+
+
+@app.command()
+def trace(
+    run_id: Optional[int] = typer.Argument(None, metavar="ID", help="A run's id (thinkcli log lists them); default: the last run.", show_default=False),
+    path: Optional[int] = typer.Option(None, "--path", metavar="N", help="Only path N's reasoning.", show_default=False),
+) -> None:
+    """Print a recorded run's full reasoning, every path headed by its number."""
+    from thinkcli.history import run_trace
+
+    with _closed_pipe_is_fine():
+        raise typer.Exit(int(run_trace(_environment(), run_id, path)))
+
+
+@app.command()
+def log(
+    run_id: Optional[int] = typer.Argument(None, metavar="ID", help="Show this run whole.", show_default=False),
+    limit: int = typer.Option(20, "-n", metavar="N", help="How many runs to list."),
+    query: Optional[str] = typer.Option(None, "--query", "-q", metavar="TEXT", help="Only runs whose question or answer has these words.", show_default=False),
+    json_out: bool = typer.Option(False, "--json", metavar="", help="Print the records as JSON."),
+    clear: bool = typer.Option(False, "--clear", metavar="", help="Delete every recorded run and chat session."),
+    yes: bool = typer.Option(False, "--yes", "-y", metavar="", help="With --clear: don't ask."),
+) -> None:
+    """List recorded runs newest first, search them, or show one whole."""
+    from thinkcli.history import clear_log, run_log
+
+    env = _environment()
+    with _closed_pipe_is_fine():
+        if clear:
+            raise typer.Exit(int(clear_log(env, yes=yes)))
+        raise typer.Exit(int(run_log(env, limit=limit, query=query, json_out=json_out, run_id=run_id)))
 
 
 @contextmanager

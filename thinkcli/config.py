@@ -100,6 +100,7 @@ class Settings:
     wrap_up: str = "\n\nTime is up. I have to give my final answer now.\n"
     continuations: tuple[str, ...] = ("Wait,",)
     history: bool = True
+    log: bool = True
     # A mappingproxy cannot be hashed, so it stays out of the hash (it still counts for ==).
     efforts: Mapping[str, EffortPreset] = field(default_factory=lambda: DEFAULT_EFFORTS, hash=False)
 
@@ -285,6 +286,7 @@ _SETTING_CHECKS: Mapping[str, _Check] = MappingProxyType(
         "wrap_up": _Check("str"),
         "continuations": _Check("strs"),
         "history": _Check("bool"),
+        "log": _Check("bool"),
     }
 )
 
@@ -308,7 +310,7 @@ def config_path(env: Mapping[str, str]) -> Path:
 
 
 def data_dir(env: Mapping[str, str]) -> Path:
-    """Where models and history live: ``$THINKCLI_HOME`` if set, else the user data dir."""
+    """Where models, history and the run log live: ``$THINKCLI_HOME`` if set, else the user data dir."""
     named = env.get(HOME_ENV)
     if named:
         return Path(named).expanduser()

@@ -111,6 +111,15 @@ class Result:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Result:
+        """The result ``to_dict`` wrote (keys it does not know are ignored)."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        samples = [SampleResult(**{k: v for k, v in s.items() if k in SampleResult.__dataclass_fields__})
+                   for s in known.get("samples") or []]
+        stats = Stats(**{k: v for k, v in (known.get("stats") or {}).items() if k in Stats.__dataclass_fields__})
+        return cls(**{**known, "samples": samples, "stats": stats})
+
 
 @dataclass(frozen=True, slots=True)
 class Explored:

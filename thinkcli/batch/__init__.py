@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,9 +22,12 @@ from thinkcli.batch.sweep import check_plot, curve, save_plot, summarize, table
 from thinkcli.config import EffortPreset, Settings
 from thinkcli.env import Environment
 from thinkcli.errors import ExitStatus, ThinkError, UsageError
+from thinkcli.events import Result
+from thinkcli.history import Recorder
 from thinkcli.render import collect
 from thinkcli.session import Knobs, Opener, Session, preset_for
 from thinkcli.strategies import paths_at_once
+from thinkcli.store import RunRecord, stamp
 from thinkcli.strategies.many import Job, solve_many
 
 __all__ = ["BatchOptions", "parse_levels", "run_batch_command"]
@@ -156,15 +160,24 @@ def run_batch_command(
     writer = ResultWriter.open(opts.output, overwrite=opts.overwrite) if opts.output else ResultWriter(env.stdout, sync=False)
     most = max(paths_at_once(p.selection, p.samples) for p in (preset_for(replace(settings, effort=n), knobs) for n in levels))
     interrupted = False
+    recorder = Recorder(env, enabled=settings.log)
+
+    def keep(problem: Problem, result: Result) -> None:
+        system = settings.system if problem.system is None else problem.system
+        recorder.record(RunRecord("batch", problem.question, result, stamp(time.time() - result.stats.wall_s),
+                                  system=system))
+
     try:
         with Session.open(settings, knobs, opener, err, n_seq_max=max(most, opts.parallel or PARALLEL_MOST)) as session:
             solver = make_solver(session, settings, knobs, opts.parallel)
-            tally = run_batch(problems, levels, solver, writer, skip=skip, err=err, show_reasoning=opts.show_reasoning)
+            tally = run_batch(problems, levels, solver, writer, skip=skip, err=err, show_reasoning=opts.show_reasoning,
+                              keep=keep)
     except KeyboardInterrupt:
         interrupted = True
         tally = None
     finally:
         writer.close()
+        recorder.close()
     records = read_records(opts.output) if opts.output else (tally.records if tally else [])
     if not interrupted and (len(levels) > 1 or opts.json or opts.plot):
         _summary(env, opts, records, levels)

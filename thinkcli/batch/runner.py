@@ -70,6 +70,7 @@ def run_batch(
     skip: set[tuple[str, str]],
     err: Console,
     show_reasoning: bool = False,
+    keep: Callable[[Problem, Result], None] | None = None,
 ) -> Tally:
     """Solve ``problems`` at each of ``levels`` (a problem's own effort wins when one level is asked).
 
@@ -82,6 +83,7 @@ def run_batch(
         skip: (id, effort) pairs already done (resuming).
         err: the stderr console, for progress (a live line on a terminal only).
         show_reasoning: put each answer's reasoning in its record.
+        keep: called with each solved problem's result once its record is written (the run log).
 
     Returns:
         The tally, with the records written in this run. Ctrl-C propagates after every
@@ -92,30 +94,32 @@ def run_batch(
     tally = Tally(total=len(todo))
     if len(todo) < len(work):
         err.print(f"[dim]resuming: {len(work) - len(todo)} of {len(work)} already done[/dim]", highlight=False)
-    held: dict[int, dict] = {}
+    held: dict[int, tuple[dict, Result | None]] = {}
     turn = 0  # the next index to write, so records come out in input order
 
-    def put(rec: dict) -> None:
+    def put(index: int, rec: dict, result: Result | None) -> None:
         writer.write(rec)
         tally.add(rec)
         refresh()
+        if keep is not None and result is not None:
+            keep(todo[index][0], result)
 
     with _progress(err, tally) as refresh:
         try:
             for index, outcome in solver(todo):
                 problem, level = todo[index]
                 if isinstance(outcome, ThinkError):
-                    held[index] = record(problem, level, None, error=str(outcome))
+                    held[index] = (record(problem, level, None, error=str(outcome)), None)
                 elif outcome.interrupted:  # half an answer is not a result: resuming solves it again
                     raise KeyboardInterrupt
                 else:
-                    held[index] = record(problem, level, outcome, show_reasoning=show_reasoning)
+                    held[index] = (record(problem, level, outcome, show_reasoning=show_reasoning), outcome)
                 while turn in held:
-                    put(held.pop(turn))
+                    put(turn, *held.pop(turn))
                     turn += 1
         finally:
             for index in sorted(held):  # finished, but a slower one before them did not
-                put(held.pop(index))
+                put(index, *held.pop(index))
     return tally
 
 

@@ -21,6 +21,8 @@ from rich.table import Table
 
 from thinkcli.chat.commands import Command, CommandError, help_lines
 from thinkcli.chat.sessions import Conversation, markdown, read_session, write_atomic
+from thinkcli.render.recorded import print_trace
+from thinkcli.store import StoreError
 
 if TYPE_CHECKING:
     from thinkcli.chat.repl import Chat
@@ -92,16 +94,20 @@ def _system(chat: Chat, cmd: Command) -> None:
 
 
 def _trace(chat: Chat, cmd: Command) -> None:
+    """The last turn's reasoning as ``thinkcli trace`` prints it, from the run log when it is there."""
     last = _last(chat)
-    text = last.reasoning
-    if cmd.number is not None:
-        if cmd.number > len(last.paths):
-            raise CommandError(f"the last turn explored {len(last.paths)} path(s)")
-        text = last.paths[cmd.number - 1]
-    if not text.strip():
+    if cmd.number is not None and cmd.number > max(1, len(last.paths)):
+        raise CommandError(f"the last turn explored {len(last.paths)} path(s)")
+    record = None
+    if last.run is not None:
+        try:
+            record = chat.store.store().get(last.run)
+        except StoreError as exc:
+            chat.say(f"the run log cannot be read ({exc}); showing the turn as this chat keeps it", "yellow")
+    if record is None:
+        record = last.to_result().to_dict()
+    if not print_trace(record, chat.out, path=cmd.number):
         chat.say("no reasoning in that turn")
-        return
-    chat.out.print(text.strip(), style="dim", highlight=False, markup=False)
 
 
 def _retry(chat: Chat, cmd: Command) -> None:
@@ -113,7 +119,7 @@ def _undo(chat: Chat, cmd: Command) -> None:
     last = _last(chat)
     chat.conv.exchanges.pop()
     chat.first = min(chat.first, len(chat.conv.exchanges))
-    chat.save()
+    chat.store.truncate(chat.conv)
     chat.say(f"dropped: {last.question.splitlines()[0][:60]}")
 
 
@@ -183,8 +189,11 @@ def compose(env: dict, *, run: Callable = subprocess.run) -> str:
 
 def _save(chat: Chat, cmd: Command) -> None:
     if not cmd.arg:
-        path = chat.store.save(chat.conv)
-        chat.say(f"saved {path}")
+        if not chat.store.write:
+            chat.say("logging is off, so this session is not kept; /save FILE.json writes it to a file")
+        else:
+            chat.say(f"session {chat.conv.name} is kept after every turn in {chat.store.path}"
+                     f" (thinkcli chat --session {chat.conv.name} resumes it)")
         return
     path = Path(cmd.arg).expanduser()
     if path.suffix == ".md":
@@ -198,6 +207,8 @@ def _save(chat: Chat, cmd: Command) -> None:
 
 def _load(chat: Chat, cmd: Command) -> None:
     conv = read_session(Path(cmd.arg).expanduser())  # an InputError keeps the current session
+    chat.store.check_name(conv.name)
+    chat.store.keep(conv)  # the loaded session, continued under its name
     chat.restart(conv)
     chat.session.settings = replace(chat.settings, system=conv.system)
     chat.say(f"loaded {conv.name}: {len(conv.exchanges)} exchange(s)")

@@ -43,7 +43,7 @@ COMMANDS: dict[str, Spec] = {
     "clear": Spec("", "forget the conversation, keep the system prompt"),
     "stats": Spec("", "tokens and speed per turn and for the session"),
     "edit": Spec("", "compose the next question in $VISUAL or $EDITOR (also Ctrl-G)"),
-    "save": Spec("[FILE]", "save the session; FILE.md writes a transcript, FILE.json the session", "path"),
+    "save": Spec("[FILE]", "where the session is kept; FILE.md writes a transcript, FILE.json the session", "path"),
     "load": Spec("FILE", "load a saved session (.json)", "path"),
     "exit": Spec("", "leave (also Ctrl-D)"),
 }

@@ -1,7 +1,7 @@
 """``thinkcli chat``: a loop of turns on one loaded model, read with prompt-toolkit.
 
-``Chat`` holds the session, the conversation and its file, and runs one turn per
-question (rendered by ``render.answer``, saved after each). Ctrl-C ends a turn;
+``Chat`` holds the session and the conversation, and runs one turn per question
+(rendered by ``render.answer``, recorded in the run log after each). Ctrl-C ends a turn;
 Ctrl-C at the prompt says how to leave; Ctrl-D or ``/exit`` leaves.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import replace
-from pathlib import Path
 from typing import Callable
 
 from rich.console import Console
@@ -20,8 +19,10 @@ from thinkcli.chat.sessions import Conversation, Exchange, SessionStore
 from thinkcli.config import Settings, data_dir
 from thinkcli.env import Environment
 from thinkcli.errors import ExitStatus, ThinkError
+from thinkcli.history import Recorder, plan_dict
 from thinkcli.render import answer, make_renderer
 from thinkcli.session import Knobs, Opener, Session, largest_capacity
+from thinkcli.store import RunRecord, now
 
 PROMPT = ">>> "
 MORE = "... "
@@ -30,18 +31,19 @@ LEAVE_HINT = "(Ctrl-D or /exit to leave)"
 
 
 class Chat:
-    """One chat: the loaded session, the conversation and where it is saved.
+    """One chat: the loaded session, the conversation and where it is kept.
 
     Args:
         env: the process environment.
         session: the loaded model.
         conv: the conversation (new, resumed or named).
-        store: where the conversation is saved after every turn.
+        store: the sessions (in the run log).
         opener: how to load a model (for ``/model``).
+        recorder: where each turn is recorded, as a run of the session.
     """
 
     def __init__(self, env: Environment, session: Session, conv: Conversation, store: SessionStore,
-                 opener: Opener) -> None:
+                 opener: Opener, recorder: Recorder) -> None:
         self.env = env
         self.out = env.out_console()
         self.err = env.err_console()
@@ -49,6 +51,7 @@ class Chat:
         self.conv = conv
         self.store = store
         self.opener = opener
+        self.recorder = recorder
         self.first = 0  # exchanges before this one no longer fit the context: not sent
 
     @property
@@ -60,17 +63,22 @@ class Chat:
         self.err.print(text, style=style, highlight=False, markup=False, soft_wrap=True)
 
     def ask(self, question: str, *, seed: int | None = None) -> Exchange:
-        """Run one turn on ``question``; the exchange is kept (even interrupted) and saved."""
+        """Run one turn on ``question``; the exchange is kept (even interrupted) and recorded."""
         messages = self._fit(question)
         plan = self.session.plan(messages)
         if seed is not None:
             plan = replace(plan, seed=seed)
         mode = "terminal" if self.env.stdout_isatty else "plain"
-        renderer = make_renderer(mode=mode, thinking=self.settings.thinking, out=self.out, err=self.err)
+        hint = "/trace" if mode == "terminal" and self.recorder.hint_wanted() else ""
+        renderer = make_renderer(mode=mode, thinking=self.settings.thinking, out=self.out, err=self.err, hint=hint)
+        started = now()
         result = answer(self.session.turn(messages, plan), renderer)
         exchange = Exchange.from_result(question, result)
         self.conv.exchanges.append(exchange)
-        self.save()
+        run = RunRecord("chat", question, result, started, system=self.conv.system, plan=plan_dict(plan),
+                        session=self.conv.name, turn=len(self.conv.exchanges) - 1)
+        exchange.run = self.recorder.record(run, hinted=getattr(renderer, "hinted", False),
+                                            session_system=self.conv.system)
         return exchange
 
     def _fit(self, question: str) -> list[dict]:
@@ -101,12 +109,6 @@ class Chat:
             self.conv.exchanges.append(last)  # a retry that fails keeps the exchange it would replace
             self.first = first
             raise
-
-    def save(self) -> Path | None:
-        """Save the conversation (atomically); an empty one is not written."""
-        if not self.conv.exchanges and not self.store.path(self.conv.name).exists():
-            return None
-        return self.store.save(self.conv)
 
     def switch_model(self, name: str) -> None:
         """Load ``name`` and drop the current model; if it fails to load, the current one stays."""
@@ -208,14 +210,15 @@ def run_chat(env: Environment, settings: Settings, knobs: Knobs, opener: Opener,
     from thinkcli.chat.actions import execute
 
     err = env.err_console()
-    store = SessionStore(data_dir(env.vars) / "sessions")
+    recorder = Recorder(env, enabled=settings.log)
+    store = SessionStore(recorder.path, data_dir(env.vars) / "sessions", write=settings.log)
     conv = open_conversation(store, settings, resume=resume, name=name,
                              say=lambda text: err.print(text, style="dim", markup=False))
     if settings.system:  # given now (flag, environment or config): it wins over the saved one
         conv.system = settings.system
     settings = replace(settings, system=conv.system)
     session = Session.open(settings, knobs, opener, err, n_seq_max=largest_capacity(settings, knobs))
-    chat = Chat(env, session, conv, store, opener)
+    chat = Chat(env, session, conv, store, opener, recorder)
     try:
         read = terminal_reader(chat) if env.stdin_isatty and env.stdout_isatty else LineReader(env)
         _greet(chat, err)
@@ -243,6 +246,8 @@ def run_chat(env: Environment, settings: Settings, knobs: Knobs, opener: Opener,
                 chat.say("(interrupted)")
     finally:
         chat.session.close()
+        recorder.close()
+        store.close()
     return ExitStatus.OK
 
 

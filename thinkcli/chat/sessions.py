@@ -1,8 +1,9 @@
-"""Chat sessions that are never lost: the conversation, its JSON form, and its files.
+"""Chat sessions that are never lost: the conversation, its JSON form, and where it is kept.
 
-A ``Conversation`` is the system prompt and the exchanges so far; ``SessionStore``
-saves it after every turn (temporary file, fsync, rename; mode 0600) under the
-data directory, finds the last one for ``--continue``, and loads files strictly.
+A ``Conversation`` is the system prompt and the exchanges so far. ``SessionStore`` keeps
+sessions in the run log (``thinkcli.store``): each turn is one recorded run, and a
+conversation is rebuilt from its turns' runs. Session files of earlier versions
+(``<data dir>/sessions/NAME.json``) are imported the first time they are looked up.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from thinkcli.errors import InputError
-from thinkcli.events import Result
+from thinkcli.events import Result, SampleResult, Stats
+from thinkcli.store import RunRecord, RunStore, StoreError, stamp
 from thinkcli.reasoning import history_messages
 
+IMPORTED = "session_files_imported"  # the run log's counter: the files of earlier versions are in
 FORMAT = "thinkcli-chat"
 VERSION = 1
 _SUMMARY_DROP = ("reasoning", "answer")  # a path's summary: everything but its text
@@ -38,15 +41,28 @@ class Exchange:
     samples: list[dict] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
     paths: list[str] = field(default_factory=list)  # each path's full reasoning, for /trace N
+    run: int | None = None  # its id in the run log (None when not recorded)
 
     @classmethod
-    def from_result(cls, question: str, result: Result) -> Exchange:
+    def from_result(cls, question: str, result: Result, run: int | None = None) -> Exchange:
         samples = [{k: v for k, v in asdict(s).items() if k not in _SUMMARY_DROP} for s in result.samples]
         return cls(
             question=question, answer=result.answer, reasoning=result.reasoning, effort=result.effort,
             model=result.model, interrupted=result.interrupted, chosen=result.chosen, samples=samples,
-            stats=asdict(result.stats), paths=[s.reasoning for s in result.samples],
+            stats=asdict(result.stats), paths=[s.reasoning for s in result.samples], run=run,
         )
+
+    def to_result(self) -> Result:
+        """The result this exchange keeps (a path's own answer only for the chosen path)."""
+        samples = []
+        for i, summary in enumerate(self.samples):
+            known = {k: v for k, v in summary.items() if k in SampleResult.__dataclass_fields__}
+            reasoning = self.paths[i] if i < len(self.paths) else ""
+            samples.append(SampleResult(**{**known, "reasoning": reasoning,
+                                           "answer": self.answer if i == self.chosen else ""}))
+        stats = Stats(**{k: v for k, v in self.stats.items() if k in Stats.__dataclass_fields__})
+        return Result(answer=self.answer, reasoning=self.reasoning, model=self.model, effort=self.effort,
+                      samples=samples, chosen=self.chosen, interrupted=self.interrupted, stats=stats)
 
 
 @dataclass(slots=True)
@@ -81,9 +97,10 @@ class Conversation:
         return history_messages(chat_template, out + [{"role": "user", "content": question}])
 
     def to_dict(self) -> dict:
+        turns = [{k: v for k, v in asdict(ex).items() if k != "run"} for ex in self.exchanges]
         return {
             "format": FORMAT, "version": VERSION, "name": self.name, "created": self.created,
-            "system": self.system, "turns": [asdict(ex) for ex in self.exchanges],
+            "system": self.system, "turns": turns,
         }
 
     @classmethod
@@ -160,35 +177,111 @@ def read_session(path: Path) -> Conversation:
 
 
 class SessionStore:
-    """Session files under ``root`` (``<data dir>/sessions``), one ``NAME.json`` each."""
+    """Chat sessions in the run log at ``path``; older ``NAME.json`` files in ``legacy`` are imported.
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    Args:
+        path: the run log (``<data dir>/thinkcli.db``).
+        legacy: the directory of session files written by earlier versions.
+        write: False when logging is off: sessions are read but nothing is written.
+    """
 
-    def path(self, name: str) -> Path:
+    def __init__(self, path: Path, legacy: Path, *, write: bool = True) -> None:
+        self.path = path
+        self.legacy = legacy
+        self.write = write
+        self._store: RunStore | None = None
+
+    def check_name(self, name: str) -> str:
         if not re.fullmatch(r"[\w.-]+", name) or name.startswith("."):
             raise InputError(f"session name {name!r}: use letters, digits, '.', '-' and '_'")
-        return self.root / f"{name}.json"
+        return name
+
+    def store(self) -> RunStore:
+        """The run log, opened on first use (created only when writing is on)."""
+        if self._store is None:
+            self._store = RunStore(self.path, create=self.write)
+        return self._store
 
     def new_name(self) -> str:
         base = time.strftime("%Y%m%d-%H%M%S")
         name, n = base, 1
-        while self.path(name).exists():
+        while self._exists(name):
             n += 1
             name = f"{base}-{n}"
         return name
 
-    def save(self, conv: Conversation) -> Path:
-        path = self.path(conv.name)
-        write_atomic(path, json.dumps(conv.to_dict(), ensure_ascii=False, indent=1) + "\n")
-        return path
+    def _exists(self, name: str) -> bool:
+        if (self.legacy / f"{name}.json").exists():
+            return True
+        try:
+            return self.store().session(name) is not None
+        except StoreError:
+            return False  # a damaged log: the name is free as far as anyone can tell
 
     def last(self) -> Conversation | None:
-        """The most recently saved session, or None when there is none."""
-        files = sorted(self.root.glob("*.json"), key=lambda p: p.stat().st_mtime) if self.root.is_dir() else []
-        return read_session(files[-1]) if files else None
+        """The session used most recently, or None when there is none."""
+        self._import_all()
+        name = self.store().last_session()
+        if name is not None:
+            return self.open(name)
+        files = [] if self.write else self._legacy_files()  # logging off: the files were not imported
+        return self.open(files[-1].stem) if files else None
 
     def open(self, name: str) -> Conversation:
         """The named session, or a new one by that name."""
-        path = self.path(name)
-        return read_session(path) if path.exists() else Conversation(name=name)
+        self.check_name(name)
+        self._import_all()
+        row = self.store().session(name)
+        if row is None:
+            file = self.legacy / f"{name}.json"
+            if self.write or not file.exists():
+                return Conversation(name=name)
+            conv = read_session(file)  # logging off: read the file, import nothing
+            conv.name = name
+            return conv
+        runs = self.store().session_turns(name, row["turns"])
+        turns = [Exchange.from_result(r["question"], Result.from_dict(r), run=r["id"]) for r in runs]
+        return Conversation(name=name, system=row["system"], exchanges=turns, created=row["created"])
+
+    def keep(self, conv: Conversation, *, updated: float | None = None) -> None:
+        """Record every exchange of ``conv`` (a file being imported) as the session's turns, at once."""
+        if not self.write:
+            return
+        runs = [RunRecord("chat", ex.question, ex.to_result(), conv.created or stamp(time.time()),
+                          finished=conv.created or stamp(time.time()), system=conv.system, session=conv.name, turn=i)
+                for i, ex in enumerate(conv.exchanges)]
+        ids = self.store().record_session(conv.name, conv.system, runs, updated=updated, created=conv.created)
+        for ex, run_id in zip(conv.exchanges, ids):
+            ex.run = run_id
+
+    def truncate(self, conv: Conversation) -> None:
+        """The session now holds only ``conv``'s exchanges (after ``/undo``); their runs stay in the log."""
+        if self.write and self.store().session(conv.name) is not None:
+            self.store().set_session(conv.name, system=conv.system, turns=len(conv.exchanges))
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _legacy_files(self) -> list[Path]:
+        if not self.legacy.is_dir():
+            return []
+        return sorted(self.legacy.glob("*.json"), key=lambda p: p.stat().st_mtime)
+
+    def _import_all(self) -> None:
+        """Import the session files of earlier versions, once (a broken one is left for ``/load`` to report).
+
+        Once done, it is never done again, so sessions deleted by ``log --clear`` stay deleted.
+        """
+        if not self.write or self.store().counter(IMPORTED) or not self.legacy.is_dir():
+            return
+        for file in self._legacy_files():
+            if self.store().session(file.stem) is None:
+                try:
+                    conv = read_session(file)
+                except InputError:
+                    continue
+                conv.name = file.stem
+                self.keep(conv, updated=file.stat().st_mtime)
+        self.store().bump(IMPORTED)

@@ -158,7 +158,7 @@ def collect(events: Iterable[Event] | Turn) -> Result:
             close()
 
 
-def make_renderer(*, mode: Mode, thinking: Thinking, out: Console, err: Console) -> Renderer:
+def make_renderer(*, mode: Mode, thinking: Thinking, out: Console, err: Console, hint: str = "") -> Renderer:
     """Build the renderer for where stdout goes.
 
     Args:
@@ -167,12 +167,13 @@ def make_renderer(*, mode: Mode, thinking: Thinking, out: Console, err: Console)
         thinking: ``"live"``, ``"show"`` or ``"hide"`` (ignored by JSON).
         out: The console for stdout.
         err: The console for stderr.
+        hint: Said once after the folded trace on a terminal (how to unfold it).
 
     Returns:
         A renderer to hand to ``dispatch``.
     """
     if mode == "terminal":
-        return TerminalRenderer(out=out, err=err, thinking=thinking)
+        return TerminalRenderer(out=out, err=err, thinking=thinking, hint=hint)
     if mode == "plain":
         return PlainRenderer(out=out, err=err, thinking=thinking)
     if mode == "json":

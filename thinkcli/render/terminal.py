@@ -55,6 +55,8 @@ class TerminalRenderer:
             ``"show"`` prints the whole trace, ``"hide"`` only a spinner.
         refresh_per_second: How often live regions are redrawn.
         auto_refresh: Redraw from Rich's thread; False redraws on events (tests).
+        hint: Said after the first folded line, dimmer (how to unfold it later,
+            e.g. ``thinkcli trace``); ``hinted`` tells whether it was.
     """
 
     def __init__(
@@ -65,10 +67,13 @@ class TerminalRenderer:
         thinking: Thinking = "live",
         refresh_per_second: float = 8.0,
         auto_refresh: bool = True,
+        hint: str = "",
     ) -> None:
         self.out = out
         self.err = err
         self.thinking = thinking
+        self.hint = hint
+        self.hinted = False
         self._region = Region(out, refresh_per_second=refresh_per_second, auto_refresh=auto_refresh)
         self._reset()
 
@@ -151,7 +156,7 @@ class TerminalRenderer:
             for index, sample in enumerate(ev.samples):
                 self._print_sample(index, sample)
         self._thought = True
-        self.out.print(Text(explored_line(ev), style="dim"))
+        self.out.print(self._folded(explored_line(ev)))
         self._begin_answer()
 
     def notice(self, ev: Notice) -> None:
@@ -223,8 +228,16 @@ class TerminalRenderer:
         line = thought_line(seconds, tokens, reason)
         if line is not None:
             self._thought = True
-            self.out.print(Text(line, style="dim"))
+            self.out.print(self._folded(line))
         self._begin_answer()
+
+    def _folded(self, line: str) -> Text:
+        """The folded trace's line, with the hint the first time in a run."""
+        text = Text(line, style="dim")
+        if self.hint and not self.hinted:
+            text.append(f" · {self.hint}", style="dim italic")
+            self.hinted = True
+        return text
 
     def _begin_answer(self) -> None:
         self._phase = "answer"

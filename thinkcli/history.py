@@ -1,0 +1,159 @@
+"""Runs kept after the fact: recording them, and ``thinkcli log`` and ``thinkcli trace``.
+
+``Recorder`` writes a run once its answer is shown; a failure is one warning line on
+stderr and changes nothing else. The commands read the store (``thinkcli.store``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, is_dataclass
+
+from thinkcli.env import Environment
+from thinkcli.errors import ExitStatus, InputError, UsageError
+from thinkcli.render.recorded import print_run, print_trace, runs_table
+from thinkcli.store import RunRecord, RunStore, StoreError, store_path
+
+HINT_KEY = "trace_hints"
+HINT_TIMES = 3  # the folded line says how to unfold it this many times, then no more
+
+
+class Recorder:
+    """Where a command's runs are recorded (nowhere when logging is off).
+
+    Args:
+        env: the process environment (the data directory, stderr for warnings).
+        enabled: ``log`` is on and ``--no-log`` was not given.
+    """
+
+    def __init__(self, env: Environment, *, enabled: bool) -> None:
+        self.env = env
+        self.enabled = enabled
+        self.path = store_path(env.vars)
+        self._store: RunStore | None = None
+
+    def hint_wanted(self) -> bool:
+        """Whether the folded line should still say how to unfold it (logging on, shown fewer than 3 times)."""
+        if not self.enabled:
+            return False
+        try:
+            if self._store is not None:
+                return self._store.counter(HINT_KEY) < HINT_TIMES
+            with RunStore(self.path, create=False) as store:
+                return store.counter(HINT_KEY) < HINT_TIMES
+        except StoreError:
+            return False  # recording will say what is wrong
+
+    def record(self, run: RunRecord, *, hinted: bool = False, session_system: str | None = None) -> int | None:
+        """Write ``run``; returns its id, or None when logging is off or the write failed (said on stderr)."""
+        if not self.enabled:
+            return None
+        try:
+            if self._store is None:
+                self._store = RunStore(self.path)
+            return self._store.record(run, bump=HINT_KEY if hinted else None, session_system=session_system)
+        except StoreError as exc:
+            self.warn(f"could not record the run: {exc}")
+            return None
+
+    def store(self) -> RunStore | None:
+        """The open store (opened now if need be), or None when logging is off."""
+        if not self.enabled:
+            return None
+        if self._store is None:
+            self._store = RunStore(self.path)
+        return self._store
+
+    def warn(self, text: str) -> None:
+        try:
+            self.env.stderr.write(f"thinkcli: warning: {text}\n")
+            self.env.stderr.flush()
+        except (OSError, ValueError):
+            pass  # stderr is gone: nothing else to tell
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def plan_dict(plan: object) -> dict | None:
+    """A plan's fields for the record (None when there is no plan)."""
+    return asdict(plan) if is_dataclass(plan) else None
+
+
+def _find(store: RunStore, run_id: int | None) -> dict:
+    record = store.last() if run_id is None else store.get(run_id)
+    if record is None:
+        if run_id is None:
+            raise InputError("no runs recorded yet")
+        raise InputError(f"no run {run_id} in the log at {store.path} (thinkcli log lists them)")
+    return record
+
+
+def run_trace(env: Environment, run_id: int | None, path: int | None) -> ExitStatus:
+    """``thinkcli trace [ID] [--path N]``: the reasoning of the last run, or of run ``ID``."""
+    if path is not None and path < 1:
+        raise UsageError(f"--path must be at least 1, got {path}")
+    with RunStore(store_path(env.vars), create=False) as store:
+        record = _find(store, run_id)
+    paths = len(record.get("samples") or []) or 1
+    if path is not None and path > paths:
+        raise UsageError(f"run {record['id']} explored {paths} path(s); --path {path} is not one of them")
+    out = env.out_console()
+    if env.stdout_isatty:
+        question = record["question"].strip().splitlines()[0] if record["question"].strip() else ""
+        out.print(f"[bold]run {record['id']}[/bold] [dim]· {_escape(question)}[/dim]", highlight=False)
+    if not print_trace(record, out, path=path):
+        env.err_console().print(f"[dim]run {record['id']} has no reasoning (it answered without thinking)[/dim]",
+                                highlight=False)
+    return ExitStatus.OK
+
+
+def run_log(env: Environment, *, limit: int, query: str | None, json_out: bool, run_id: int | None) -> ExitStatus:
+    """``thinkcli log``: recent runs newest first, a search, JSON records, or one run whole."""
+    if limit < 1:
+        raise UsageError(f"-n must be at least 1, got {limit}")
+    with RunStore(store_path(env.vars), create=False) as store:
+        if run_id is not None:
+            record = _find(store, run_id)
+            if json_out:
+                env.stdout.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")
+            else:
+                print_run(record, env.out_console(), markdown=env.stdout_isatty)
+            return ExitStatus.OK
+        rows = store.recent(limit, query=query, full=json_out)
+    if json_out:
+        env.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+    elif rows:
+        env.out_console().print(runs_table(rows))
+    else:
+        said = f"no recorded run matches {query!r}" if query else "no runs recorded yet"
+        env.err_console().print(f"[dim]{_escape(said)}[/dim]", highlight=False)
+    return ExitStatus.OK
+
+
+def clear_log(env: Environment, *, yes: bool) -> ExitStatus:
+    """``thinkcli log --clear``: remove every recorded run, after asking on a terminal."""
+    path = store_path(env.vars)
+    if not yes:
+        if not env.stdin_isatty:
+            raise UsageError("log --clear asks before it deletes; add --yes to clear without asking")
+        with RunStore(path, create=False) as store:
+            count = store.count()
+        env.stderr.write(f"Delete all {count} recorded run(s) and chat sessions in {path}? [y/N] ")
+        env.stderr.flush()
+        reply = env.stdin.readline().decode("utf-8", errors="replace").strip().lower()
+        if reply not in ("y", "yes"):
+            env.err_console().print("[dim]nothing deleted[/dim]", highlight=False)
+            return ExitStatus.OK
+    with RunStore(path, create=False) as store:
+        count = store.clear()
+    env.err_console().print(f"[dim]deleted {count} recorded run(s)[/dim]", highlight=False)
+    return ExitStatus.OK
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
