@@ -16,7 +16,12 @@ from typing import Annotated, List, Optional
 import typer
 
 from thinkcli import __version__
-from thinkcli.errors import ExitStatus, ThinkError, UsageError
+from thinkcli.errors import ExitStatus, ThinkError
+from thinkcli.options import (
+    INPUT, OUTPUT, ApiKeyEnv, Backend, BaseUrl, ChatTemplateFile, Ctx, Debug, Effort, GpuLayers, HideThinking,
+    MaxTokens, MinThink, Model, NoLog, NoRepack, NoThink, Parallel, ReasoningFormat, Samples, Seed, ShowThinking,
+    System, Temperature, Threads, ThinkBudget, TopK, TopP, opt, run_config,
+)
 
 app = typer.Typer(
     name="thinkcli",
@@ -66,90 +71,9 @@ def _settings(env, flags: dict):
     return load_settings(env=env.vars, flags=flags)
 
 
-# The options every command that answers questions shares (ask, chat, batch): declared once,
-# grouped in help panels, with the default each one falls back to.
-_MODEL, _EFFORT, _SAMPLING, _INPUT, _OUTPUT = "Model", "Thinking and effort", "Sampling", "Input", "Output"
-
-
-def _opt(*names: str, panel: str, metavar: str = "", help: str = ""):
-    """An option in a help panel; its default is the parameter's (``None``: from the config)."""
-    return typer.Option(*names, metavar=metavar, rich_help_panel=panel, help=help, show_default=False)
-
-
-System = Annotated[Optional[str], _opt("--system", "-s", panel=_INPUT, metavar="TEXT", help="System prompt.")]
-Model = Annotated[Optional[str], _opt("--model", "-m", panel=_MODEL, metavar="NAME",
-                  help="Catalog name, .gguf path or hf:OWNER/REPO/FILE.gguf. \\[default: smollm2-135m]")]
-Ctx = Annotated[Optional[int], _opt("--ctx", panel=_MODEL, metavar="N", help="Context size in tokens. \\[default: sized for the level]")]
-GpuLayers = Annotated[Optional[int], _opt("--gpu-layers", panel=_MODEL, metavar="N", help="Layers on the GPU; -1 = all. \\[default: all]")]
-Threads = Annotated[Optional[int], _opt("--threads", panel=_MODEL, metavar="N", help="CPU threads. \\[default: the free cores]")]
-NoRepack = Annotated[bool, _opt("--no-repack", panel=_MODEL, help="Don't repack weights for the CPU kernels (AMX).")]
-ChatTemplateFile = Annotated[Optional[Path], _opt("--chat-template-file", panel=_MODEL, metavar="FILE",
-                             help="Use this Jinja chat template instead of the model's.")]
-Backend = Annotated[Optional[str], _opt("--backend", panel=_MODEL, metavar="NAME",
-                    help="llama (here, in llama.cpp) or openai (an OpenAI-compatible server). \\[default: llama]")]
-BaseUrl = Annotated[Optional[str], _opt("--base-url", panel=_MODEL, metavar="URL", help="The server, e.g. http://localhost:8080/v1 (implies --backend openai).")]
-ApiKeyEnv = Annotated[Optional[str], _opt("--api-key-env", panel=_MODEL, metavar="VAR",
-                      help="Environment variable holding the server's API key. \\[default: OPENAI_API_KEY]")]
-Parallel = Annotated[Optional[int], _opt("--parallel", panel=_MODEL, metavar="N", help="Most requests in flight on a server (1-64). \\[default: 4]")]
-Effort = Annotated[Optional[str], _opt("--effort", "-e", panel=_EFFORT, metavar="LEVEL",
-                   help="none, low, medium, high, max, auto, or a level from the config. \\[default: medium]")]
-ThinkBudget = Annotated[Optional[int], _opt("--think-budget", panel=_EFFORT, metavar="N", help="Thinking tokens per path. \\[default: the level's]")]
-MinThink = Annotated[Optional[int], _opt("--min-think", panel=_EFFORT, metavar="N", help="Thinking tokens before the model may stop.")]
-Samples = Annotated[Optional[int], _opt("--samples", panel=_EFFORT, metavar="N", help="Paths explored in parallel (1-64).")]
-NoThink = Annotated[bool, _opt("--no-think", panel=_EFFORT, help="Answer without thinking.")]
-ReasoningFormat = Annotated[Optional[str], _opt("--reasoning-format", panel=_EFFORT, metavar="NAME",
-                            help="auto, think, harmony, magistral, seed, gemma4, apriel, solar, prompted or stepwise. \\[default: auto]")]
-Temperature = Annotated[Optional[float], _opt("--temperature", "-t", panel=_SAMPLING, metavar="T", help="0 means greedy. \\[default: 0.6]")]
-TopP = Annotated[Optional[float], _opt("--top-p", panel=_SAMPLING, metavar="P", help="Keep the likeliest tokens up to this mass. \\[default: 0.95]")]
-TopK = Annotated[Optional[int], _opt("--top-k", panel=_SAMPLING, metavar="K", help="Keep the K likeliest tokens; 0 = all. \\[default: 20]")]
-Seed = Annotated[Optional[int], _opt("--seed", panel=_SAMPLING, metavar="N", help="Sampling seed. \\[default: random]")]
-MaxTokens = Annotated[Optional[int], _opt("--max-tokens", panel=_OUTPUT, metavar="N", help="Cap on answer tokens. \\[default: 2048]")]
-ShowThinking = Annotated[bool, _opt("--show-thinking", panel=_OUTPUT, help="Keep the whole reasoning on screen.")]
-HideThinking = Annotated[bool, _opt("--hide-thinking", panel=_OUTPUT, help="Only a spinner while it thinks.")]
-Debug = Annotated[bool, _opt("--debug", panel=_OUTPUT, help="Tracebacks and llama.cpp's own log.")]
-NoLog = Annotated[bool, _opt("--no-log", panel=_OUTPUT, help="Don't record this run in the log (thinkcli log).")]
-
-
-def _in_range(flag: str, value: int | None, low: int, high: int | None = None) -> None:
-    if value is not None and (value < low or (high is not None and value > high)):
-        span = f"from {low} to {high}" if high is not None else f"at least {low}"
-        raise UsageError(f"{flag} must be {span}, got {value}")
-
-
 def _run_config(env, opts: dict, *, json: bool = False):
-    """Settings and knobs from the shared options (``opts`` holds them by parameter name)."""
-    from thinkcli.session import Knobs
-
     _state["debug"] = opts["debug"] or _state["debug"]
-    _in_range("--think-budget", opts["think_budget"], 0)
-    _in_range("--min-think", opts["min_think"], 0)
-    _in_range("--samples", opts["samples"], 1, 64)
-    _in_range("--parallel", opts.get("parallel"), 1, 64)
-    if opts["show_thinking"] and opts["hide_thinking"]:
-        raise UsageError("--show-thinking and --hide-thinking contradict each other")
-    thinking = "show" if opts["show_thinking"] else "hide" if opts["hide_thinking"] else None
-    names = ("model", "effort", "system", "reasoning_format", "temperature", "top_p", "top_k", "max_tokens",
-             "seed", "ctx", "gpu_layers", "threads", "backend", "base_url", "api_key_env")
-    flags = {name: opts[name] for name in names}
-    flags["parallel"] = opts.get("parallel")
-    if opts["base_url"] and not opts["backend"]:
-        flags["backend"] = "openai"  # a server named on the command line is the one to use
-    template = opts["chat_template_file"]
-    flags.update(thinking=thinking, repack="off" if opts["no_repack"] else None,
-                 chat_template_file=str(template) if template else None)
-    flags.update(log=False if opts.get("no_log") else None)
-    settings = _settings(env, flags)
-    knobs = Knobs(
-        think_budget=opts["think_budget"],
-        min_think=opts["min_think"],
-        samples=opts["samples"],
-        no_think=opts["no_think"],
-        temperature_given=opts["temperature"] is not None or bool(env.vars.get("THINKCLI_TEMPERATURE")),
-        json=json,
-        debug=_state["debug"],
-        print_prompt=opts.get("print_prompt", False),
-    )
-    return settings, knobs
+    return run_config(env, opts, debug=_state["debug"], json=json)
 
 
 def _opener(env):
@@ -187,7 +111,7 @@ def ask(
         None, metavar="QUESTION...", help="The question; several words are joined into one.", show_default=False
     ),
     file: List[Path] = typer.Option(
-        [], "--file", "-f", metavar="FILE", rich_help_panel=_INPUT, show_default=False,
+        [], "--file", "-f", metavar="FILE", rich_help_panel=INPUT, show_default=False,
         help="Read the problem from a file (repeatable).",
     ),
     system: System = None,
@@ -214,9 +138,9 @@ def ask(
     api_key_env: ApiKeyEnv = None,
     parallel: Parallel = None,
     no_repack: NoRepack = False,
-    no_stdin: Annotated[bool, _opt("--no-stdin", panel=_INPUT, help="Never read standard input (for shell loops).")] = False,
-    print_prompt: Annotated[bool, _opt("--print-prompt", panel=_OUTPUT, help="Print the exact prompt that would be decoded, and exit.")] = False,
-    json_out: Annotated[bool, _opt("--json", panel=_OUTPUT, help="One JSON object: answer, reasoning, stats.")] = False,
+    no_stdin: Annotated[bool, opt("--no-stdin", panel=INPUT, help="Never read standard input (for shell loops).")] = False,
+    print_prompt: Annotated[bool, opt("--print-prompt", panel=OUTPUT, help="Print the exact prompt that would be decoded, and exit.")] = False,
+    json_out: Annotated[bool, opt("--json", panel=OUTPUT, help="One JSON object: answer, reasoning, stats.")] = False,
     no_log: NoLog = False,
     debug: Debug = False,
 ) -> None:
