@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
 from thinkcli.engine import Sampling, Token
+from thinkcli.engine.remote.client import Cancel
 from thinkcli.errors import RemoteError
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class _Path:
     pieces: list[tuple[str, int]] = field(default_factory=list)  # (text, tokens) since the prompt
     prompt_tokens: int = 0
     generation: int = 0  # bumped whenever the text changes under a running request
-    running: threading.Event | None = None  # set to cancel the path's request
+    running: Cancel | None = None  # the path's request in flight, and its off switch
     pending: deque = field(default_factory=deque)
     no_end: bool = False
     full: bool = False  # the server stopped it for length: no room left
@@ -152,7 +153,7 @@ class RemoteBatch:
     # -- requests -------------------------------------------------------------------------
 
     def _launch(self, seq: int, path: _Path) -> None:
-        cancelled = threading.Event()
+        cancelled = Cancel()
         path.running = cancelled
         room = self._engine.info.n_ctx - path.used()
         if room <= 0:
@@ -168,7 +169,7 @@ class RemoteBatch:
         )
         worker.start()
 
-    def _run(self, seq: int, generation: int, text: str, ask: dict, cancelled: threading.Event) -> None:
+    def _run(self, seq: int, generation: int, text: str, ask: dict, cancelled: Cancel) -> None:
         """One request's stream, fed into the shared queue (runs in its own thread)."""
         put = self._queue.put
         state: dict = {}

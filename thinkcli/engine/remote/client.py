@@ -13,6 +13,7 @@ import contextlib
 import email.utils
 import json
 import random
+import socket
 import threading
 import time
 from typing import Callable, Iterator
@@ -81,6 +82,39 @@ def server_message(response: httpx.Response) -> str:
     return " ".join(json.dumps(body).split())[:300]
 
 
+class Cancel:
+    """A stream's off switch, set from any thread (Ctrl-C, or a path that changes course)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._socket = None
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def attach(self, response: httpx.Response) -> None:
+        """The stream's connection: shut down at once if the switch is already set."""
+        stream = response.extensions.get("network_stream")
+        with self._lock:
+            self._socket = stream.get_extra_info("socket") if stream is not None else None
+        if self.is_set():
+            self._shutdown()
+
+    def set(self) -> None:
+        self._event.set()
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            sock, self._socket = self._socket, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+
 class Client:
     """JSON and SSE calls to one server.
 
@@ -133,14 +167,19 @@ class Client:
             response.close()
         return _json(response, self._url(path, root))
 
-    def stream(self, path: str, body: dict, cancelled: threading.Event | None = None) -> Iterator[dict]:
+    def stream(self, path: str, body: dict, cancelled: Cancel | None = None) -> Iterator[dict]:
         """POST with ``stream: true`` and yield each event's JSON until ``[DONE]``.
+
+        ``cancelled.set()`` from another thread ends the stream at once: the socket is
+        shut down, which wakes the blocked read and tells the server to stop.
 
         Raises:
             RemoteError: the stream broke off before ``[DONE]`` (what was yielded stands).
         """
         url = self._url(path, False)
         response = self._send("POST", path, {**body, "stream": True})
+        if cancelled is not None:
+            cancelled.attach(response)
         with contextlib.closing(response):
             finished = False
             try:
