@@ -97,3 +97,10 @@ def test_models_lists_what_the_server_serves(server, home_with_model):
     done = thinkcli(home_with_model, "models", "--base-url", server, "--json")
     assert done.returncode == 0, done.stderr
     assert [m["name"] for m in json.loads(done.stdout)] == ["smollm2-135m"]
+
+
+def test_print_prompt_through_the_server_is_the_local_prompt(server, home_with_model):
+    remote = thinkcli(home_with_model, "ask", "--print-prompt", "-e", "low", "--base-url", server, QUESTION)
+    local = thinkcli(home_with_model, "ask", "--print-prompt", "-e", "low", QUESTION)
+    assert remote.returncode == local.returncode == 0, remote.stderr
+    assert remote.stdout == local.stdout and QUESTION in remote.stdout

@@ -68,6 +68,16 @@ def preview(engine: MetadataEngine, settings: Settings, level: EffortPreset, que
 
 def print_prompt(env, settings: Settings, level: EffortPreset, question: str, *, json_out: bool) -> ExitStatus:
     """Print the prompt (or, with ``json_out``, one JSON object) and generate nothing."""
+    engine = _remote_metadata(env, settings) if settings.backend == "openai" else _local_metadata(env, settings)
+    if engine.info.chat_template is None:
+        env.err_console().print("[dim]the model has no chat template; using ChatML[/dim]", highlight=False)
+    shown = preview(engine, settings, level, question)
+    env.stdout.write(json.dumps(shown, ensure_ascii=False) + "\n" if json_out else shown["prompt"])
+    env.stdout.flush()
+    return ExitStatus.OK
+
+
+def _local_metadata(env, settings: Settings) -> MetadataEngine:
     from thinkcli.load import locate
     from thinkcli.models.gguf import special_tokens
 
@@ -78,10 +88,14 @@ def print_prompt(env, settings: Settings, level: EffortPreset, question: str, *,
         chat_template=gguf.chat_template, **tokens,
     )
     add_bos = gguf.metadata.get("tokenizer.ggml.add_bos_token") is True
-    engine = MetadataEngine(with_template_file(info, settings), add_bos=add_bos)
-    if engine.info.chat_template is None:
-        env.err_console().print("[dim]the model has no chat template; using ChatML[/dim]", highlight=False)
-    shown = preview(engine, settings, level, question)
-    env.stdout.write(json.dumps(shown, ensure_ascii=False) + "\n" if json_out else shown["prompt"])
-    env.stdout.flush()
-    return ExitStatus.OK
+    return MetadataEngine(with_template_file(info, settings), add_bos=add_bos)
+
+
+def _remote_metadata(env, settings: Settings) -> MetadataEngine:
+    """The served model's template, as the remote engine finds it (the server renders
+    with ChatML-like roles when it publishes none)."""
+    from thinkcli.load import open_remote
+
+    remote = open_remote(settings, env.vars, env.err_console(), debug=False)
+    remote.close()
+    return MetadataEngine(remote.info)
