@@ -191,8 +191,11 @@ class RemoteEngine:
             return {}
 
     def _tokenize(self, text: str) -> int | None:
-        tries = [self._tokenizer] if self._tokenizer else ["/tokenize", "/extras/tokenize", "/v1/tokenize"]
-        for path in tries:
+        """The server's token count for ``text``; None where it gives none (an estimate is
+        used). The endpoint is found on first use; one that worked and fails once more
+        (a busy server) costs that call its count, not the endpoint."""
+        known = self._tokenizer
+        for path in [known] if known else ["/tokenize", "/extras/tokenize", "/v1/tokenize"]:
             body = {"content": text, "input": text, "prompt": text, "model": self.info.name, "add_special": False}
             try:
                 reply = self.client.post(path, body, root=True)
@@ -203,10 +206,11 @@ class RemoteEngine:
             if isinstance(count, int):
                 self._tokenizer = path
                 return count
-        self._tokenizer = ""
-        self._say("tokenize", "the server does not tokenize: budgets count about "
-                  f"{CHARS_PER_TOKEN} characters per token")
-        self.capabilities["tokens"] = "estimated"
+        if not known:
+            self._tokenizer = ""
+            self._say("tokenize", "the server does not tokenize: budgets count about "
+                      f"{CHARS_PER_TOKEN} characters per token")
+            self.capabilities["tokens"] = "estimated"
         return None
 
     def _no_logprobs(self) -> None:
