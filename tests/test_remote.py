@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
-from stub_server import Fault, Stub, StubServer
+from stub_server import Fault, Stub, StubServer, reasoning
+from thinkcli.engine import Sampling
 from thinkcli.engine.remote import client as client_module
+from thinkcli.engine.remote.batch import CONSTANT_CONFIDENCE
 from thinkcli.engine.remote.client import ATTEMPTS, Client, split_base_url
+from thinkcli.engine.template import CHATML
 from thinkcli.errors import RemoteError, UsageError
 
 SECRET = "sk-test-SECRET-123"
@@ -173,3 +177,146 @@ def test_a_stream_cut_mid_way_raises_after_what_arrived(serve):
             got.append(event)
     assert texts(got) == "one two"
 
+
+
+# -- the engine and its batch against the stub ----------------------------------------------
+
+MESSAGES = [{"role": "user", "content": "What is 2 + 3?"}]
+
+
+def engine_on(url: str, **kw):
+    from thinkcli.engine.remote import RemoteEngine
+
+    return RemoteEngine(Client(url, sleep=Sleeps()), "stub-model", **kw)
+
+
+def run_out(batch, *, most: int = 200) -> dict[int, list]:
+    """Step until every path ends; each path's tokens, in order (the end marker included)."""
+    got: dict[int, list] = {}
+    for _ in range(most):
+        if not batch.live:
+            break
+        for token in batch.step():
+            got.setdefault(token.seq, []).append(token)
+            if token.eog:
+                batch.stop(token.seq)
+    return got
+
+
+def step_text(batch, n: int) -> str:
+    """The text of the next ``n`` tokens of a one-path batch."""
+    return "".join(batch.step()[0].text for _ in range(n))
+
+
+def test_tokens_arrive_in_order_with_logprobs_and_confidence(serve):
+    from stub_server import top_of
+
+    stub, url = serve(chat_template=CHATML, script=[("Two", -0.1), (" plus", -0.3), (" three", -1.2)])
+    engine = engine_on(url)
+    assert not engine.chat_mode and engine.info.n_ctx == 4096 and engine.info.backend == "openai"
+    prompt = engine.render(MESSAGES)
+    tokens = run_out(engine.start(prompt, n=1, sampling=Sampling(), seeds=[7]))[0]
+    assert [t.text for t in tokens] == ["Two", " plus", " three", ""] and tokens[-1].eog
+    assert [t.logprob for t in tokens[:3]] == [-0.1, -0.3, -1.2]
+    for token in tokens[:3]:
+        top = top_of({"text": token.text, "logprob": token.logprob}, 20)
+        assert token.confidence == pytest.approx(-sum(top.values()) / 20)
+    body = stub.bodies("/v1/completions")[0]
+    assert body["prompt"] == prompt and body["logprobs"] == 20 and body["seed"] == 7 and body["stream"] is True
+    assert engine.info.logprobs and engine.count_tokens("abcdefgh") == 2  # the server's tokenizer
+
+
+def test_inject_restarts_the_path_from_prompt_plus_generated_plus_injected(serve):
+    stub, url = serve(chat_template=CHATML, script=[["A", "B", "C", "D", "E"], ["F", "G"]], delay=0.01)
+    engine = engine_on(url)
+    prompt = engine.render(MESSAGES)
+    batch = engine.start(prompt, n=1, sampling=Sampling(), seeds=[1])
+    assert step_text(batch, 2) == "AB"
+    batch.inject(0, "\nWrap up.")
+    batch.forbid_end(0)
+    rest = run_out(batch)[0]
+    assert "".join(t.text for t in rest) == "FG"
+    first, second = stub.bodies("/v1/completions")
+    assert second["prompt"] == prompt + "AB\nWrap up."
+    assert second["min_tokens"] == 1 and "min_tokens" not in first
+    assert second["max_tokens"] == 4096 - engine.count_tokens(prompt) - 2 - engine.count_tokens("\nWrap up.")
+
+
+def test_rewind_drops_the_last_tokens_before_the_next_request(serve):
+    stub, url = serve(chat_template=CHATML, script=[["A", "B", "C", "D", "E"], ["X"]], delay=0.01)
+    engine = engine_on(url)
+    prompt = engine.render(MESSAGES)
+    batch = engine.start(prompt, n=1, sampling=Sampling(), seeds=[1])
+    assert step_text(batch, 3) == "ABC"
+    batch.rewind(0, 2)
+    assert "".join(t.text for t in run_out(batch)[0]) == "X"
+    assert stub.bodies("/v1/completions")[1]["prompt"] == prompt + "A"
+
+
+def test_one_request_in_flight_when_parallel_is_one(serve):
+    stub, url = serve(chat_template=CHATML, script=["a", "b", "c", "d"], delay=0.02)
+    engine = engine_on(url, parallel=1)
+    tokens = run_out(engine.start(engine.render(MESSAGES), n=3, sampling=Sampling(), seeds=[1, 2, 3]))
+    assert {seq: "".join(t.text for t in ts) for seq, ts in tokens.items()} == {0: "abcd", 1: "abcd", 2: "abcd"}
+    assert stub.most_in_flight == 1
+    assert sorted(b["seed"] for b in stub.bodies("/v1/completions")) == [1, 2, 3]
+
+
+def test_paths_run_concurrently_up_to_parallel(serve):
+    arrived = threading.Barrier(2, timeout=10)
+
+    def script(body):  # each request waits until the other is in flight too
+        arrived.wait()
+        return ["x", "y"]
+
+    stub, url = serve(chat_template=CHATML, script=script)
+    engine = engine_on(url, parallel=2)
+    tokens = run_out(engine.start(engine.render(MESSAGES), n=2, sampling=Sampling(), seeds=[1, 2]))
+    assert len(tokens) == 2 and stub.most_in_flight == 2
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_chat_mode_puts_reasoning_deltas_back_between_think_tags(serve, field):
+    stub, url = serve(script=[reasoning("Two", field), reasoning(" and three.", field), "It is", " 5."])
+    engine = engine_on(url)
+    assert engine.chat_mode and engine.info.chat_template is None
+    prompt = engine.render(MESSAGES)
+    tokens = run_out(engine.start(prompt, n=1, sampling=Sampling(), seeds=[1]))[0]
+    assert "".join(t.text for t in tokens) == "<think>Two and three.</think>It is 5."
+    body = stub.bodies("/v1/chat/completions")[0]
+    assert body["messages"] == MESSAGES and body["logprobs"] is True and body["top_logprobs"] == 20
+    assert "continue_final_message" not in body
+
+
+def test_chat_mode_continues_an_injected_path_as_an_assistant_prefill(serve):
+    stub, url = serve(script=[["Thinking", " on", " and", " on"], ["Done."]], delay=0.01)
+    engine = engine_on(url)
+    prompt = engine.render(MESSAGES)
+    batch = engine.start(prompt, n=1, sampling=Sampling(), seeds=[1])
+    assert step_text(batch, 2) == "Thinking on"
+    batch.inject(0, "</think>")
+    assert "".join(t.text for t in run_out(batch)[0]) == "Done."
+    body = stub.bodies("/v1/chat/completions")[1]
+    assert body["messages"] == [*MESSAGES, {"role": "assistant", "content": "Thinking on</think>"}]
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+
+
+def test_a_server_without_logprobs_means_plain_majority(serve):
+    notes: list[str] = []
+    _, url = serve(chat_template=CHATML, logprobs=False, script=["a", "b"])
+    engine = engine_on(url, note=notes.append)
+    tokens = run_out(engine.start(engine.render(MESSAGES), n=2, sampling=Sampling(), seeds=[1, 2]))
+    assert all(t.confidence == CONSTANT_CONFIDENCE for ts in tokens.values() for t in ts)
+    assert engine.info.logprobs is False and engine.capabilities["vote"] == "plain majority (no log-probabilities)"
+    assert sum("plain majority" in n for n in notes) == 1  # said once, not per token or path
+
+
+def test_twenty_logprobs_refused_with_a_400_are_asked_again_as_five(serve):
+    stub, url = serve(chat_template=CHATML, max_logprobs=5, script=[("a", -0.2), ("b", -0.4)])
+    engine = engine_on(url)
+    prompt = engine.render(MESSAGES)
+    for _ in range(2):
+        tokens = run_out(engine.start(prompt, n=1, sampling=Sampling(), seeds=[1]))[0]
+        assert [t.text for t in tokens] == ["a", "b", ""] and tokens[0].logprob == -0.2
+    assert [b["logprobs"] for b in stub.bodies("/v1/completions")] == [20, 5, 5]  # asked once, remembered
+    assert engine.info.logprobs
