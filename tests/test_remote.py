@@ -320,3 +320,17 @@ def test_twenty_logprobs_refused_with_a_400_are_asked_again_as_five(serve):
         assert [t.text for t in tokens] == ["a", "b", ""] and tokens[0].logprob == -0.2
     assert [b["logprobs"] for b in stub.bodies("/v1/completions")] == [20, 5, 5]  # asked once, remembered
     assert engine.info.logprobs
+
+
+def test_a_cut_stream_hands_out_what_arrived_then_fails_without_asking_again(serve):
+    stub, url = serve(chat_template=CHATML, script=["One", " two", " three", " four", " five"], cut_after=3)
+    engine = engine_on(url)
+    batch = engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1])
+    got = [batch.step()[0].text]
+    while any(t.name.startswith("thinkcli-path-") for t in threading.enumerate()):
+        threading.Event().wait(0.01)  # until the request's thread has read the cut
+    with pytest.raises(RemoteError, match="the stream was cut mid-way"):
+        for _ in range(10):
+            got += [t.text for t in batch.step()]
+    assert got == ["One", " two", " three"]
+    assert len(stub.bodies("/v1/completions")) == 1

@@ -43,6 +43,7 @@ class _Path:
     no_end: bool = False
     full: bool = False  # the server stopped it for length: no room left
     restarts: int = 0
+    failed: Exception | None = None  # raised once the tokens that came before it are handed out
 
     def text(self) -> str:
         return self.prompt + "".join(t for t, _ in self.pieces)
@@ -55,6 +56,7 @@ class _Path:
             self.running.set()
             self.running = None
         self.pending.clear()
+        self.failed = None  # the path's next request starts afresh
         self.generation += 1
 
 
@@ -81,7 +83,7 @@ class RemoteBatch:
         running = sum(p.running is not None for p in self._paths.values())
         for seq in self._live:
             path = self._paths[seq]
-            if path.running is None and not path.pending and running < self._engine.parallel:
+            if path.running is None and not path.pending and path.failed is None and running < self._engine.parallel:
                 self._launch(seq, path)
                 running += 1
         out = self._ready()
@@ -194,7 +196,9 @@ class RemoteBatch:
         if path is None or generation != path.generation:
             return  # from a request that was cancelled or replaced
         if isinstance(what, Exception):
-            raise what
+            path.running = None
+            path.failed = what
+            return
         if isinstance(what, str):
             path.running = None
             path.full = path.full or what == "length"
@@ -211,6 +215,8 @@ class RemoteBatch:
                 if not token.eog:
                     path.pieces.append((token.text, 1))
                 out.append(token)
+            elif path.failed is not None:
+                raise path.failed
         return out
 
 
