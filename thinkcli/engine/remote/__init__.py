@@ -74,8 +74,11 @@ class RemoteEngine:
         self._rendered: dict[str, list[dict]] = {}  # chat mode: rendered text -> its messages
         settings = props.get("default_generation_settings") or {}
         n_ctx = ctx or settings.get("n_ctx") or props.get("n_ctx") or DEFAULT_CTX
+        # chat mode renders with ChatML only to tell the messages from the prefill; the
+        # server applies the model's own template, so no "no chat template" warning is due
         self.info = ModelInfo(
-            name=model, path=client.api, n_ctx=int(n_ctx), n_ctx_train=int(n_ctx), chat_template=template,
+            name=model, path=client.api, n_ctx=int(n_ctx), n_ctx_train=int(n_ctx),
+            chat_template=CHATML if template is None else template,
             bos_token=str(props.get("bos_token") or ""), eos_token=str(props.get("eos_token") or ""),
             backend="openai", logprobs=True,
         )
@@ -92,10 +95,9 @@ class RemoteEngine:
     # -- the Engine protocol -------------------------------------------------------------
 
     def render(self, messages: list[dict], **template_kwargs: object) -> str:
-        if not self.chat_mode:
-            return render_for(self.info, messages, **template_kwargs)
-        text = render_for(replace(self.info, chat_template=CHATML), messages, **template_kwargs)
-        self._rendered[text] = [dict(m) for m in messages]
+        text = render_for(self.info, messages, **template_kwargs)
+        if self.chat_mode:
+            self._rendered[text] = [dict(m) for m in messages]
         return text
 
     def count_tokens(self, text: str) -> int:
