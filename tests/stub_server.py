@@ -246,6 +246,15 @@ class Handler(BaseHTTPRequestHandler):
         return self._json(404, {"error": {"message": f"no route {path}"}})
 
     def _generate(self, path: str, body: dict) -> None:
+        self.stub.enter()
+        try:
+            self._answer(path, body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client cancelled the stream
+        finally:
+            self.stub.leave()
+
+    def _answer(self, path: str, body: dict) -> None:
         stub = self.stub
         if body.get("model") not in stub.models:
             return self._json(404, {"error": {"message": f"The model `{body.get('model')}` does not exist"}})
@@ -260,30 +269,24 @@ class Handler(BaseHTTPRequestHandler):
         event = chat_event if path.endswith("/chat/completions") else completion_event
         if not body.get("stream"):
             return self._json(200, _whole(pieces, want, event, finish))
-        stub.enter()
-        try:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            for i, piece in enumerate(pieces):
-                if stub.cut_after is not None and i == stub.cut_after:
-                    self.close_connection = True
-                    self.wfile.flush()
-                    return  # no last chunk, no [DONE]: the client sees a broken stream
-                self._chunk(event(piece, want))
-                if stub.delay:
-                    threading.Event().wait(stub.delay)
-            last = event({"text": "", "logprob": 0.0, "field": "content"}, 0)
-            last["choices"][0]["finish_reason"] = finish
-            last["choices"][0].pop("logprobs", None)
-            self._chunk(last)
-            self._write_chunk(b"data: [DONE]\n\n")
-            self._write_chunk(b"")
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client cancelled the stream
-        finally:
-            stub.leave()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i, piece in enumerate(pieces):
+            if stub.cut_after is not None and i == stub.cut_after:
+                self.close_connection = True
+                self.wfile.flush()
+                return  # no last chunk, no [DONE]: the client sees a broken stream
+            self._chunk(event(piece, want))
+            if stub.delay:
+                threading.Event().wait(stub.delay)
+        last = event({"text": "", "logprob": 0.0, "field": "content"}, 0)
+        last["choices"][0]["finish_reason"] = finish
+        last["choices"][0].pop("logprobs", None)
+        self._chunk(last)
+        self._write_chunk(b"data: [DONE]\n\n")
+        self._write_chunk(b"")
 
     def _chunk(self, event: dict) -> None:
         self._write_chunk(f"data: {json.dumps(event)}\n\n".encode())
@@ -317,6 +320,14 @@ def _whole(pieces: list[dict], want: int, event, finish: str) -> dict:
     return first
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is no news
+            super().handle_error(request, client_address)
+
+
 class StubServer:
     """A ``Stub`` served on ``127.0.0.1`` at a free port (a context manager).
 
@@ -327,8 +338,7 @@ class StubServer:
     def __init__(self, stub: Stub | None = None, **options) -> None:
         self.stub = stub or Stub(**options)
         handler = type("StubHandler", (Handler,), {"stub": self.stub})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), handler)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="stub-server", daemon=True)

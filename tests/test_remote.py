@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -334,3 +340,158 @@ def test_a_cut_stream_hands_out_what_arrived_then_fails_without_asking_again(ser
             got += [t.text for t in batch.step()]
     assert got == ["One", " two", " three"]
     assert len(stub.bodies("/v1/completions")) == 1
+
+
+# -- the whole program against the stub ------------------------------------------------------
+
+ANSWER = ["Two", " plus", " three", " is", " five.", "</think>", "The", " answer", " is", " 5."]
+PROBLEMS = [{"id": f"p{i}", "question": f"What is {i} + 3?", "answer": str(i + 3)} for i in range(3)]
+
+
+def thinkcli(*args: str, stdin: str = "", env: dict | None = None, timeout: float = 120):
+    """The real program in a subprocess (THINKCLI_HOME comes from the autouse fixture)."""
+    environ = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    return subprocess.run([sys.executable, "-m", "thinkcli", *args], input=stdin, capture_output=True, text=True,
+                          timeout=timeout, env={**environ, **(env or {})})
+
+
+def one_error_line(stderr: str) -> str:
+    """The error line, after checking it is the only one and no traceback came with it."""
+    errors = [line for line in stderr.splitlines() if line.startswith("thinkcli: error:")]
+    assert len(errors) == 1 and "Traceback" not in stderr, stderr
+    return errors[0]
+
+
+def local_run(monkeypatch, args: list[str], stdin: bytes = b"") -> str:
+    """What the same command prints on the scripted local engine (in process)."""
+    import thinkcli.cli as cli
+    import thinkcli.load
+    from thinkcli.engine.fake import FakeEngine
+    from thinkcli.env import Environment
+
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(stdin=io.BytesIO(stdin), stdout=out, stderr=err, stdin_isatty=not stdin,
+                      stdout_isatty=False, vars=dict(os.environ))
+    monkeypatch.setattr(cli, "_environment", lambda: env)
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(thinkcli.load, "open_engine", lambda *a, **k: FakeEngine([ANSWER]))
+    assert cli.main(args) == 0, err.getvalue()
+    return out.getvalue()
+
+
+def shape(doc: dict) -> dict:
+    return {"top": set(doc), "sample": set(doc["samples"][0]), "stats": set(doc["stats"])}
+
+
+def test_ask_json_against_a_server_has_the_local_shape(serve, monkeypatch):
+    stub, url = serve(chat_template=CHATML, script=ANSWER)
+    done = thinkcli("ask", "--base-url", url, "--json", "-e", "low", "--seed", "3", "What is 2 + 3?")
+    assert done.returncode == 0, done.stderr
+    remote = json.loads(done.stdout)
+    local = json.loads(local_run(monkeypatch, ["ask", "--json", "-e", "low", "--seed", "3", "What is 2 + 3?"]))
+    assert shape(remote) == shape(local)
+    assert remote["answer"] == "The answer is 5." and remote["reasoning"] == "Two plus three is five."
+    assert remote["backend"] == "openai" and remote["model"] == "stub-model" and remote["vote_weights"] == "confidence"
+    assert stub.bodies("/v1/completions")[0]["seed"] == 3
+    assert "no chat template" not in done.stderr
+
+
+def test_paths_without_logprobs_vote_by_majority_and_the_json_says_so(serve):
+    _, url = serve(script=ANSWER, logprobs=False)  # no /props either: the chat endpoint renders
+    done = thinkcli("ask", "--base-url", url, "--json", "--samples", "3", "-t", "0.7", "What is 2 + 3?")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["vote_weights"] == "majority" and len(doc["samples"]) == 3 and doc["answer"] == "The answer is 5."
+    said = " ".join(done.stderr.split())
+    assert said.count("plain majority") == 1 and "prompts go through its chat endpoint" in said
+    assert "the model has no chat template" not in said  # the server applies the model's own
+
+
+def test_a_refused_connection_is_one_line_and_exit_1():
+    done = thinkcli("ask", "--base-url", f"http://127.0.0.1:{closed_port()}/v1", "q")
+    assert done.returncode == 1 and done.stdout == ""
+    assert "cannot connect to http://127.0.0.1:" in one_error_line(done.stderr)
+
+
+@pytest.mark.parametrize("fault", [Fault(500, 1), Fault(429, 1, headers={"Retry-After": "1"})],
+                         ids=["500-once", "429-retry-after"])
+def test_a_busy_server_is_asked_again(serve, fault):
+    stub, url = serve(chat_template=CHATML, script=ANSWER, faults=[fault])
+    done = thinkcli("ask", "--base-url", url, "-e", "low", "What is 2 + 3?")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "The answer is 5.\n"
+    assert len(stub.bodies("/v1/completions")) == 2
+
+
+@pytest.mark.parametrize("template", [CHATML, None], ids=["completions", "chat"])
+def test_a_stream_cut_mid_way_keeps_what_arrived_and_exits_1(serve, template):
+    _, url = serve(chat_template=template, script=ANSWER, cut_after=8)  # after "The answer"
+    done = thinkcli("ask", "--base-url", url, "-e", "low", "What is 2 + 3?")
+    assert done.returncode == 1
+    assert done.stdout.strip() == "The answer"
+    assert "the stream was cut mid-way" in one_error_line(done.stderr)
+
+
+def test_credentials_in_the_base_url_are_refused_with_exit_2():
+    done = thinkcli("ask", "--base-url", "http://user:hunter2@127.0.0.1:9/v1", "q")
+    assert done.returncode == 2
+    line = one_error_line(done.stderr)
+    assert "holds credentials" in line and "--api-key-env" in line and "hunter2" not in done.stderr
+
+
+def written(*roots: Path) -> str:
+    """Everything in every file under ``roots``."""
+    return "".join(p.read_text(errors="replace") for root in roots if root.exists()
+                   for p in ([root] if root.is_file() else root.rglob("*")) if p.is_file())
+
+
+def test_a_wrong_key_is_a_clear_error_and_is_written_nowhere(serve, isolated_home, tmp_path):
+    stub, url = serve(chat_template=CHATML, script=ANSWER, key="the-right-key")
+    key = {"OPENAI_API_KEY": SECRET}
+    problems = tmp_path / "p.jsonl"
+    problems.write_text("".join(json.dumps(p) + "\n" for p in PROBLEMS))
+    out_file = tmp_path / "out.jsonl"
+    runs = [thinkcli("ask", "--base-url", url, "q", env=key),
+            thinkcli("ask", "--base-url", url, "--json", "q", env=key),
+            thinkcli("--debug", "ask", "--base-url", url, "q", env=key),
+            thinkcli("batch", str(problems), "--base-url", url, "-o", str(out_file), env=key),
+            thinkcli("chat", "--base-url", url, stdin="hello\n", env=key)]
+    assert all(r.returncode == 1 for r in runs), [r.stderr for r in runs]
+    for r in (runs[0], runs[1], runs[4]):
+        line = one_error_line(r.stderr)
+        assert "refused the API key (HTTP 401)" in line and "OPENAI_API_KEY" in line
+    assert "Traceback" in runs[2].stderr and "refused the API key" in runs[2].stderr
+    assert all(r.headers.get("Authorization") == f"Bearer {SECRET}" for r in stub.requests)  # it was sent
+    everything = "".join(r.stdout + r.stderr for r in runs) + written(isolated_home, tmp_path)
+    assert SECRET not in everything and "SECRET" not in everything
+
+
+def test_a_right_key_is_written_nowhere_either(serve, isolated_home, tmp_path):
+    _, url = serve(chat_template=CHATML, script=ANSWER, key=SECRET)
+    key = {"OPENAI_API_KEY": SECRET}
+    problems = tmp_path / "p.jsonl"
+    problems.write_text("".join(json.dumps(p) + "\n" for p in PROBLEMS))
+    out_file = tmp_path / "out.jsonl"
+    runs = [thinkcli("--debug", "ask", "--base-url", url, "--json", "--show-thinking", "q", env=key),
+            thinkcli("batch", str(problems), "--base-url", url, "-o", str(out_file), "--json", env=key),
+            thinkcli("chat", "--base-url", url, stdin="What is 2 + 3?\nAnd 3 + 3?\n", env=key)]
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    assert out_file.read_text().count("\n") == 3 and list((isolated_home / "sessions").glob("*.json"))
+    everything = "".join(r.stdout + r.stderr for r in runs) + written(isolated_home, tmp_path)
+    assert "The answer is 5." in everything and SECRET not in everything
+
+
+def test_batch_against_a_server_writes_the_local_records(serve, monkeypatch, tmp_path):
+    stub, url = serve(chat_template=CHATML, script=ANSWER)
+    problems = tmp_path / "p.jsonl"
+    problems.write_text("".join(json.dumps(p) + "\n" for p in PROBLEMS))
+    out_file = tmp_path / "out.jsonl"
+    done = thinkcli("batch", str(problems), "--base-url", url, "-e", "low", "-o", str(out_file))
+    assert done.returncode == 0, done.stderr
+    remote = [json.loads(line) for line in out_file.read_text().splitlines()]
+    local = [json.loads(line) for line in local_run(monkeypatch, ["batch", str(problems), "-e", "low"]).splitlines()]
+    assert [r["id"] for r in remote] == ["p0", "p1", "p2"]
+    assert [set(r) for r in remote] == [set(r) for r in local]
+    assert [set(r["stats"]) for r in remote] == [set(r["stats"]) for r in local]
+    assert [r["correct"] for r in remote] == [False, False, True]  # every path says 5
+    assert len(stub.bodies("/v1/completions")) == 3
