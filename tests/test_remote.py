@@ -294,6 +294,19 @@ def test_chat_mode_puts_reasoning_deltas_back_between_think_tags(serve, field):
     assert "continue_final_message" not in body
 
 
+def test_chat_mode_reasoning_after_a_prefill_that_opened_think_is_not_opened_twice(serve):
+    stub, url = serve(script=[[reasoning("Two"), reasoning(" plus"), reasoning(" three"), reasoning(" more")],
+                              ["It is 5."]], delay=0.01)
+    engine = engine_on(url)
+    prompt = engine.render(MESSAGES) + "<think>\n"  # as prompted thinking opens it
+    batch = engine.start(prompt, n=1, sampling=Sampling(), seeds=[1])
+    assert step_text(batch, 3) == "Two plus three"
+    batch.inject(0, "\n</think>\n")
+    assert "".join(t.text for t in run_out(batch)[0]) == "It is 5."
+    prefills = [b["messages"][-1]["content"] for b in stub.bodies("/v1/chat/completions")]
+    assert prefills == ["<think>\n", "<think>\nTwo plus three\n</think>\n"]
+
+
 def test_chat_mode_continues_an_injected_path_as_an_assistant_prefill(serve):
     stub, url = serve(script=[["Thinking", " on", " and", " on"], ["Done."]], delay=0.01)
     engine = engine_on(url)

@@ -170,6 +170,11 @@ class RemoteEngine:
         self._no_logprobs()
         return [Token(seq, text, 0.0, confidence=CONSTANT_CONFIDENCE)]
 
+    def delta_state(self, text: str) -> dict:
+        """How chat deltas continuing ``text`` start: inside a think block the prefill
+        left open (reasoning deltas then add no second opening tag), or outside."""
+        return {"open": text.rfind("<think>") > text.rfind("</think>")}
+
     def choice_logprobs(self, text: str, choices: Sequence[Sequence[str]]) -> list[float]:
         """How likely the next token after ``text`` starts each choice (from the top log-probabilities)."""
         path, body = self.request(text, sampling=Sampling(temperature=0.0), seed=0, max_tokens=1, no_end=True)
@@ -228,7 +233,8 @@ class RemoteEngine:
         content = delta.get("content") or ""
         text = ""
         if reasoning:
-            text += "" if state.get("reasoning") else "<think>"
+            if not state.get("reasoning") and not state.get("open"):
+                text += "<think>"
             state["reasoning"] = True
             text += reasoning
         if content:

@@ -173,7 +173,7 @@ class RemoteBatch:
     def _run(self, seq: int, generation: int, text: str, ask: dict, cancelled: threading.Event) -> None:
         """One request's stream, fed into the shared queue (runs in its own thread)."""
         put = self._queue.put
-        state: dict = {}
+        state = self._engine.delta_state(text)
         try:
             for event in self._engine.stream(text, cancelled, **ask):
                 for choice in event.get("choices", ()):
