@@ -175,6 +175,13 @@ def test_a_4xx_quotes_the_servers_message(serve):
     assert str(caught.value) == f"{url}/completions: HTTP 400: the request exceeds the available context size"
 
 
+def test_a_server_message_that_echoes_the_key_is_quoted_without_it(serve):
+    _, url = serve(faults=[Fault(400, 1, message=f"header Authorization: Bearer {SECRET} is malformed")])
+    with pytest.raises(RemoteError) as caught:
+        list(Client(url, SECRET).stream("/completions", BODY))
+    assert str(caught.value).endswith("HTTP 400: header Authorization: Bearer *** is malformed")
+
+
 def test_a_stream_cut_mid_way_raises_after_what_arrived(serve):
     _, url = serve(script=["one", " two", " three", " four"], cut_after=2)
     got: list[dict] = []
@@ -508,3 +515,4 @@ def test_batch_against_a_server_writes_the_local_records(serve, monkeypatch, tmp
     assert [set(r["stats"]) for r in remote] == [set(r["stats"]) for r in local]
     assert [r["correct"] for r in remote] == [False, False, True]  # every path says 5
     assert len(stub.bodies("/v1/completions")) == 3
+
