@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from stub_server import Fault, Stub, StubServer, reasoning
 from thinkcli.engine import Sampling
 from thinkcli.engine.remote import client as client_module
-from thinkcli.engine.remote.batch import CONSTANT_CONFIDENCE
+from thinkcli.engine.remote.batch import CONSTANT_CONFIDENCE, NO_MASS
 from thinkcli.engine.remote.client import ATTEMPTS, Client, split_base_url
 from thinkcli.engine.template import CHATML
 from thinkcli.errors import RemoteError, UsageError
@@ -362,6 +363,38 @@ def test_a_cut_stream_hands_out_what_arrived_then_fails_without_asking_again(ser
     assert len(stub.bodies("/v1/completions")) == 1
 
 
+
+def test_a_server_that_refuses_any_logprobs_is_asked_without_them(serve):
+    notes: list[str] = []
+    stub, url = serve(chat_template=CHATML, max_logprobs=0, script=["a", "b"])
+    engine = engine_on(url, note=notes.append)
+    tokens = run_out(engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1]))[0]
+    assert [t.text for t in tokens] == ["a", "b", ""]
+    assert [b.get("logprobs") for b in stub.bodies("/v1/completions")] == [20, 5, None]
+    assert engine.info.logprobs is False and sum("plain majority" in n for n in notes) == 1
+
+
+def test_without_a_tokenizer_counts_are_estimated_and_probed_once(serve):
+    notes: list[str] = []
+    stub, url = serve(chat_template=CHATML, tokenize=False)
+    engine = engine_on(url, note=notes.append)
+    assert engine.count_tokens("x" * 35) == 10 and engine.count_tokens("y" * 36) == 11
+    probed = [r.path for r in stub.requests if "tokenize" in r.path]
+    assert probed == ["/tokenize", "/extras/tokenize", "/v1/tokenize"]
+    assert engine.capabilities["tokens"] == "estimated" and sum("does not tokenize" in n for n in notes) == 1
+
+
+@pytest.mark.parametrize("template", [CHATML, None], ids=["completions", "chat"])
+def test_choice_logprobs_come_from_the_first_tokens_top_list(serve, template):
+    stub, url = serve(chat_template=template, script=[("Yes", -0.25), (" it", -1.0)])
+    engine = engine_on(url)
+    text = engine.render(MESSAGES)
+    yes, no = engine.choice_logprobs(text, [["Yes", " Yes"], ["No", " No"]])
+    assert yes == pytest.approx(-0.25) and no == NO_MASS
+    body = stub.requests[-1].body
+    assert body["max_tokens"] == 1 and body["temperature"] == 0.0 and not body.get("stream")
+
+
 # -- the whole program against the stub ------------------------------------------------------
 
 ANSWER = ["Two", " plus", " three", " is", " five.", "</think>", "The", " answer", " is", " 5."]
@@ -450,6 +483,40 @@ def test_a_stream_cut_mid_way_keeps_what_arrived_and_exits_1(serve, template):
     assert done.returncode == 1
     assert done.stdout.strip() == "The answer"
     assert "the stream was cut mid-way" in one_error_line(done.stderr)
+
+
+def test_a_model_the_server_does_not_serve_names_the_ones_it_does(serve):
+    _, url = serve(chat_template=CHATML, models=("alpha-7b", "beta-70b"))
+    done = thinkcli("ask", "--base-url", url, "--model", "gamma", "q")
+    assert done.returncode == 1
+    assert "has no model 'gamma'; it serves: alpha-7b, beta-70b" in one_error_line(done.stderr)
+    done = thinkcli("ask", "--base-url", url, "q")  # the default names a local model, and two are served
+    assert done.returncode == 1 and "(choose one with --model)" in one_error_line(done.stderr)
+
+
+def test_parallel_bounds_the_requests_in_flight(serve):
+    stub, url = serve(chat_template=CHATML, script=ANSWER, delay=0.01)
+    done = thinkcli("ask", "--base-url", url, "--json", "--samples", "3", "--parallel", "1", "-t", "0.7", "q")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["samples"]) == 3
+    assert stub.most_in_flight == 1 and len(stub.bodies("/v1/completions")) >= 2  # a path may be decided unasked
+
+
+def test_ctrl_c_ends_the_run_with_130_and_closes_the_streams(serve):
+    stub, url = serve(chat_template=CHATML, script=ANSWER * 40, delay=0.1)
+    proc = subprocess.Popen([sys.executable, "-m", "thinkcli", "ask", "--base-url", url, "--samples", "2", "q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"})
+    while stub.most_in_flight < 2 and proc.poll() is None:
+        threading.Event().wait(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
+    for _ in range(500):  # the server notices at its next write that nobody reads any more
+        if not stub.in_flight:
+            break
+        threading.Event().wait(0.02)
+    assert stub.in_flight == 0
 
 
 def test_credentials_in_the_base_url_are_refused_with_exit_2():
