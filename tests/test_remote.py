@@ -267,6 +267,25 @@ def test_rewind_drops_the_last_tokens_before_the_next_request(serve):
     assert stub.bodies("/v1/completions")[1]["prompt"] == prompt + "A"
 
 
+def wait_for_path_threads() -> None:
+    """Until every path's request thread has read its stream to the end."""
+    while any(t.name.startswith("thinkcli-path-") for t in threading.enumerate()):
+        threading.Event().wait(0.01)
+
+
+def test_a_sequence_admitted_after_a_stop_takes_nothing_from_the_stopped_request(serve):
+    stub, url = serve(chat_template=CHATML, script=[["a1", "a2", "a3", "a4"], ["b1", "b2"]], delay=0.02)
+    engine = engine_on(url)
+    batch = engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1])
+    assert step_text(batch, 1) == "a1"
+    wait_for_path_threads()  # the rest of the first request is queued, not yet handed out
+    batch.stop(0)
+    second = engine.render([{"role": "user", "content": "Another question"}])
+    batch.admit(0, second, sampling=Sampling(), seed=2)
+    assert "".join(t.text for t in run_out(batch)[0]) == "b1b2"
+    assert stub.bodies("/v1/completions")[1]["prompt"] == second
+
+
 def test_one_request_in_flight_when_parallel_is_one(serve):
     stub, url = serve(chat_template=CHATML, script=["a", "b", "c", "d"], delay=0.02)
     engine = engine_on(url, parallel=1)
@@ -354,8 +373,7 @@ def test_a_cut_stream_hands_out_what_arrived_then_fails_without_asking_again(ser
     engine = engine_on(url)
     batch = engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1])
     got = [batch.step()[0].text]
-    while any(t.name.startswith("thinkcli-path-") for t in threading.enumerate()):
-        threading.Event().wait(0.01)  # until the request's thread has read the cut
+    wait_for_path_threads()  # the cut has been read
     with pytest.raises(RemoteError, match="the stream was cut mid-way"):
         for _ in range(10):
             got += [t.text for t in batch.step()]

@@ -132,10 +132,13 @@ class RemoteBatch:
         return self._engine.choice_logprobs(self._paths[seq].text(), choices)
 
     def admit(self, seq: int, prompt: str, *, sampling: Sampling, seed: int) -> int:
-        if seq in self._paths:
-            self._paths[seq].cancel()
+        old = self._paths.get(seq)
+        if old is not None:
+            old.cancel()
         tokens = self._engine.count_tokens(prompt)
-        self._paths[seq] = _Path(prompt, seed, sampling, prompt_tokens=tokens)
+        # a generation past the old path's, so what its request still sends is dropped
+        self._paths[seq] = _Path(prompt, seed, sampling, prompt_tokens=tokens,
+                                 generation=old.generation + 1 if old is not None else 0)
         if seq not in self._live:
             self._live.append(seq)
         return tokens
