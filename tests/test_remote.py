@@ -267,6 +267,19 @@ def test_rewind_drops_the_last_tokens_before_the_next_request(serve):
     assert stub.bodies("/v1/completions")[1]["prompt"] == prompt + "A"
 
 
+def test_a_path_that_ended_leaves_the_batch_at_the_next_step_unless_continued(serve):
+    stub, url = serve(chat_template=CHATML, script=lambda body: ["x"] * (2 if body["seed"] == 1 else 6))
+    engine = engine_on(url)
+    batch = engine.start(engine.render(MESSAGES), n=2, sampling=Sampling(), seeds=[1, 2])
+    ends = []
+    for _ in range(40):  # never stopped by the caller, as the local batch allows
+        if not batch.live:
+            break
+        ends += [t.seq for t in batch.step() if t.eog]
+    assert sorted(ends) == [0, 1] and batch.live == []
+    assert len(stub.bodies("/v1/completions")) == 2  # no path was asked to go on after its end
+
+
 def wait_for_path_threads() -> None:
     """Until every path's request thread has read its stream to the end."""
     while any(t.name.startswith("thinkcli-path-") for t in threading.enumerate()):

@@ -44,6 +44,7 @@ class _Path:
     full: bool = False  # the server stopped it for length: no room left
     restarts: int = 0
     failed: Exception | None = None  # raised once the tokens that came before it are handed out
+    held: bool = False  # its end was handed out: inject to continue it, or it stops
 
     def text(self) -> str:
         return self.prompt + "".join(t for t, _ in self.pieces)
@@ -57,6 +58,7 @@ class _Path:
             self.running = None
         self.pending.clear()
         self.failed = None  # the path's next request starts afresh
+        self.held = False
         self.generation += 1
 
 
@@ -80,6 +82,10 @@ class RemoteBatch:
         return list(self._live)
 
     def step(self) -> list[Token]:
+        for seq in [s for s in self._live if self._paths[s].held]:
+            self.stop(seq)  # ended, and nothing was injected to continue it
+        if not self._live:
+            return []
         running = sum(p.running is not None for p in self._paths.values())
         for seq in self._live:
             path = self._paths[seq]
@@ -215,7 +221,9 @@ class RemoteBatch:
             path = self._paths[seq]
             if path.pending:
                 token = path.pending.popleft()
-                if not token.eog:
+                if token.eog:
+                    path.held = True
+                else:
                     path.pieces.append((token.text, 1))
                 out.append(token)
             elif path.failed is not None:
