@@ -204,6 +204,7 @@ def wanted_logprobs(path: str, body: dict) -> int:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # small SSE chunks go out at once, as a real server's do
     stub: Stub  # set on the class made for each server
 
     def log_message(self, format, *args):  # noqa: A002 - quiet: the tests read the record
