@@ -22,6 +22,7 @@ from typing import Callable, Union
 
 MODEL = "stub-model"
 STREAMING = ("/v1/completions", "/v1/chat/completions")
+HANG_UP = 0  # a Fault status: close the connection without answering
 # A piece is its text, (text, logprob), or a dict {"text", "logprob", "field"} where
 # field is "content" (the default) or "reasoning_content"/"reasoning" in chat mode.
 Piece = Union[str, tuple, dict]
@@ -38,7 +39,7 @@ class Fault:
     """Answer ``status`` to the first ``times`` requests on ``path``.
 
     Args:
-        status: the HTTP status to answer.
+        status: the HTTP status to answer (``HANG_UP``: none, the connection is closed).
         times: how many requests fail before the path works.
         path: the request path it applies to.
         headers: extra response headers (``{"Retry-After": "1"}``).
@@ -232,6 +233,9 @@ class Handler(BaseHTTPRequestHandler):
                 given = sent.removeprefix("Bearer ")  # echoed like OpenAI's own message does
                 return self._json(401, {"error": {"message": f"Incorrect API key provided: {given}"}})
         fault = stub.fault_for(path, seen)
+        if fault is not None and fault.status == HANG_UP:
+            self.close_connection = True
+            return  # not a byte: a proxy or a restarting server dropped the request
         if fault is not None:
             return self._json(fault.status, {"error": {"message": fault.message}}, fault.headers)
         if path == "/v1/models":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from stub_server import Fault, Stub, StubServer, reasoning
+from stub_server import HANG_UP, Fault, Stub, StubServer, reasoning
 from thinkcli.engine import Sampling
 from thinkcli.engine.remote import client as client_module
 from thinkcli.engine.remote.batch import CONSTANT_CONFIDENCE, NO_MASS
@@ -116,6 +116,20 @@ def test_a_500_then_success_is_retried_once(serve):
     assert texts(events) == "Hello world."
     assert client.retries == 1 and len(sleeps) == 1
     assert len(stub.bodies("/v1/completions")) == 2
+
+
+def test_a_connection_dropped_before_any_reply_is_retried(serve):
+    stub, url = serve(faults=[Fault(HANG_UP, 2)])
+    client = Client(url, sleep=Sleeps())
+    assert texts(list(client.stream("/completions", BODY))) == "Hello world."
+    assert client.retries == 2 and len(stub.bodies("/v1/completions")) == 3
+
+
+def test_a_server_that_always_drops_the_connection_is_one_clear_error(serve):
+    stub, url = serve(faults=[Fault(HANG_UP, 10)])
+    with pytest.raises(RemoteError, match=r"the server closed the connection without answering") as caught:
+        list(Client(url, sleep=Sleeps()).stream("/completions", BODY))
+    assert "\n" not in str(caught.value) and len(stub.bodies("/v1/completions")) == ATTEMPTS
 
 
 def test_429_waits_as_long_as_retry_after_says(serve):

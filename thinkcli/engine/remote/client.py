@@ -184,6 +184,14 @@ class Client:
                 continue
             except httpx.TimeoutException:
                 raise RemoteError(f"{url}: the server did not answer in time") from None
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                # dropped before a byte of the reply (a restarting server, a proxy): safe to ask again
+                if attempt + 1 == ATTEMPTS:
+                    raise RemoteError(
+                        f"{url}: the server closed the connection without answering ({type(exc).__name__})"
+                    ) from None
+                self._wait(attempt, None)
+                continue
             except httpx.TransportError as exc:
                 raise RemoteError(f"{url}: {type(exc).__name__}") from None
             if response.status_code < 400:
