@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -628,3 +629,20 @@ def test_batch_against_a_server_writes_the_local_records(serve, monkeypatch, tmp
     assert [r["correct"] for r in remote] == [False, False, True]  # every path says 5
     assert len(stub.bodies("/v1/completions")) == 3
 
+
+
+def test_batch_parallel_keeps_each_problems_text_to_itself(serve, tmp_path):
+    def script(body):  # the answer names the problem's own number
+        number = int(re.findall(r"What is (\d+) \+ 3\?", body["prompt"])[-1])
+        return ["Adding", " three.", "</think>", "The", " answer", " is", f" {number + 3}."]
+
+    stub, url = serve(chat_template=CHATML, script=script, delay=0.01)
+    rows = [{"id": f"p{i}", "question": f"What is {i} + 3?", "answer": str(i + 3)} for i in range(6)]
+    problems = tmp_path / "p.jsonl"
+    problems.write_text("".join(json.dumps(p) + "\n" for p in rows))
+    done = thinkcli("batch", str(problems), "--base-url", url, "-e", "low", "--parallel", "3")
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["id"] for r in records] == [f"p{i}" for i in range(6)]
+    assert all(r["correct"] for r in records), [r["answer"] for r in records]
+    assert stub.most_in_flight <= 3
