@@ -208,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # small SSE chunks go out at once, as a real server's do
     stub: Stub  # set on the class made for each server
 
-    def log_message(self, format, *args):  # noqa: A002 - quiet: the tests read the record
+    def log_message(self, format, *args):  # quiet: the tests read the record
         pass
 
     def do_GET(self):

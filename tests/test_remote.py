@@ -14,8 +14,8 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from stub_server import HANG_UP, Fault, Stub, StubServer, reasoning
+
 from thinkcli.engine import Sampling
 from thinkcli.engine.remote import client as client_module
 from thinkcli.engine.remote.batch import CONSTANT_CONFIDENCE, NO_MASS
@@ -138,7 +138,7 @@ def test_429_waits_as_long_as_retry_after_says(serve):
     sleeps = Sleeps()
     client = Client(url, sleep=sleeps)
     assert texts(list(client.stream("/completions", BODY))) == "Hello world."
-    assert sleeps == [1.0, 1.0] and client.retries == 2
+    assert sleeps == [1.0, 1.0] and client.retries == 2 and len(stub.bodies("/v1/completions")) == 3
 
 
 def test_a_retry_after_too_long_is_capped(serve):
