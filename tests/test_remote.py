@@ -271,6 +271,38 @@ def test_inject_restarts_the_path_from_prompt_plus_generated_plus_injected(serve
     assert second["max_tokens"] == 4096 - engine.count_tokens(prompt) - 2 - engine.count_tokens("\nWrap up.")
 
 
+def test_a_forbidden_end_is_refused_and_the_path_goes_on_with_min_tokens(serve):
+    stub, url = serve(chat_template=CHATML, script=[["Thought.", "</think>"], ["The answer."], ["Never asked."]])
+    engine = engine_on(url)
+    prompt = engine.render(MESSAGES)
+    batch = engine.start(prompt, n=1, sampling=Sampling(), seeds=[1])
+    assert step_text(batch, 2) == "Thought.</think>"
+    batch.forbid_end(0)  # the answer has not started: the request's end must not count
+    assert [(t.text, t.eog) for t in run_out(batch)[0]] == [("The answer.", False), ("", True)]
+    first, second = stub.bodies("/v1/completions")
+    assert second["prompt"] == prompt + "Thought.</think>" and second["min_tokens"] == 1
+
+
+def test_a_forbidden_end_is_only_the_next_tokens(serve):
+    stub, url = serve(chat_template=CHATML, script=[["</think>", "\n", "Five."], ["Never asked."]], delay=0.01)
+    engine = engine_on(url)
+    batch = engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1])
+    assert step_text(batch, 2) == "</think>\n"
+    batch.forbid_end(0)
+    assert [(t.text, t.eog) for t in run_out(batch)[0]] == [("Five.", False), ("", True)]
+    assert len(stub.bodies("/v1/completions")) == 1
+
+
+def test_a_server_that_ignores_min_tokens_ends_the_path_after_one_more_request(serve):
+    stub, url = serve(chat_template=CHATML, script=[["Thought.", "</think>"], []])
+    engine = engine_on(url)
+    batch = engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1])
+    assert step_text(batch, 2) == "Thought.</think>"
+    batch.forbid_end(0)
+    assert [t.eog for t in run_out(batch)[0]] == [True]
+    assert len(stub.bodies("/v1/completions")) == 2
+
+
 def test_rewind_drops_the_last_tokens_before_the_next_request(serve):
     stub, url = serve(chat_template=CHATML, script=[["A", "B", "C", "D", "E"], ["X"]], delay=0.01)
     engine = engine_on(url)

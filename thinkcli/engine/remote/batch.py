@@ -86,14 +86,10 @@ class RemoteBatch:
             self.stop(seq)  # ended, and nothing was injected to continue it
         if not self._live:
             return []
-        running = sum(p.running is not None for p in self._paths.values())
-        for seq in self._live:
-            path = self._paths[seq]
-            if path.running is None and not path.pending and path.failed is None and running < self._engine.parallel:
-                self._launch(seq, path)
-                running += 1
+        self._launch_waiting()
         out = self._ready()
         while not out:
+            self._launch_waiting()  # a path whose end was refused goes on in a new request
             try:
                 item = self._queue.get(timeout=POLL_S)
             except queue.Empty:
@@ -117,7 +113,9 @@ class RemoteBatch:
         return n
 
     def forbid_end(self, seq: int) -> None:
-        self._paths[seq].no_end = True  # applies to the path's next request
+        # the running request may still end: that end is then swallowed and the path goes
+        # on in a new request asking for min_tokens 1 (servers that ignore it end it again)
+        self._paths[seq].no_end = True
 
     def rewind(self, seq: int, n_tokens: int) -> None:
         path = self._paths[seq]
@@ -161,6 +159,15 @@ class RemoteBatch:
         self._live.clear()
 
     # -- requests -------------------------------------------------------------------------
+
+    def _launch_waiting(self) -> None:
+        """Start a request for each live path that needs one, up to ``parallel`` in flight."""
+        running = sum(p.running is not None for p in self._paths.values())
+        for seq in self._live:
+            path = self._paths[seq]
+            if path.running is None and not path.pending and path.failed is None and running < self._engine.parallel:
+                self._launch(seq, path)
+                running += 1
 
     def _launch(self, seq: int, path: _Path) -> None:
         cancelled = threading.Event()
@@ -221,10 +228,13 @@ class RemoteBatch:
             path = self._paths[seq]
             if path.pending:
                 token = path.pending.popleft()
+                if token.eog and path.no_end and not path.full:
+                    continue  # the end is forbidden: the path goes on (min_tokens) in a new request
                 if token.eog:
                     path.held = True
                 else:
                     path.pieces.append((token.text, 1))
+                    path.no_end = False  # the forbidden end was the next token's; this is it
                 out.append(token)
             elif path.failed is not None:
                 raise path.failed
