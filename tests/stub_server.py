@@ -24,7 +24,8 @@ MODEL = "stub-model"
 STREAMING = ("/v1/completions", "/v1/chat/completions")
 HANG_UP = 0  # a Fault status: close the connection without answering
 # A piece is its text, (text, logprob), or a dict {"text", "logprob", "field"} where
-# field is "content" (the default) or "reasoning_content"/"reasoning" in chat mode.
+# field is "content" (the default) or "reasoning_content"/"reasoning" in chat mode; a
+# dict {"tokens": [(text, logprob), ...]} sends several tokens in one event.
 Piece = Union[str, tuple, dict]
 Script = Union[list, Callable[[dict], list]]
 
@@ -166,6 +167,8 @@ def _is_piece_tuple(value) -> bool:
 
 
 def _piece(p: Piece) -> dict:
+    if isinstance(p, dict) and "tokens" in p:  # several tokens in one event
+        return {"field": "content", "logprob": -0.5, "text": "".join(t for t, _ in p["tokens"]), **p}
     if isinstance(p, dict):
         return {"field": "content", "logprob": -0.5, **p}
     if isinstance(p, tuple):
@@ -181,19 +184,28 @@ def top_of(piece: dict, k: int) -> dict[str, float]:
     return top
 
 
+def tokens_of(piece: dict) -> list[dict]:
+    """The tokens a piece is made of: itself, or the ``tokens`` it lists."""
+    return [{"text": t, "logprob": lp} for t, lp in piece.get("tokens", [(piece["text"], piece["logprob"])])]
+
+
 def completion_event(piece: dict, want: int) -> dict:
     choice: dict = {"index": 0, "text": piece["text"], "finish_reason": None}
     if want:
-        choice["logprobs"] = {"tokens": [piece["text"]], "token_logprobs": [piece["logprob"]],
-                              "top_logprobs": [top_of(piece, want)], "text_offset": [0]}
+        tokens = tokens_of(piece)
+        choice["logprobs"] = {"tokens": [t["text"] for t in tokens], "token_logprobs": [t["logprob"] for t in tokens],
+                              "top_logprobs": [top_of(t, want) for t in tokens], "text_offset": [0] * len(tokens)}
     return {"object": "text_completion", "model": MODEL, "choices": [choice]}
 
 
 def chat_event(piece: dict, want: int) -> dict:
     choice: dict = {"index": 0, "delta": {piece["field"]: piece["text"]}, "finish_reason": None}
     if want:
-        top = [{"token": t, "logprob": lp} for t, lp in top_of(piece, want).items()]
-        choice["logprobs"] = {"content": [{"token": piece["text"], "logprob": piece["logprob"], "top_logprobs": top}]}
+        choice["logprobs"] = {"content": [
+            {"token": t["text"], "logprob": t["logprob"],
+             "top_logprobs": [{"token": k, "logprob": lp} for k, lp in top_of(t, want).items()]}
+            for t in tokens_of(piece)
+        ]}
     return {"object": "chat.completion.chunk", "model": MODEL, "choices": [choice]}
 
 

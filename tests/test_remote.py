@@ -376,9 +376,19 @@ def test_chat_mode_puts_reasoning_deltas_back_between_think_tags(serve, field):
     prompt = engine.render(MESSAGES)
     tokens = run_out(engine.start(prompt, n=1, sampling=Sampling(), seeds=[1]))[0]
     assert "".join(t.text for t in tokens) == "<think>Two and three.</think>It is 5."
+    assert all(t.confidence > CONSTANT_CONFIDENCE for t in tokens[:-1])  # the tags ride on real tokens
     body = stub.bodies("/v1/chat/completions")[0]
     assert body["messages"] == MESSAGES and body["logprobs"] is True and body["top_logprobs"] == 20
     assert "continue_final_message" not in body
+
+
+@pytest.mark.parametrize("template", [CHATML, None], ids=["completions", "chat"])
+def test_several_tokens_in_one_event_come_out_one_by_one(serve, template):
+    stub, url = serve(chat_template=template, script=[{"tokens": [("Two", -0.1), (" plus", -0.2)]}, ("!", -0.3)])
+    engine = engine_on(url)
+    tokens = run_out(engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1]))[0]
+    assert [(t.text, t.logprob) for t in tokens[:-1]] == [("Two", -0.1), (" plus", -0.2), ("!", -0.3)]
+    assert all(t.confidence > CONSTANT_CONFIDENCE for t in tokens[:-1]) and engine.info.logprobs
 
 
 def test_chat_mode_reasoning_after_a_prefill_that_opened_think_is_not_opened_twice(serve):

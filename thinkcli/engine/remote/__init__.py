@@ -245,9 +245,14 @@ class RemoteEngine:
         if not text:
             return []
         items = (choice.get("logprobs") or {}).get("content") or []
-        if len(items) == 1 and items[0].get("token") == text:
-            top = {t["token"]: t["logprob"] for t in items[0].get("top_logprobs", [])}
-            return [self._token(seq, text, items[0].get("logprob"), top)]
+        spelled = "".join(str(i.get("token", "")) for i in items)
+        if spelled and text.endswith(spelled) and all(i.get("logprob") is not None for i in items):
+            tokens = [
+                self._token(seq, i["token"], i["logprob"], {t["token"]: t["logprob"] for t in i.get("top_logprobs", [])})
+                for i in items
+            ]
+            tag = text[: len(text) - len(spelled)]  # a think tag put back: it rides on the first token
+            return [replace(tokens[0], text=tag + tokens[0].text), *tokens[1:]]
         if not items:
             self._no_logprobs()
         return [Token(seq, text, float(items[0]["logprob"]) if items else 0.0, confidence=CONSTANT_CONFIDENCE)]
