@@ -543,9 +543,12 @@ def test_paths_without_logprobs_vote_by_majority_and_the_json_says_so(serve):
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["vote_weights"] == "majority" and len(doc["samples"]) == 3 and doc["answer"] == "The answer is 5."
-    said = " ".join(done.stderr.split())
-    assert said.count("plain majority") == 1 and "prompts go through its chat endpoint" in said
-    assert "the model has no chat template" not in said  # the server applies the model's own
+    notes = [line for line in done.stderr.splitlines() if line.startswith("note: ")]
+    assert [n.split(":")[1].strip() for n in notes] == ["the server publishes no chat template",
+                                                        "the server returns no log-probabilities"]
+    assert notes[0].endswith("(--chat-template-file renders them here instead)")  # one line each, unwrapped
+    assert notes[1].endswith("paths vote by plain majority")
+    assert "the model has no chat template" not in done.stderr  # the server applies the model's own
 
 
 def test_a_refused_connection_is_one_line_and_exit_1():
