@@ -59,6 +59,22 @@ def texts(events: list[dict]) -> str:
     return "".join(c.get("text") or "" for e in events for c in e["choices"])
 
 
+
+def test_the_stub_runs_as_a_program_too():
+    program = Path(__file__).with_name("stub_server.py")
+    options = json.dumps({"script": ["Hi", "!"], "key": "k", "faults": [{"status": 503, "times": 1}]})
+    proc = subprocess.Popen([sys.executable, str(program), options], stdout=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        client = Client(url, "k", sleep=Sleeps())
+        assert [m["id"] for m in client.get("/models")["data"]] == ["stub-model"]
+        assert texts(list(client.stream("/completions", BODY))) == "Hi!" and client.retries == 1
+        client.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 # -- the client ---------------------------------------------------------------------------
 
 
