@@ -398,6 +398,16 @@ def test_chat_mode_puts_reasoning_deltas_back_between_think_tags(serve, field):
     assert "continue_final_message" not in body
 
 
+def test_a_put_back_closing_tag_is_its_own_token_so_a_forbidden_end_is_the_answers(serve):
+    stub, url = serve(script=[reasoning("Adding."), "5"])
+    engine = engine_on(url)
+    batch = engine.start(engine.render(MESSAGES) + "<think>\n", n=1, sampling=Sampling(), seeds=[1])
+    assert step_text(batch, 2) == "Adding.</think>"
+    batch.forbid_end(0)  # as a strategy does after a closing tag: an answer must follow
+    assert [(t.text, t.eog) for t in run_out(batch)[0]] == [("5", False), ("", True)]
+    assert len(stub.bodies("/v1/chat/completions")) == 1
+
+
 @pytest.mark.parametrize("template", [CHATML, None], ids=["completions", "chat"])
 def test_several_tokens_in_one_event_come_out_one_by_one(serve, template):
     stub, url = serve(chat_template=template, script=[{"tokens": [("Two", -0.1), (" plus", -0.2)]}, ("!", -0.3)])
@@ -565,6 +575,15 @@ def test_paths_without_logprobs_vote_by_majority_and_the_json_says_so(serve):
     assert notes[0].endswith("(--chat-template-file renders them here instead)")  # one line each, unwrapped
     assert notes[1].endswith("paths vote by plain majority")
     assert "the model has no chat template" not in done.stderr  # the server applies the model's own
+
+
+def test_a_chat_turn_against_a_reasoning_server_is_one_request_with_a_clean_answer(serve):
+    stub, url = serve(script=[reasoning("Adding two and three."), "The answer is 5."])
+    done = thinkcli("chat", "--base-url", url, stdin="What is 2 + 3?\nAnd 3 + 3?\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["The answer is 5.", "The answer is 5."]
+    bodies = stub.bodies("/v1/chat/completions")
+    assert len(bodies) == 2 and bodies[1]["messages"][2] == {"role": "assistant", "content": "The answer is 5."}
 
 
 def test_a_refused_connection_is_one_line_and_exit_1():

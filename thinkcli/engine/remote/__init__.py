@@ -228,31 +228,40 @@ class RemoteEngine:
         return Token(seq, text, float(logprob), confidence=float(confidence))
 
     def _delta_tokens(self, seq: int, choice: dict, state: dict) -> list[Token]:
+        """A chat delta's tokens, with the think tags that reasoning deltas lost put back.
+
+        A tag comes out as a token of its own (as the model's own tag would be), so
+        that what follows it, such as the forbidden end after a closing tag, is the
+        next token, as on a local engine.
+        """
         delta = choice.get("delta") or {}
         reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
         content = delta.get("content") or ""
-        text = ""
+        tag = ""
         if reasoning:
             if not state.get("reasoning") and not state.get("open"):
-                text += "<think>"
+                tag = "<think>"
             state["reasoning"] = True
-            text += reasoning
-        if content:
-            if state.get("reasoning") and not state.get("closed"):
-                text += "</think>"
-                state["closed"] = True
-            text += content
+        if content and state.get("reasoning") and not state.get("closed"):
+            state["closed"] = True
+            if reasoning:  # both in one delta (rare): the closing tag goes between them
+                return self._spoken(seq, tag + reasoning + "</think>" + content, choice)
+            tag = "</think>"
+        tokens = self._spoken(seq, reasoning + content, choice)
+        if tag and tokens:
+            return [Token(seq, tag, 0.0, confidence=tokens[0].confidence), *tokens]
+        return tokens
+
+    def _spoken(self, seq: int, text: str, choice: dict) -> list[Token]:
+        """The tokens of a chat delta's ``text``: one per listed log-probability where they spell it."""
         if not text:
             return []
         items = (choice.get("logprobs") or {}).get("content") or []
-        spelled = "".join(str(i.get("token", "")) for i in items)
-        if spelled and text.endswith(spelled) and all(i.get("logprob") is not None for i in items):
-            tokens = [
+        if "".join(str(i.get("token", "")) for i in items) == text and all(i.get("logprob") is not None for i in items):
+            return [
                 self._token(seq, i["token"], i["logprob"], {t["token"]: t["logprob"] for t in i.get("top_logprobs", [])})
                 for i in items
             ]
-            tag = text[: len(text) - len(spelled)]  # a think tag put back: it rides on the first token
-            return [replace(tokens[0], text=tag + tokens[0].text), *tokens[1:]]
         if not items:
             self._no_logprobs()
         return [Token(seq, text, float(items[0]["logprob"]) if items else 0.0, confidence=CONSTANT_CONFIDENCE)]
