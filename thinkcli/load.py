@@ -99,7 +99,7 @@ def open_remote(settings: Settings, env: Mapping[str, str], err: Console, *, deb
         engine = RemoteEngine(
             client, model, ctx=settings.ctx, chat_template=explicit, parallel=settings.parallel,
             local_template=lambda: _local_template(model, env),
-            note=lambda text: err.print(f"[dim]note: {text}[/dim]", highlight=False),
+            note=lambda text: err.print(f"note: {text}", style="dim", markup=False, highlight=False, soft_wrap=True),
         )
     except BaseException:
         client.close()

@@ -74,8 +74,11 @@ class RemoteEngine:
         self._rendered: dict[str, list[dict]] = {}  # chat mode: rendered text -> its messages
         settings = props.get("default_generation_settings") or {}
         n_ctx = ctx or settings.get("n_ctx") or props.get("n_ctx") or DEFAULT_CTX
+        # chat mode renders with ChatML only to tell the messages from the prefill; the
+        # server applies the model's own template, so no "no chat template" warning is due
         self.info = ModelInfo(
-            name=model, path=client.api, n_ctx=int(n_ctx), n_ctx_train=int(n_ctx), chat_template=template,
+            name=model, path=client.api, n_ctx=int(n_ctx), n_ctx_train=int(n_ctx),
+            chat_template=CHATML if template is None else template,
             bos_token=str(props.get("bos_token") or ""), eos_token=str(props.get("eos_token") or ""),
             backend="openai", logprobs=True,
         )
@@ -92,10 +95,9 @@ class RemoteEngine:
     # -- the Engine protocol -------------------------------------------------------------
 
     def render(self, messages: list[dict], **template_kwargs: object) -> str:
-        if not self.chat_mode:
-            return render_for(self.info, messages, **template_kwargs)
-        text = render_for(replace(self.info, chat_template=CHATML), messages, **template_kwargs)
-        self._rendered[text] = [dict(m) for m in messages]
+        text = render_for(self.info, messages, **template_kwargs)
+        if self.chat_mode:
+            self._rendered[text] = [dict(m) for m in messages]
         return text
 
     def count_tokens(self, text: str) -> int:
@@ -170,6 +172,11 @@ class RemoteEngine:
         self._no_logprobs()
         return [Token(seq, text, 0.0, confidence=CONSTANT_CONFIDENCE)]
 
+    def delta_state(self, text: str) -> dict:
+        """How chat deltas continuing ``text`` start: inside a think block the prefill
+        left open (reasoning deltas then add no second opening tag), or outside."""
+        return {"open": text.rfind("<think>") > text.rfind("</think>")}
+
     def choice_logprobs(self, text: str, choices: Sequence[Sequence[str]]) -> list[float]:
         """How likely the next token after ``text`` starts each choice (from the top log-probabilities)."""
         path, body = self.request(text, sampling=Sampling(temperature=0.0), seed=0, max_tokens=1, no_end=True)
@@ -227,25 +234,40 @@ class RemoteEngine:
         return Token(seq, text, float(logprob), confidence=float(confidence))
 
     def _delta_tokens(self, seq: int, choice: dict, state: dict) -> list[Token]:
+        """A chat delta's tokens, with the think tags that reasoning deltas lost put back.
+
+        A tag comes out as a token of its own (as the model's own tag would be), so
+        that what follows it, such as the forbidden end after a closing tag, is the
+        next token, as on a local engine.
+        """
         delta = choice.get("delta") or {}
         reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
         content = delta.get("content") or ""
-        text = ""
+        tag = ""
         if reasoning:
-            text += "" if state.get("reasoning") else "<think>"
+            if not state.get("reasoning") and not state.get("open"):
+                tag = "<think>"
             state["reasoning"] = True
-            text += reasoning
-        if content:
-            if state.get("reasoning") and not state.get("closed"):
-                text += "</think>"
-                state["closed"] = True
-            text += content
+        if content and state.get("reasoning") and not state.get("closed"):
+            state["closed"] = True
+            if reasoning:  # both in one delta (rare): the closing tag goes between them
+                return self._spoken(seq, tag + reasoning + "</think>" + content, choice)
+            tag = "</think>"
+        tokens = self._spoken(seq, reasoning + content, choice)
+        if tag and tokens:
+            return [Token(seq, tag, 0.0, confidence=tokens[0].confidence), *tokens]
+        return tokens
+
+    def _spoken(self, seq: int, text: str, choice: dict) -> list[Token]:
+        """The tokens of a chat delta's ``text``: one per listed log-probability where they spell it."""
         if not text:
             return []
         items = (choice.get("logprobs") or {}).get("content") or []
-        if len(items) == 1 and items[0].get("token") == text:
-            top = {t["token"]: t["logprob"] for t in items[0].get("top_logprobs", [])}
-            return [self._token(seq, text, items[0].get("logprob"), top)]
+        if "".join(str(i.get("token", "")) for i in items) == text and all(i.get("logprob") is not None for i in items):
+            return [
+                self._token(seq, i["token"], i["logprob"], {t["token"]: t["logprob"] for t in i.get("top_logprobs", [])})
+                for i in items
+            ]
         if not items:
             self._no_logprobs()
         return [Token(seq, text, float(items[0]["logprob"]) if items else 0.0, confidence=CONSTANT_CONFIDENCE)]

@@ -44,6 +44,8 @@ class _Path:
     no_end: bool = False
     full: bool = False  # the server stopped it for length: no room left
     restarts: int = 0
+    failed: Exception | None = None  # raised once the tokens that came before it are handed out
+    held: bool = False  # its end was handed out: inject to continue it, or it stops
 
     def text(self) -> str:
         return self.prompt + "".join(t for t, _ in self.pieces)
@@ -56,6 +58,8 @@ class _Path:
             self.running.set()
             self.running = None
         self.pending.clear()
+        self.failed = None  # the path's next request starts afresh
+        self.held = False
         self.generation += 1
 
 
@@ -79,14 +83,14 @@ class RemoteBatch:
         return list(self._live)
 
     def step(self) -> list[Token]:
-        running = sum(p.running is not None for p in self._paths.values())
-        for seq in self._live:
-            path = self._paths[seq]
-            if path.running is None and not path.pending and running < self._engine.parallel:
-                self._launch(seq, path)
-                running += 1
+        for seq in [s for s in self._live if self._paths[s].held]:
+            self.stop(seq)  # ended, and nothing was injected to continue it
+        if not self._live:
+            return []
+        self._launch_waiting()
         out = self._ready()
         while not out:
+            self._launch_waiting()  # a path whose end was refused goes on in a new request
             try:
                 item = self._queue.get(timeout=POLL_S)
             except queue.Empty:
@@ -110,7 +114,9 @@ class RemoteBatch:
         return n
 
     def forbid_end(self, seq: int) -> None:
-        self._paths[seq].no_end = True  # applies to the path's next request
+        # the running request may still end: that end is then swallowed and the path goes
+        # on in a new request asking for min_tokens 1 (servers that ignore it end it again)
+        self._paths[seq].no_end = True
 
     def rewind(self, seq: int, n_tokens: int) -> None:
         path = self._paths[seq]
@@ -131,10 +137,13 @@ class RemoteBatch:
         return self._engine.choice_logprobs(self._paths[seq].text(), choices)
 
     def admit(self, seq: int, prompt: str, *, sampling: Sampling, seed: int) -> int:
-        if seq in self._paths:
-            self._paths[seq].cancel()
+        old = self._paths.get(seq)
+        if old is not None:
+            old.cancel()
         tokens = self._engine.count_tokens(prompt)
-        self._paths[seq] = _Path(prompt, seed, sampling, prompt_tokens=tokens)
+        # a generation past the old path's, so what its request still sends is dropped
+        self._paths[seq] = _Path(prompt, seed, sampling, prompt_tokens=tokens,
+                                 generation=old.generation + 1 if old is not None else 0)
         if seq not in self._live:
             self._live.append(seq)
         return tokens
@@ -151,6 +160,15 @@ class RemoteBatch:
         self._live.clear()
 
     # -- requests -------------------------------------------------------------------------
+
+    def _launch_waiting(self) -> None:
+        """Start a request for each live path that needs one, up to ``parallel`` in flight."""
+        running = sum(p.running is not None for p in self._paths.values())
+        for seq in self._live:
+            path = self._paths[seq]
+            if path.running is None and not path.pending and path.failed is None and running < self._engine.parallel:
+                self._launch(seq, path)
+                running += 1
 
     def _launch(self, seq: int, path: _Path) -> None:
         cancelled = Cancel()
@@ -172,7 +190,7 @@ class RemoteBatch:
     def _run(self, seq: int, generation: int, text: str, ask: dict, cancelled: Cancel) -> None:
         """One request's stream, fed into the shared queue (runs in its own thread)."""
         put = self._queue.put
-        state: dict = {}
+        state = self._engine.delta_state(text)
         try:
             for event in self._engine.stream(text, cancelled, **ask):
                 for choice in event.get("choices", ()):
@@ -195,7 +213,9 @@ class RemoteBatch:
         if path is None or generation != path.generation:
             return  # from a request that was cancelled or replaced
         if isinstance(what, Exception):
-            raise what
+            path.running = None
+            path.failed = what
+            return
         if isinstance(what, str):
             path.running = None
             path.full = path.full or what == "length"
@@ -209,9 +229,16 @@ class RemoteBatch:
             path = self._paths[seq]
             if path.pending:
                 token = path.pending.popleft()
-                if not token.eog:
+                if token.eog and path.no_end and not path.full:
+                    continue  # the end is forbidden: the path goes on (min_tokens) in a new request
+                if token.eog:
+                    path.held = True
+                else:
                     path.pieces.append((token.text, 1))
+                    path.no_end = False  # the forbidden end was the next token's; this is it
                 out.append(token)
+            elif path.failed is not None:
+                raise path.failed
         return out
 
 

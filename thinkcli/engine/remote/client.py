@@ -136,6 +136,7 @@ class Client:
     ) -> None:
         self.root, self.api = split_base_url(base_url)
         self._key_env = key_env
+        self._key = api_key or ""  # only to strike it out of server messages that echo it
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         timeout = httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT_S)
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
@@ -193,7 +194,8 @@ class Client:
                         return
                     event = json.loads(data)
                     if isinstance(event, dict) and "error" in event:
-                        raise RemoteError(f"{url}: the server stopped with an error: {server_message_of(event)}")
+                        said = self._unkeyed(server_message_of(event))
+                        raise RemoteError(f"{url}: the server stopped with an error: {said}")
                     finished = finished or any(c.get("finish_reason") for c in event.get("choices", ()))
                     yield event
             except (httpx.TransportError, json.JSONDecodeError) as exc:
@@ -221,6 +223,14 @@ class Client:
                 continue
             except httpx.TimeoutException:
                 raise RemoteError(f"{url}: the server did not answer in time") from None
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                # dropped before a byte of the reply (a restarting server, a proxy): safe to ask again
+                if attempt + 1 == ATTEMPTS:
+                    raise RemoteError(
+                        f"{url}: the server closed the connection without answering ({type(exc).__name__})"
+                    ) from None
+                self._wait(attempt, None)
+                continue
             except httpx.TransportError as exc:
                 raise RemoteError(f"{url}: {type(exc).__name__}") from None
             if response.status_code < 400:
@@ -241,9 +251,13 @@ class Client:
         base = BACKOFF_S * 2**attempt
         self._sleep(base + random.uniform(0, base / 2))
 
+    def _unkeyed(self, said: str) -> str:
+        """A server's message with the key struck out (some echo what they were sent)."""
+        return said.replace(self._key, "***") if self._key else said
+
     def _refused(self, response: httpx.Response, url: str, path: str) -> RemoteError:
         code = response.status_code
-        said = server_message(response)
+        said = self._unkeyed(server_message(response))
         if code in (401, 403):
             return RemoteError(
                 f"{self.root} refused the API key (HTTP {code}); check the variable {self._key_env}"
