@@ -257,10 +257,10 @@ def test_tokens_arrive_in_order_with_logprobs_and_confidence(serve):
     from stub_server import top_of
 
     stub, url = serve(chat_template=CHATML, script=[("Two", -0.1), (" plus", -0.3), (" three", -1.2)])
-    engine = engine_on(url)
+    engine = engine_on(url, parallel=1)
     assert not engine.chat_mode and engine.info.n_ctx == 4096 and engine.info.backend == "openai"
     prompt = engine.render(MESSAGES)
-    tokens = run_out(engine.start(prompt, n=1, sampling=Sampling(), seeds=[7]))[0]
+    tokens = run_out(engine.start(prompt, n=2, sampling=Sampling(), seeds=[7, 8]))[0]  # two paths: a vote
     assert [t.text for t in tokens] == ["Two", " plus", " three", ""] and tokens[-1].eog
     assert [t.logprob for t in tokens[:3]] == [-0.1, -0.3, -1.2]
     for token in tokens[:3]:
@@ -390,7 +390,7 @@ def test_chat_mode_puts_reasoning_deltas_back_between_think_tags(serve, field):
     engine = engine_on(url)
     assert engine.chat_mode and engine.info.chat_template == CHATML  # only to split off the prefill
     prompt = engine.render(MESSAGES)
-    tokens = run_out(engine.start(prompt, n=1, sampling=Sampling(), seeds=[1]))[0]
+    tokens = run_out(engine.start(prompt, n=2, sampling=Sampling(), seeds=[1, 2]))[0]
     assert "".join(t.text for t in tokens) == "<think>Two and three.</think>It is 5."
     assert all(t.confidence > CONSTANT_CONFIDENCE for t in tokens[:-1])  # the tags ride on real tokens
     body = stub.bodies("/v1/chat/completions")[0]
@@ -412,7 +412,7 @@ def test_a_put_back_closing_tag_is_its_own_token_so_a_forbidden_end_is_the_answe
 def test_several_tokens_in_one_event_come_out_one_by_one(serve, template):
     stub, url = serve(chat_template=template, script=[{"tokens": [("Two", -0.1), (" plus", -0.2)]}, ("!", -0.3)])
     engine = engine_on(url)
-    tokens = run_out(engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1]))[0]
+    tokens = run_out(engine.start(engine.render(MESSAGES), n=2, sampling=Sampling(), seeds=[1, 2]))[0]
     assert [(t.text, t.logprob) for t in tokens[:-1]] == [("Two", -0.1), (" plus", -0.2), ("!", -0.3)]
     assert all(t.confidence > CONSTANT_CONFIDENCE for t in tokens[:-1]) and engine.info.logprobs
 
@@ -453,14 +453,24 @@ def test_a_server_without_logprobs_means_plain_majority(serve):
     assert sum("plain majority" in n for n in notes) == 1  # said once, not per token or path
 
 
+def test_one_path_asks_for_no_logprobs_and_keeps_the_confidence_vote(serve):
+    notes: list[str] = []
+    stub, url = serve(chat_template=CHATML, script=[("a", -0.2), ("b", -0.4)])
+    engine = engine_on(url, note=notes.append)
+    tokens = run_out(engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1]))[0]
+    assert [t.text for t in tokens] == ["a", "b", ""] and tokens[0].confidence == CONSTANT_CONFIDENCE
+    assert "logprobs" not in stub.bodies("/v1/completions")[0]  # nothing will weigh one path
+    assert engine.info.logprobs and not notes
+
+
 def test_twenty_logprobs_refused_with_a_400_are_asked_again_as_five(serve):
     stub, url = serve(chat_template=CHATML, max_logprobs=5, script=[("a", -0.2), ("b", -0.4)])
-    engine = engine_on(url)
+    engine = engine_on(url, parallel=1)
     prompt = engine.render(MESSAGES)
     for _ in range(2):
-        tokens = run_out(engine.start(prompt, n=1, sampling=Sampling(), seeds=[1]))[0]
+        tokens = run_out(engine.start(prompt, n=2, sampling=Sampling(), seeds=[1, 2]))[0]
         assert [t.text for t in tokens] == ["a", "b", ""] and tokens[0].logprob == -0.2
-    assert [b["logprobs"] for b in stub.bodies("/v1/completions")] == [20, 5, 5]  # asked once, remembered
+    assert [b["logprobs"] for b in stub.bodies("/v1/completions")] == [20, 5, 5, 5, 5]  # asked once, remembered
     assert engine.info.logprobs
 
 
@@ -481,10 +491,10 @@ def test_a_cut_stream_hands_out_what_arrived_then_fails_without_asking_again(ser
 def test_a_server_that_refuses_any_logprobs_is_asked_without_them(serve):
     notes: list[str] = []
     stub, url = serve(chat_template=CHATML, max_logprobs=0, script=["a", "b"])
-    engine = engine_on(url, note=notes.append)
-    tokens = run_out(engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1]))[0]
+    engine = engine_on(url, note=notes.append, parallel=1)
+    tokens = run_out(engine.start(engine.render(MESSAGES), n=2, sampling=Sampling(), seeds=[1, 2]))[0]
     assert [t.text for t in tokens] == ["a", "b", ""]
-    assert [b.get("logprobs") for b in stub.bodies("/v1/completions")] == [20, 5, None]
+    assert [b.get("logprobs") for b in stub.bodies("/v1/completions")] == [20, 5, None, None]
     assert engine.info.logprobs is False and sum("plain majority" in n for n in notes) == 1
 
 

@@ -107,7 +107,11 @@ class RemoteEngine:
             count = self._tokenize(text)
             if count is not None:
                 return count
-        return max(1, math.ceil(len(text) / CHARS_PER_TOKEN))
+        return self.estimate_tokens(text)
+
+    def estimate_tokens(self, text: str) -> int:
+        """About how many tokens ``text`` takes, without asking the server."""
+        return max(1, math.ceil(len(text) / CHARS_PER_TOKEN)) if text else 0
 
     def start(self, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> RemoteBatch:
         return RemoteBatch(self, prompt, n=n, sampling=sampling, seeds=seeds)
@@ -117,8 +121,11 @@ class RemoteEngine:
 
     # -- what the batch asks for ---------------------------------------------------------
 
-    def request(self, text: str, *, sampling: Sampling, seed: int, max_tokens: int, no_end: bool) -> tuple[str, dict]:
-        """The endpoint and body that continue ``text`` (a rendered prompt plus a path's text)."""
+    def request(
+        self, text: str, *, sampling: Sampling, seed: int, max_tokens: int, no_end: bool, logprobs: bool = True
+    ) -> tuple[str, dict]:
+        """The endpoint and body that continue ``text`` (a rendered prompt plus a path's text);
+        ``logprobs``: ask for the top log-probabilities of each token (a vote will weigh them)."""
         body: dict = {
             "model": self.info.name, "max_tokens": max_tokens, "temperature": sampling.temperature,
             "top_p": sampling.top_p, "seed": seed,
@@ -129,12 +136,13 @@ class RemoteEngine:
             body["top_k"] = sampling.top_k
         if no_end:
             body["min_tokens"] = 1  # vLLM and SGLang honour it; others ignore it
-        if self._logprobs:
+        want = logprobs and self._logprobs
+        if want:
             body["logprobs"] = self._logprobs
         if not self.chat_mode:
             return "/completions", {**body, "prompt": text}
         messages, prefill = self._split(text)
-        if self._logprobs:
+        if want:
             body["logprobs"], body["top_logprobs"] = True, self._logprobs
         if prefill:
             messages = [*messages, {"role": "assistant", "content": prefill}]
@@ -150,7 +158,8 @@ class RemoteEngine:
                 yield from self.client.stream(path, body, cancelled)
                 return
             except RemoteError as exc:
-                if not self._logprobs or "logprob" not in str(exc).lower() or "HTTP 4" not in str(exc):
+                if not (ask.get("logprobs", True) and self._logprobs) or "logprob" not in str(exc).lower() \
+                        or "HTTP 4" not in str(exc):
                     raise
                 self._logprobs = FALLBACK_LOGPROBS if self._logprobs > FALLBACK_LOGPROBS else 0
                 if not self._logprobs:
@@ -165,17 +174,19 @@ class RemoteEngine:
         if isinstance(logprobs, dict) and logprobs.get("tokens") and "".join(logprobs["tokens"]) == text:
             tops = logprobs.get("top_logprobs") or [None] * len(logprobs["tokens"])
             return [
-                self._token(seq, t, lp, top) for t, lp, top in zip(logprobs["tokens"], logprobs["token_logprobs"], tops)
+                self._token(seq, t, lp, top, state)
+                for t, lp, top in zip(logprobs["tokens"], logprobs["token_logprobs"], tops)
             ]
         if not text:
             return []
-        self._no_logprobs()
+        self._missing(state)
         return [Token(seq, text, 0.0, confidence=CONSTANT_CONFIDENCE)]
 
-    def delta_state(self, text: str) -> dict:
-        """How chat deltas continuing ``text`` start: inside a think block the prefill
-        left open (reasoning deltas then add no second opening tag), or outside."""
-        return {"open": text.rfind("<think>") > text.rfind("</think>")}
+    def delta_state(self, text: str, *, logprobs: bool = True) -> dict:
+        """What reading one request's stream keeps track of: whether log-probabilities were
+        asked for, and how chat deltas continuing ``text`` start (inside a think block the
+        prefill left open, where reasoning deltas add no second opening tag, or outside)."""
+        return {"open": text.rfind("<think>") > text.rfind("</think>"), "asked": logprobs}
 
     def choice_logprobs(self, text: str, choices: Sequence[Sequence[str]]) -> list[float]:
         """How likely the next token after ``text`` starts each choice (from the top log-probabilities)."""
@@ -226,9 +237,14 @@ class RemoteEngine:
             self.capabilities["vote"] = "plain majority (no log-probabilities)"
             self._say("logprobs", "the server returns no log-probabilities: paths vote by plain majority")
 
-    def _token(self, seq: int, text: str, logprob: float | None, top: dict | None) -> Token:
-        if logprob is None:
+    def _missing(self, state: dict) -> None:
+        """A token came without the log-probabilities its request asked for."""
+        if state.get("asked", True):
             self._no_logprobs()
+
+    def _token(self, seq: int, text: str, logprob: float | None, top: dict | None, state: dict) -> Token:
+        if logprob is None:
+            self._missing(state)
             return Token(seq, text, 0.0, confidence=CONSTANT_CONFIDENCE)
         confidence = -sum(top.values()) / len(top) if top else -logprob
         return Token(seq, text, float(logprob), confidence=float(confidence))
@@ -251,25 +267,26 @@ class RemoteEngine:
         if content and state.get("reasoning") and not state.get("closed"):
             state["closed"] = True
             if reasoning:  # both in one delta (rare): the closing tag goes between them
-                return self._spoken(seq, tag + reasoning + "</think>" + content, choice)
+                return self._spoken(seq, tag + reasoning + "</think>" + content, choice, state)
             tag = "</think>"
-        tokens = self._spoken(seq, reasoning + content, choice)
+        tokens = self._spoken(seq, reasoning + content, choice, state)
         if tag and tokens:
             return [Token(seq, tag, 0.0, confidence=tokens[0].confidence), *tokens]
         return tokens
 
-    def _spoken(self, seq: int, text: str, choice: dict) -> list[Token]:
+    def _spoken(self, seq: int, text: str, choice: dict, state: dict) -> list[Token]:
         """The tokens of a chat delta's ``text``: one per listed log-probability where they spell it."""
         if not text:
             return []
         items = (choice.get("logprobs") or {}).get("content") or []
         if "".join(str(i.get("token", "")) for i in items) == text and all(i.get("logprob") is not None for i in items):
             return [
-                self._token(seq, i["token"], i["logprob"], {t["token"]: t["logprob"] for t in i.get("top_logprobs", [])})
+                self._token(seq, i["token"], i["logprob"], {t["token"]: t["logprob"] for t in i.get("top_logprobs", [])},
+                            state)
                 for i in items
             ]
         if not items:
-            self._no_logprobs()
+            self._missing(state)
         return [Token(seq, text, float(items[0]["logprob"]) if items else 0.0, confidence=CONSTANT_CONFIDENCE)]
 
     def _split(self, text: str) -> tuple[list[dict], str]:

@@ -71,6 +71,9 @@ class RemoteBatch:
         self._queue: queue.Queue = queue.Queue()
         self._paths: dict[int, _Path] = {}
         self._live: list[int] = []
+        # Log-probabilities only where a vote will weigh them: several paths. Some servers
+        # (llama-cpp-python's) make every token several times slower to return them.
+        self._logprobs = n > 1
         tokens = engine.count_tokens(prompt)
         self.prompt_tokens = tokens
         self.prompt_eval_tokens = tokens
@@ -107,7 +110,7 @@ class RemoteBatch:
     def inject(self, seq: int, text: str) -> int:
         path = self._paths[seq]
         path.cancel()
-        n = self._engine.count_tokens(text)
+        n = self._engine.estimate_tokens(text)  # short; asking a busy server would wait its turn
         path.pieces.append((text, n))
         if seq not in self._live:
             self._live.append(seq)  # an injection after the end continues the path
@@ -178,7 +181,8 @@ class RemoteBatch:
             path.full = True
             self._queue.put((seq, path.generation, "length"))
             return
-        ask = dict(sampling=path.sampling, seed=path.seed + path.restarts, max_tokens=room, no_end=path.no_end)
+        ask = dict(sampling=path.sampling, seed=path.seed + path.restarts, max_tokens=room, no_end=path.no_end,
+                   logprobs=self._logprobs)
         path.restarts += 1
         path.no_end = False
         worker = threading.Thread(
@@ -190,7 +194,7 @@ class RemoteBatch:
     def _run(self, seq: int, generation: int, text: str, ask: dict, cancelled: Cancel) -> None:
         """One request's stream, fed into the shared queue (runs in its own thread)."""
         put = self._queue.put
-        state = self._engine.delta_state(text)
+        state = self._engine.delta_state(text, logprobs=ask["logprobs"])
         try:
             for event in self._engine.stream(text, cancelled, **ask):
                 for choice in event.get("choices", ()):
