@@ -189,5 +189,6 @@ def test_each_batch_problem_is_recorded_after_its_line(monkeypatch, isolated_hom
     assert [(x["command"], x["question"], x["system"]) for x in runs] == [
         ("batch", "Name a prime.", "Be brief."), ("batch", "What is 12+7?", "")]
     assert runs[0]["answer"] == "The answer is 19." and runs[0]["reasoning"] == "Let me add them."
+    assert all(x["plan"]["effort"] == "medium" and x["plan"]["budget"]["think"] > 0 for x in runs)
     run_cli(["batch", "-", "--format", "jsonl", "--no-log"], stdin=problems, stdin_tty=False, monkeypatch=monkeypatch)
     assert len(records(isolated_home)) == 2

@@ -23,12 +23,13 @@ from thinkcli.config import EffortPreset, Settings
 from thinkcli.env import Environment
 from thinkcli.errors import ExitStatus, ThinkError, UsageError
 from thinkcli.events import Result
-from thinkcli.history import Recorder
+from thinkcli.history import Recorder, plan_dict
 from thinkcli.render import collect
 from thinkcli.session import Knobs, Opener, Session, preset_for
 from thinkcli.strategies import paths_at_once
 from thinkcli.store import RunRecord, stamp
 from thinkcli.strategies.many import Job, solve_many
+from thinkcli.strategies.run import Plan
 
 __all__ = ["BatchOptions", "parse_levels", "run_batch_command"]
 
@@ -90,8 +91,14 @@ def default_parallel(level: EffortPreset, n_ctx: int) -> int:
     return max(1, min(PARALLEL_MOST, n_ctx // PARALLEL_ROOM))
 
 
-def make_solver(session: Session, settings: Settings, knobs: Knobs, parallel: int | None) -> Solver:
-    """Solve items as turns of ``session``: several single-path ones at once, the rest in turn."""
+def make_solver(
+    session: Session, settings: Settings, knobs: Knobs, parallel: int | None, plans: dict[int, Plan] | None = None
+) -> Solver:
+    """Solve items as turns of ``session``: several single-path ones at once, the rest in turn.
+
+    ``plans`` gets each problem's plan, by ``id(problem)``, as its turn starts (for the run log).
+    """
+    plans = {} if plans is None else plans
 
     def level_of(name: str) -> EffortPreset:
         return preset_for(replace(settings, effort=name), knobs)
@@ -100,7 +107,8 @@ def make_solver(session: Session, settings: Settings, knobs: Knobs, parallel: in
         for index, problem in group:
             messages = session.messages(problem.question, system=problem.system)
             try:
-                yield index, collect(session.turn(messages, session.plan(messages, level)))
+                plans[id(problem)] = plan = session.plan(messages, level)
+                yield index, collect(session.turn(messages, plan))
             except ThinkError as exc:
                 yield index, exc
 
@@ -111,7 +119,7 @@ def make_solver(session: Session, settings: Settings, knobs: Knobs, parallel: in
             for index, problem in group:
                 messages = session.messages(problem.question, system=problem.system)
                 try:
-                    plan = session.plan(messages, level, questions=k)
+                    plans[id(problem)] = plan = session.plan(messages, level, questions=k)
                 except ThinkError as exc:
                     failed.append((index, exc))
                     continue
@@ -161,15 +169,16 @@ def run_batch_command(
     most = max(paths_at_once(p.selection, p.samples) for p in (preset_for(replace(settings, effort=n), knobs) for n in levels))
     interrupted = False
     recorder = Recorder(env, enabled=settings.log)
+    plans: dict[int, Plan] = {}
 
     def keep(problem: Problem, result: Result) -> None:
         system = settings.system if problem.system is None else problem.system
         recorder.record(RunRecord("batch", problem.question, result, stamp(time.time() - result.stats.wall_s),
-                                  system=system))
+                                  system=system, plan=plan_dict(plans.get(id(problem)))))
 
     try:
         with Session.open(settings, knobs, opener, err, n_seq_max=max(most, opts.parallel or PARALLEL_MOST)) as session:
-            solver = make_solver(session, settings, knobs, opts.parallel)
+            solver = make_solver(session, settings, knobs, opts.parallel, plans)
             tally = run_batch(problems, levels, solver, writer, skip=skip, err=err, show_reasoning=opts.show_reasoning,
                               keep=keep)
     except KeyboardInterrupt:
