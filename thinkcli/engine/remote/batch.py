@@ -207,7 +207,6 @@ class RemoteBatch:
             put((seq, generation, "stop"))  # [DONE] without a finish reason
         except RemoteError as exc:
             put((seq, generation, exc))
-
         except Exception as exc:  # noqa: BLE001 - a thread must report, not die silently
             put((seq, generation, RemoteError(f"{self._engine.client.api}: {type(exc).__name__}: {exc}")))
 
