@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,12 @@ from rich.console import Console
 from thinkcli.models.store import ModelStore
 
 MODEL = "smollm2-135m"
+
+# A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored
+# in every program they start: the Ctrl-C tests' children would never see theirs.
+# Handled here, it is back to the default in each child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _cache_dir() -> Path:
