@@ -1,8 +1,8 @@
 """Prompt evaluation with llama.cpp's weight repacking on and off (``--no-repack``).
 
 Evaluates the same ~1,500-token prompt on a fresh context, alternating the two settings;
-prints medians of prompt tokens per second and their ratio. Run it only where repacking
-works (the crash that ``repack = "auto"`` guards against would end it).
+prints medians of prompt tokens per second and their ratio. Where repacking crashes this
+CPU (what ``repack = "auto"`` guards against), it says so and measures nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from _common import THREADS, model_path
 
 from thinkcli.engine import Sampling
-from thinkcli.engine.llama import LlamaEngine, system_info
+from thinkcli.engine.llama import LlamaEngine, choose_repack, system_info
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 PROMPT = " ".join(f"Line {i}: the quick brown fox jumps over the lazy dog." for i in range(120))
@@ -34,6 +34,10 @@ def prompt_speed(repack: bool) -> tuple[float, int]:
 
 
 def main() -> None:
+    safe = choose_repack(model_path())
+    if not safe.value:
+        print(f"repacking is off on this machine ({safe.why}): nothing to compare")
+        return
     prompt_speed(True)  # warm up
     on, off = [], []
     for _ in range(RUNS):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -91,10 +92,79 @@ def test_probe_keys_name_the_build_cpu_and_model(tmp_path):
     assert key != hardware.probe_key(PLAIN_BUILD, "0.3.36", model)
 
 
+def test_probe_results_are_kept_in_the_cache_directory(tmp_path):
+    # A fact about the machine, not about one user's data: THINKCLI_HOME does not move it.
+    assert hardware.memory_path({"THINKCLI_CACHE": str(tmp_path)}) == tmp_path / "hardware.json"
+    assert hardware.memory_path({"THINKCLI_HOME": str(tmp_path)}).parent != tmp_path
+
+
+# -- every way of making an engine gets the decision --------------------------------
+# The three kinds of machine: the build has no AMX kernels; it has them and they work;
+# it has them and they crash. Each is faked here, on any CPU, through what llama.cpp
+# reports and what the probe child returns; the real CPU's own case runs below.
+
+
 @pytest.mark.model
-def test_the_probe_passes_on_this_machine_with_the_real_model(model_path):
-    # Where repacking works (every machine without AMX), the child decodes and exits 0.
-    assert hardware.run_probe(model_path) == 0
+@pytest.mark.parametrize("build, status, repack", [
+    (PLAIN_BUILD, None, True),  # no AMX kernels: repack, no probe
+    (AMX_BUILD, 0, True),  # AMX kernels that work: the probe passes
+    (AMX_BUILD, -signal.SIGSEGV, False),  # AMX kernels that crash: the probe dies
+])
+def test_an_engine_made_directly_decides_as_the_cli_does(model_path, tmp_path, monkeypatch, build, status, repack):
+    from thinkcli.engine import llama
+
+    monkeypatch.setenv("THINKCLI_CACHE", str(tmp_path))
+    monkeypatch.setattr(llama, "system_info", lambda: build)
+    probed = []
+    monkeypatch.setattr(hardware, "run_probe", lambda path: probed.append(path) or status)
+    notes = []
+    # Loading is safe with repacking on: only a decode would crash, and none runs here.
+    engine = llama.LlamaEngine(model_path, name="m", ctx=256, threads=1, n_seq_max=1, note=notes.append)
+    engine.close()
+    assert engine.repack_choice.value is repack
+    assert probed == ([] if build == PLAIN_BUILD else [model_path])
+    assert notes == ([] if build == PLAIN_BUILD else [llama.PROBE_NOTE])
+    # A second engine remembers the answer instead of probing again.
+    llama.LlamaEngine(model_path, name="m", ctx=256, threads=1, n_seq_max=1, note=notes.append).close()
+    assert len(probed) == (0 if build == PLAIN_BUILD else 1)
+
+
+@pytest.mark.model
+def test_an_engine_made_with_defaults_decodes_on_this_machine(model_path, tmp_path):
+    # This CPU's own case, for real: in a child with an empty cache (so a probe runs where
+    # the build has AMX kernels), the default engine decodes. On a CPU whose AMX kernels
+    # crash, this is the test that would die by SIGSEGV if the decision were skipped.
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom thinkcli.engine import Sampling\n"
+        "from thinkcli.engine.llama import LlamaEngine\n"
+        "e = LlamaEngine(Path(sys.argv[1]), name='m', ctx=512, n_seq_max=2)\n"
+        "b = e.start('One, two, three,', n=2, sampling=Sampling(temperature=0.0), seeds=[0, 1])\n"
+        "print(sum(len(b.step()) for _ in range(4)), e.repack_choice.value)\n"
+    )
+    env = {**os.environ, "THINKCLI_CACHE": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code, str(model_path)], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=Path(crash.__file__).parents[1])
+    assert done.returncode == 0, done.stderr
+    tokens, repacked = done.stdout.split()
+    assert tokens == "8"
+    from thinkcli.engine import llama
+
+    remembered = json.loads((tmp_path / "hardware.json").read_text()) if (tmp_path / "hardware.json").exists() else {}
+    if hardware.has_amx(llama.system_info()):
+        assert [v["repack"] for v in remembered.values()] == [repacked == "True"]
+    else:
+        assert remembered == {} and repacked == "True"
+
+
+@pytest.mark.model
+def test_the_probe_passes_wherever_the_build_has_no_amx_kernels(model_path):
+    from thinkcli.engine import llama
+
+    status = hardware.run_probe(model_path)
+    if hardware.has_amx(llama.system_info()):
+        assert status == 0 or status < 0  # it finished: passed, or found the crash
+    else:
+        assert status == 0
 
 
 # -- threads ----------------------------------------------------------------------
@@ -225,14 +295,14 @@ def test_an_amx_build_whose_probe_crashes_loads_without_repacking(home_with_mode
     monkeypatch.setattr(llama, "system_info", lambda: AMX_BUILD)
     built = []
     real_engine = llama.LlamaEngine
-    monkeypatch.setattr(llama, "LlamaEngine", lambda *a, **k: built.append(k["repack"]) or real_engine(*a, **k))
-    env = {"THINKCLI_HOME": str(home_with_model)}
+    monkeypatch.setattr(llama, "LlamaEngine", lambda *a, **k: built.append(k["repack"].value) or real_engine(*a, **k))
+    env = {"THINKCLI_HOME": str(home_with_model), "THINKCLI_CACHE": str(tmp_path / "cache")}
     out = io.StringIO()
     engine = load.open_engine(load_settings(env=env), env, Console(file=out, width=300), n_seq_max=1, debug=True)
     engine.close()
     assert built == [False]
     assert "AMX kernels work" in out.getvalue() and "repacking off: a decode with AMX repacking died by signal 11" in out.getvalue()
-    memory = json.loads((home_with_model / "hardware.json").read_text())
+    memory = json.loads((tmp_path / "cache" / "hardware.json").read_text())
     assert [v["repack"] for v in memory.values()] == [False]
     # The next run remembers, without a probe.
     monkeypatch.setattr(hardware.subprocess, "run", lambda *a, **k: pytest.fail("probed twice"))

@@ -52,14 +52,8 @@ def open_engine(
     from thinkcli.engine import hardware, llama  # only now: --help never loads llama.cpp
 
     crash.install(debug=debug)
-    system = llama.system_info()
-    repack = hardware.choose_repack(
-        settings.repack,
-        system,
-        memory=data_dir(env) / "hardware.json",
-        key=hardware.probe_key(system, llama.build_version(), path),
-        probe=lambda: _probe(path, err),
-    )
+    repack = llama.choose_repack(path, settings.repack, memory=hardware.memory_path(env),
+                                 note=lambda text: err.print(f"[dim]{text}[/dim]"))
     engine = llama.LlamaEngine(
         path,
         name=settings.model if not settings.model.endswith(".gguf") else info.name,
@@ -68,7 +62,7 @@ def open_engine(
         want_ctx=want_ctx,
         threads=settings.threads,
         n_seq_max=max(1, n_seq_max),
-        repack=bool(repack.value),
+        repack=repack,
         debug=debug,
     )
     engine.info = with_template_file(engine.info, settings)
@@ -127,10 +121,3 @@ def _local_template(model: str, env: Mapping[str, str]) -> str | None:
         return read_gguf(path).chat_template
     except (NotPulled, ThinkError, OSError):
         return None
-
-
-def _probe(path: Path, err: Console) -> int | None:
-    from thinkcli.engine import hardware
-
-    err.print("[dim]Checking that llama.cpp's AMX kernels work on this CPU (once)…[/dim]")
-    return hardware.run_probe(path)

@@ -12,10 +12,13 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
+
+CACHE_ENV = "THINKCLI_CACHE"  # where machine facts such as probe results are kept
 PROBE_TIMEOUT_S = 300  # loading a large model from a cold disk is slow
 MIN_WINDOW_S = 0.15  # shortest window that tells a busy core from an idle one at 100 ticks/s
 RECHECK_S = 2.0  # how often a long decode looks at the load again
@@ -72,6 +75,14 @@ def choose_repack(
     why = "a decode with AMX repacking passed a probe"
     _remember(memory, key, True, why)
     return Choice(True, why)
+
+
+def memory_path(env: Mapping[str, str] = os.environ) -> Path:
+    """The file of remembered probe results: a fact about this machine, so it lives in the
+    user cache directory (``$THINKCLI_CACHE`` moves it), not with one user's data."""
+    named = env.get(CACHE_ENV)
+    base = Path(named).expanduser() if named else platformdirs.user_cache_path("thinkcli", appauthor=False)
+    return base / "hardware.json"
 
 
 def probe_key(system_info: str, build: str, model: Path) -> str:

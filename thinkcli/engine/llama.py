@@ -12,12 +12,12 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import llama_cpp as lc
 import numpy as np
 
-from thinkcli.engine import ModelInfo, Sampling
+from thinkcli.engine import ModelInfo, Sampling, hardware
 from thinkcli.engine.batch import LlamaBatch, common_prefix
 from thinkcli.engine.hardware import Choice, ThreadChooser
 from thinkcli.engine.stats import StepStats
@@ -31,6 +31,7 @@ _GGML_LOG_DEBUG = 1
 # prompt); larger chunks were not measurably faster with this model.
 PROMPT_CHUNK = 256
 _log_callback = None  # must outlive every llama.cpp call: a collected callback segfaults
+PROBE_NOTE = "Checking that llama.cpp's AMX kernels work on this CPU (once)…"
 
 
 def _silence_llama_logs(debug: bool) -> None:
@@ -54,6 +55,31 @@ def build_version() -> str:
     return getattr(lc, "__version__", "unknown")
 
 
+def choose_repack(
+    path: Path, setting: str = "auto", *, memory: Path | None = None, note: Callable[[str], None] | None = None
+) -> Choice:
+    """Whether llama.cpp may repack the weights of ``path`` on this machine.
+
+    Where this build has AMX kernels, ``auto`` asks a child process first (once per
+    build, CPU and model; see ``hardware.choose_repack``) and ``note`` is told while it runs.
+
+    Args:
+        path: the GGUF file.
+        setting: ``auto``, ``on`` or ``off``.
+        memory: the file of remembered probe results (default: ``hardware.memory_path()``).
+        note: told, in one line, when a probe runs (it takes a model load).
+    """
+    system = system_info()
+
+    def probe() -> int | None:
+        if note is not None:
+            note(PROBE_NOTE)
+        return hardware.run_probe(path)
+
+    return hardware.choose_repack(setting, system, memory=memory or hardware.memory_path(),
+                                  key=hardware.probe_key(system, build_version(), path), probe=probe)
+
+
 def gpu_offload_supported() -> bool:
     """Whether this llama.cpp build can put layers on a GPU."""
     return bool(lc.llama_supports_gpu_offload())
@@ -72,8 +98,10 @@ class LlamaEngine:
         threads: CPU threads; None = the physical cores other processes leave free,
             measured while the model loads and again as the load changes.
         n_seq_max: most sequences one batch may hold.
-        repack: let llama.cpp repack weights for its CPU kernels (``use_extra_bufts``;
-            AMX among them, which crashes on some CPUs: see ``hardware.choose_repack``).
+        repack: let llama.cpp repack weights for its CPU kernels (``use_extra_bufts``):
+            True or False, a decision ``choose_repack`` made, or a setting for it (``auto``:
+            on, except where this CPU's AMX kernels crash, which a child process finds out once).
+        note: told when the repack decision needs a probe.
         debug: let llama.cpp's own log through to stderr.
     """
 
@@ -87,10 +115,17 @@ class LlamaEngine:
         want_ctx: int = 8192,
         threads: int | None = None,
         n_seq_max: int = 8,
-        repack: bool = True,
+        repack: bool | str | Choice = "auto",
+        note: Callable[[str], None] | None = None,
         debug: bool = False,
     ) -> None:
         _silence_llama_logs(debug)
+        if isinstance(repack, Choice):
+            self.repack_choice = repack
+        elif isinstance(repack, bool):
+            self.repack_choice = Choice(repack, f"repack={repack} was asked for")
+        else:
+            self.repack_choice = choose_repack(path, repack, note=note)
         self._batch = None  # one llama_batch, grown on demand and reused for every decode
         self._batch_size = 0
         lc.llama_backend_init()
@@ -99,7 +134,7 @@ class LlamaEngine:
             gpu_layers = -1 if gpu_offload_supported() else 0
         mparams = lc.llama_model_default_params()
         mparams.n_gpu_layers = 999 if gpu_layers < 0 else gpu_layers
-        mparams.use_extra_bufts = repack
+        mparams.use_extra_bufts = bool(self.repack_choice.value)
         self._chooser = ThreadChooser() if threads is None else None  # measures over the load
         self._model = lc.llama_model_load_from_file(str(path).encode(), mparams)
         if not self._model:
