@@ -281,7 +281,7 @@ class Handler(BaseHTTPRequestHandler):
         want = want if stub.logprobs else 0
         pieces = stub.pieces_for(body)
         limit = int(body.get("max_tokens") or len(pieces))
-        finish = "length" if limit < len(pieces) else "stop"
+        finish = "length" if pieces and limit <= len(pieces) else "stop"  # the end would have been one more token
         pieces = pieces[:limit]
         event = chat_event if path.endswith("/chat/completions") else completion_event
         if not body.get("stream"):

@@ -18,7 +18,7 @@ from stub_server import HANG_UP, Fault, Stub, StubServer, reasoning
 
 from thinkcli.engine import Sampling
 from thinkcli.engine.remote import client as client_module
-from thinkcli.engine.remote.batch import CONSTANT_CONFIDENCE, NO_MASS
+from thinkcli.engine.remote.batch import CONSTANT_CONFIDENCE, FORCED_TRIES, NO_MASS
 from thinkcli.engine.remote.client import ATTEMPTS, Client, split_base_url
 from thinkcli.engine.template import CHATML
 from thinkcli.errors import RemoteError, UsageError
@@ -272,7 +272,7 @@ def test_tokens_arrive_in_order_with_logprobs_and_confidence(serve):
 
 
 def test_inject_restarts_the_path_from_prompt_plus_generated_plus_injected(serve):
-    stub, url = serve(chat_template=CHATML, script=[["A", "B", "C", "D", "E"], ["F", "G"]], delay=0.01)
+    stub, url = serve(chat_template=CHATML, script=[["A", "B", "C", "D", "E"], ["F"], ["G"]], delay=0.01)
     engine = engine_on(url)
     prompt = engine.render(MESSAGES)
     batch = engine.start(prompt, n=1, sampling=Sampling(), seeds=[1])
@@ -281,22 +281,26 @@ def test_inject_restarts_the_path_from_prompt_plus_generated_plus_injected(serve
     batch.forbid_end(0)
     rest = run_out(batch)[0]
     assert "".join(t.text for t in rest) == "FG"
-    first, second = stub.bodies("/v1/completions")
-    assert second["prompt"] == prompt + "AB\nWrap up."
-    assert second["min_tokens"] == 1 and "min_tokens" not in first
-    assert second["max_tokens"] == 4096 - engine.count_tokens(prompt) - 2 - engine.count_tokens("\nWrap up.")
+    first, second, third = stub.bodies("/v1/completions")
+    # The token that may not end the path comes alone, with every end banned; then the path goes on.
+    assert second["prompt"] == prompt + "AB\nWrap up." and second["max_tokens"] == 1
+    assert second["min_tokens"] == 1 and second["ignore_eos"] is True
+    assert not {"min_tokens", "ignore_eos"} & (set(first) | set(third))
+    assert third["prompt"] == prompt + "AB\nWrap up.F"
+    assert third["max_tokens"] == 4096 - engine.count_tokens(prompt) - 3 - engine.count_tokens("\nWrap up.")
 
 
-def test_a_forbidden_end_is_refused_and_the_path_goes_on_with_min_tokens(serve):
-    stub, url = serve(chat_template=CHATML, script=[["Thought.", "</think>"], ["The answer."], ["Never asked."]])
+def test_a_forbidden_end_is_refused_and_the_path_goes_on_with_the_end_banned(serve):
+    stub, url = serve(chat_template=CHATML, script=[["Thought.", "</think>"], ["The"], [" answer."], ["Never asked."]])
     engine = engine_on(url)
     prompt = engine.render(MESSAGES)
     batch = engine.start(prompt, n=1, sampling=Sampling(), seeds=[1])
     assert step_text(batch, 2) == "Thought.</think>"
     batch.forbid_end(0)  # the answer has not started: the request's end must not count
-    assert [(t.text, t.eog) for t in run_out(batch)[0]] == [("The answer.", False), ("", True)]
-    first, second = stub.bodies("/v1/completions")
-    assert second["prompt"] == prompt + "Thought.</think>" and second["min_tokens"] == 1
+    assert [(t.text, t.eog) for t in run_out(batch)[0]] == [("The", False), (" answer.", False), ("", True)]
+    first, second, third = stub.bodies("/v1/completions")
+    assert second["prompt"] == prompt + "Thought.</think>" and second["ignore_eos"] is True
+    assert third["prompt"] == prompt + "Thought.</think>The" and "ignore_eos" not in third
 
 
 def test_a_forbidden_end_is_only_the_next_tokens(serve):
@@ -309,14 +313,19 @@ def test_a_forbidden_end_is_only_the_next_tokens(serve):
     assert len(stub.bodies("/v1/completions")) == 1
 
 
-def test_a_server_that_ignores_min_tokens_ends_the_path_after_one_more_request(serve):
+def test_a_server_that_bans_no_end_ends_the_path_after_a_few_one_token_tries(serve):
+    # A server that honours neither min_tokens nor ignore_eos ends every request at once:
+    # the end is taken after FORCED_TRIES one-token requests, each with a new seed.
     stub, url = serve(chat_template=CHATML, script=[["Thought.", "</think>"], []])
     engine = engine_on(url)
     batch = engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1])
     assert step_text(batch, 2) == "Thought.</think>"
     batch.forbid_end(0)
     assert [t.eog for t in run_out(batch)[0]] == [True]
-    assert len(stub.bodies("/v1/completions")) == 2
+    bodies = stub.bodies("/v1/completions")
+    assert len(bodies) == 1 + FORCED_TRIES
+    assert [b["max_tokens"] for b in bodies[1:]] == [1] * FORCED_TRIES
+    assert len({b["seed"] for b in bodies}) == len(bodies)
 
 
 def test_rewind_drops_the_last_tokens_before_the_next_request(serve):

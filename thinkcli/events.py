@@ -82,6 +82,7 @@ class Stats:
 
     prompt_tokens: int = 0
     prompt_eval_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens a cache held, so they were not evaluated
     answer_tokens: int = 0
     thinking_tokens: int = 0
     generated_tokens: int = 0

@@ -64,7 +64,8 @@ class Batch(Protocol):
     """Several sequences that share one evaluated prompt and decode together."""
 
     prompt_tokens: int
-    prompt_eval_tokens: int
+    prompt_eval_tokens: int  # evaluated, not taken from a cache (a server's count arrives as requests end)
+    cached_tokens: int  # taken from a cache instead
 
     @property
     def live(self) -> Sequence[int]:

@@ -51,6 +51,7 @@ class LlamaBatch:
         self._engine = engine
         self.prompt_tokens = prompt_tokens
         self.prompt_eval_tokens = prompt_eval_tokens
+        self.cached_tokens = prompt_tokens - prompt_eval_tokens
         self._n_ctx = engine.info.n_ctx
         self._seqs = {
             s: _Seq(s, history=list(prompt), sampler=samplers[s], logits_index=logits_index,

@@ -37,6 +37,7 @@ class FakeBatch:
     n_ctx: int
     prompt_tokens: int
     prompt_eval_tokens: int
+    cached_tokens: int = 0
     injected: list[tuple[int, str]] = field(default_factory=list)
     rewound: list[tuple[int, int]] = field(default_factory=list)
     stopped: list[int] = field(default_factory=list)

@@ -76,6 +76,7 @@ def _fill(engine: Engine, batch: Batch | None, seq: int, queue: Iterator[Job], a
             failed.append((job.key, exc))
             continue
         run.stats.prompt_tokens, run.stats.prompt_eval_tokens = total, evaluated
+        run.stats.cached_tokens = total - evaluated
         sample = run.new_sample(seq, starts)
         run.samples.append(sample)
         active[seq] = (job, sample)

@@ -107,7 +107,6 @@ class Run:
         seeds = [self.plan.seed + first + i for i in range(n)]
         batch = self.engine.start(prompt, n=n, sampling=self.plan.sampling, seeds=seeds)
         self.stats.prompt_tokens = batch.prompt_tokens
-        self.stats.prompt_eval_tokens += batch.prompt_eval_tokens
         group = [self.new_sample(i, starts, budget) for i in range(n)]
         self.samples += group
         try:
@@ -134,6 +133,13 @@ class Run:
             for sample in group:
                 sample.interrupt()
             batch.close()
+            self.spent(batch)
+
+    def spent(self, batch: Batch) -> None:
+        """Add what ``batch`` evaluated of its prompts, and took from a cache, to the stats
+        (a server says so only as its requests end)."""
+        self.stats.prompt_eval_tokens += batch.prompt_eval_tokens
+        self.stats.cached_tokens += batch.cached_tokens
 
     def new_sample(self, index: int, starts_in_thinking: bool, budget: Budget | None = None) -> Sample:
         """One more path of this run, on sequence ``index`` of its batch."""
@@ -203,11 +209,11 @@ class Run:
         messages = [*self.messages, {"role": "assistant", "content": answer}, {"role": "user", "content": VERIFY_PROMPT}]
         prompt, _ = self.prompt(messages, thinking=False)
         batch = self.engine.start(prompt, n=1, sampling=Sampling(temperature=0.0), seeds=[self.plan.seed])
-        self.stats.prompt_eval_tokens += batch.prompt_eval_tokens
         try:
             yes, no = batch.choice_logprobs(0, [VERIFY_YES, VERIFY_NO])
         finally:
             batch.close()
+            self.spent(batch)
         if max(yes, no) < VERIFY_FLOOR:
             return None
         return round(1.0 / (1.0 + math.exp(no - yes)), 4)

@@ -15,6 +15,8 @@ What maps natively is found out, said once, and reported in ``capabilities``.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import replace
 from typing import Callable, Iterator, Sequence
 
@@ -28,6 +30,7 @@ TOP_LOGPROBS = 20  # DeepConf's k; servers that allow fewer are asked again with
 FALLBACK_LOGPROBS = 5  # OpenAI's own limit on the completions endpoint
 DEFAULT_CTX = 8192
 CHARS_PER_TOKEN = 3.5  # the estimate used when the server will not tokenize
+RENDERS_KEPT = 16  # chat mode: the latest renders whose paths may still be continued
 
 
 def list_models(client: Client) -> list[dict]:
@@ -71,7 +74,10 @@ class RemoteEngine:
         served = props.get("chat_template") or None
         template = chat_template or served or local_template()
         self.chat_mode = template is None
-        self._rendered: dict[str, list[dict]] = {}  # chat mode: rendered text -> its messages
+        # chat mode: rendered text -> its messages, for the latest renders only (a chat
+        # renders its whole conversation every turn); worker threads read it
+        self._rendered: OrderedDict[str, list[dict]] = OrderedDict()
+        self._rendered_lock = threading.Lock()
         settings = props.get("default_generation_settings") or {}
         n_ctx = ctx or settings.get("n_ctx") or props.get("n_ctx") or DEFAULT_CTX
         # chat mode renders with ChatML only to tell the messages from the prefill; the
@@ -97,7 +103,11 @@ class RemoteEngine:
     def render(self, messages: list[dict], **template_kwargs: object) -> str:
         text = render_for(self.info, messages, **template_kwargs)
         if self.chat_mode:
-            self._rendered[text] = [dict(m) for m in messages]
+            with self._rendered_lock:
+                self._rendered[text] = [dict(m) for m in messages]
+                self._rendered.move_to_end(text)
+                while len(self._rendered) > RENDERS_KEPT:
+                    self._rendered.popitem(last=False)
         return text
 
     def count_tokens(self, text: str) -> int:
@@ -135,7 +145,10 @@ class RemoteEngine:
         if sampling.top_k > 0:
             body["top_k"] = sampling.top_k
         if no_end:
-            body["min_tokens"] = 1  # vLLM and SGLang honour it; others ignore it
+            # One token that may not end the turn, then the path goes on in a normal request:
+            # min_tokens for vLLM, SGLang and llama-cpp-python, ignore_eos (every end-of-
+            # generation token banned) for llama-server; servers ignore what they lack.
+            body.update(max_tokens=1, min_tokens=1, ignore_eos=True)
         want = logprobs and self._logprobs
         if want:
             body["logprobs"] = self._logprobs
@@ -171,10 +184,12 @@ class RemoteEngine:
             return self._delta_tokens(seq, choice, state)
         text = choice.get("text") or ""
         logprobs = choice.get("logprobs")
+        if isinstance(logprobs, dict) and logprobs.get("content"):  # llama-server: the chat shape
+            return self._spoken(seq, text, choice, state)
         if isinstance(logprobs, dict) and logprobs.get("tokens") and "".join(logprobs["tokens"]) == text:
             tops = logprobs.get("top_logprobs") or [None] * len(logprobs["tokens"])
             return [
-                self._token(seq, t, lp, top, state)
+                self._token(seq, t, lp, list(top.values()) if isinstance(top, dict) else None, state)
                 for t, lp, top in zip(logprobs["tokens"], logprobs["token_logprobs"], tops)
             ]
         if not text:
@@ -242,11 +257,13 @@ class RemoteEngine:
         if state.get("asked", True):
             self._no_logprobs()
 
-    def _token(self, seq: int, text: str, logprob: float | None, top: dict | None, state: dict) -> Token:
+    def _token(self, seq: int, text: str, logprob: float | None, top: list[float] | None, state: dict) -> Token:
+        """One token; its confidence is minus the mean of its top log-probabilities (each
+        listed token counts, also two that spell the same text)."""
         if logprob is None:
             self._missing(state)
             return Token(seq, text, 0.0, confidence=CONSTANT_CONFIDENCE)
-        confidence = -sum(top.values()) / len(top) if top else -logprob
+        confidence = -sum(top) / len(top) if top else -logprob
         return Token(seq, text, float(logprob), confidence=float(confidence))
 
     def _delta_tokens(self, seq: int, choice: dict, state: dict) -> list[Token]:
@@ -281,8 +298,7 @@ class RemoteEngine:
         items = (choice.get("logprobs") or {}).get("content") or []
         if "".join(str(i.get("token", "")) for i in items) == text and all(i.get("logprob") is not None for i in items):
             return [
-                self._token(seq, i["token"], i["logprob"], {t["token"]: t["logprob"] for t in i.get("top_logprobs", [])},
-                            state)
+                self._token(seq, i["token"], i["logprob"], [t["logprob"] for t in i.get("top_logprobs", [])], state)
                 for i in items
             ]
         if not items:
@@ -291,10 +307,12 @@ class RemoteEngine:
 
     def _split(self, text: str) -> tuple[list[dict], str]:
         """Chat mode: the messages a text was rendered from, and what follows them."""
-        best = max((r for r in self._rendered if text.startswith(r)), key=len, default=None)
-        if best is None:
+        with self._rendered_lock:
+            best = max((r for r in self._rendered if text.startswith(r)), key=len, default=None)
+            messages = self._rendered.get(best) if best is not None else None
+        if best is None or messages is None:
             raise RemoteError("chat endpoint: a prompt thinkcli did not render (pass --chat-template-file)")
-        return self._rendered[best], text[len(best):]
+        return messages, text[len(best):]
 
     def _say(self, key: str, message: str) -> None:
         if key not in self._said:
@@ -302,14 +320,15 @@ class RemoteEngine:
             self._note(message)
 
 
-def _first_top(choice: dict) -> dict | None:
+def _first_top(choice: dict) -> list[tuple[str, float]] | None:
+    """The first position's top tokens as (text, log-probability) pairs, duplicate spellings kept."""
     logprobs = choice.get("logprobs")
     if not isinstance(logprobs, dict):
         return None
     tops = logprobs.get("top_logprobs")
     if isinstance(tops, list) and tops and isinstance(tops[0], dict):
-        return tops[0]
+        return list(tops[0].items())
     content = logprobs.get("content")
     if isinstance(content, list) and content:
-        return {t["token"]: t["logprob"] for t in content[0].get("top_logprobs", [])}
+        return [(t["token"], t["logprob"]) for t in content[0].get("top_logprobs", [])]
     return None

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 POLL_S = 0.1  # how often a waiting step looks up (Ctrl-C is seen between two waits)
 NO_MASS = -30.0  # log-probability of a choice none of whose first tokens was in the top list
 CONSTANT_CONFIDENCE = 1.0  # every token's confidence when the server gives no log-probabilities
+FORCED_TRIES = 3  # one-token requests that may not end, before an end the server insists on is taken
 
 
 @dataclass
@@ -41,7 +42,8 @@ class _Path:
     generation: int = 0  # bumped whenever the text changes under a running request
     running: Cancel | None = None  # the path's request in flight, and its off switch
     pending: deque = field(default_factory=deque)
-    no_end: bool = False
+    no_end: bool = False  # the next token may not end the path (until a token arrives)
+    forced: int = 0  # one-token requests with the end banned since the last token
     full: bool = False  # the server stopped it for length: no room left
     restarts: int = 0
     failed: Exception | None = None  # raised once the tokens that came before it are handed out
@@ -76,7 +78,9 @@ class RemoteBatch:
         self._logprobs = n > 1
         tokens = engine.count_tokens(prompt)
         self.prompt_tokens = tokens
-        self.prompt_eval_tokens = tokens
+        self._counted = tokens  # until the server reports what it evaluated
+        self._reported: list[int] | None = None  # [evaluated, cached] over every request, from its timings
+        self._lock = threading.Lock()
         for seq in range(n):
             self._paths[seq] = _Path(prompt, seeds[seq % len(seeds)], sampling, prompt_tokens=tokens)
             self._live.append(seq)
@@ -84,6 +88,19 @@ class RemoteBatch:
     @property
     def live(self) -> list[int]:
         return list(self._live)
+
+    @property
+    def prompt_eval_tokens(self) -> int:
+        """Prompt tokens the server evaluated over every request, continuations included,
+        where it says (llama-server's ``timings``, ``usage``); else the prompt's count."""
+        with self._lock:
+            return self._reported[0] if self._reported else self._counted
+
+    @property
+    def cached_tokens(self) -> int:
+        """Prompt tokens the server took from its cache instead of evaluating them."""
+        with self._lock:
+            return self._reported[1] if self._reported else 0
 
     def step(self) -> list[Token]:
         for seq in [s for s in self._live if self._paths[s].held]:
@@ -181,10 +198,12 @@ class RemoteBatch:
             path.full = True
             self._queue.put((seq, path.generation, "length"))
             return
+        # A path whose next token may not end it asks for that one token alone, with every
+        # end banned (see RemoteEngine.request); then it goes on in a normal request.
         ask = dict(sampling=path.sampling, seed=path.seed + path.restarts, max_tokens=room, no_end=path.no_end,
                    logprobs=self._logprobs)
         path.restarts += 1
-        path.no_end = False
+        path.forced += path.no_end
         worker = threading.Thread(
             target=self._run, args=(seq, path.generation, path.text(), ask, cancelled), daemon=True,
             name=f"thinkcli-path-{seq}",
@@ -195,20 +214,44 @@ class RemoteBatch:
         """One request's stream, fed into the shared queue (runs in its own thread)."""
         put = self._queue.put
         state = self._engine.delta_state(text, logprobs=ask["logprobs"])
+        end = None
         try:
             for event in self._engine.stream(text, cancelled, **ask):
-                for choice in event.get("choices", ()):
+                self._count(event)  # a usage chunk may follow the end (vLLM, SGLang): read on to [DONE]
+                for choice in event.get("choices", ()) if end is None else ():
                     tokens = self._engine.tokens_of(seq, choice, state)
                     if tokens:
                         put((seq, generation, tokens))
-                    if choice.get("finish_reason"):
-                        put((seq, generation, "length" if choice["finish_reason"] == "length" else "stop"))
-                        return
-            put((seq, generation, "stop"))  # [DONE] without a finish reason
+                    reason = choice.get("finish_reason")
+                    if reason:
+                        # a one-token request that reached its length has its token: go on
+                        end = ("more" if ask["no_end"] else "length") if reason == "length" else "stop"
+                        put((seq, generation, end))
+                        break
+            if end is None:
+                put((seq, generation, "stop"))  # [DONE] without a finish reason
         except RemoteError as exc:
-            put((seq, generation, exc))
+            if end is None:  # after the end, a broken trailer costs nothing
+                put((seq, generation, exc))
         except Exception as exc:  # noqa: BLE001 - a thread must report, not die silently
-            put((seq, generation, RemoteError(f"{self._engine.client.api}: {type(exc).__name__}: {exc}")))
+            if end is None:
+                put((seq, generation, RemoteError(f"{self._engine.client.api}: {type(exc).__name__}: {exc}")))
+
+    def _count(self, event: dict) -> None:
+        """Add what the server says a request evaluated and took from its cache (llama-server's
+        ``timings``; an OpenAI-style ``usage`` with ``prompt_tokens_details.cached_tokens``)."""
+        timings = event.get("timings")
+        usage = event.get("usage")
+        if isinstance(timings, dict) and isinstance(timings.get("prompt_n"), int):
+            evaluated, cached = timings["prompt_n"], timings.get("cache_n") or 0
+        elif isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
+            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+            evaluated = usage["prompt_tokens"] - cached
+        else:
+            return
+        with self._lock:
+            done = self._reported or [0, 0]
+            self._reported = [done[0] + evaluated, done[1] + cached]
 
     def _take(self, item: tuple) -> None:
         seq, generation, what = item
@@ -218,6 +261,9 @@ class RemoteBatch:
         if isinstance(what, Exception):
             path.running = None
             path.failed = what
+            return
+        if what == "more":
+            path.running = None
             return
         if isinstance(what, str):
             path.running = None
@@ -232,20 +278,21 @@ class RemoteBatch:
             path = self._paths[seq]
             if path.pending:
                 token = path.pending.popleft()
-                if token.eog and path.no_end and not path.full:
-                    continue  # the end is forbidden: the path goes on (min_tokens) in a new request
+                if token.eog and path.no_end and not path.full and path.forced < FORCED_TRIES:
+                    continue  # the end is forbidden: the path goes on in a one-token request
                 if token.eog:
                     path.held = True
                 else:
                     path.pieces.append((token.text, 1))
                     path.no_end = False  # the forbidden end was the next token's; this is it
+                    path.forced = 0
                 out.append(token)
             elif path.failed is not None:
                 raise path.failed
         return out
 
 
-def mass(top: dict[str, float], spellings: Sequence[str]) -> float:
+def mass(top: list[tuple[str, float]], spellings: Sequence[str]) -> float:
     """Log of the probability of the top tokens that begin any of ``spellings``."""
-    total = sum(math.exp(lp) for tok, lp in top.items() if tok.strip() and any(s.startswith(tok) for s in spellings))
+    total = sum(math.exp(lp) for tok, lp in top if tok.strip() and any(s.startswith(tok) for s in spellings))
     return math.log(total) if total > 0 else NO_MASS

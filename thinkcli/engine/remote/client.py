@@ -105,6 +105,12 @@ class Cancel:
         self._event.set()
         self._shutdown()
 
+    def detach(self) -> None:
+        """The stream is over: its connection may go back to the pool and serve another
+        request, so a later ``set`` must not shut it down."""
+        with self._lock:
+            self._socket = None
+
     def _shutdown(self) -> None:
         with self._lock:
             sock, self._socket = self._socket, None
@@ -178,7 +184,8 @@ class Client:
             RemoteError: the stream broke off before ``[DONE]`` (what was yielded stands).
         """
         url = self._url(path, False)
-        response = self._send("POST", path, {**body, "stream": True})
+        # usage (with cached tokens, where a server reports them) in a last chunk
+        response = self._send("POST", path, {**body, "stream": True, "stream_options": {"include_usage": True}})
         if cancelled is not None:
             cancelled.attach(response)
         with contextlib.closing(response):
@@ -202,6 +209,9 @@ class Client:
                 if cancelled is not None and cancelled.is_set():
                     return
                 raise RemoteError(f"{url}: the stream was cut mid-way ({type(exc).__name__})") from None
+            finally:
+                if cancelled is not None:
+                    cancelled.detach()
             if not finished and not (cancelled is not None and cancelled.is_set()):
                 raise RemoteError(f"{url}: the stream was cut mid-way (it ended without a finish)")
 
