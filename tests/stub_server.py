@@ -8,6 +8,11 @@ for a wrong key, 400 for too many log-probabilities) and records every request.
 
 As a program (``python tests/stub_server.py '{"script": ["Hi", "!"]}'``) it
 prints its base URL on the first line of stdout and serves until killed.
+
+``flavor`` plays a particular server, as its code and documentation describe it
+(``PROFILES``): where its log-probabilities go and in which shape, which steering
+it honours (``min_tokens``, ``ignore_eos``), how it reports usage and cached
+tokens, how many top log-probabilities it allows and how it says no.
 """
 
 from __future__ import annotations
@@ -28,6 +33,68 @@ HANG_UP = 0  # a Fault status: close the connection without answering
 # dict {"tokens": [(text, logprob), ...]} sends several tokens in one event.
 Piece = Union[str, tuple, dict]
 Script = Union[list, Callable[[dict], list]]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one server does with the same request.
+
+    Args:
+        shape: log-probabilities on /v1/completions: ``legacy`` (tokens, token_logprobs,
+            top_logprobs dicts keyed by text), ``content`` (the chat shape, with ids), or
+            ``none`` (the endpoint sends none).
+        honours: the steering fields it applies (the rest it ignores).
+        usage: ``final`` (usage and timings on the last chunk, always), ``trailer`` (a
+            ``choices: []`` chunk after the end when ``stream_options.include_usage``),
+            ``every`` (zeros on every chunk, then a trailer), or ``none``.
+        cached: prompt tokens it reports as served from its cache on each request.
+        max_logprobs: the most top log-probabilities it allows, and its refusal.
+        refusal: the message of that refusal.
+        flat_errors: error bodies are ``{"object": "error", "message": ...}`` (SGLang).
+        raw_completions: /v1/completions decodes the prompt as given (Ollama wraps it in
+            the model's chat template, as a user turn).
+        reasoning_field: the chat delta field reasoning arrives in.
+        tokens_per_chunk: how many tokens one streamed chunk may carry.
+        paths: extra endpoints it answers (``/api/version``).
+    """
+
+    shape: str = "legacy"
+    honours: frozenset = frozenset({"min_tokens"})
+    usage: str = "none"
+    cached: int = 0
+    max_logprobs: int | None = None
+    refusal: str = "logprobs must be at most {max}"
+    flat_errors: bool = False
+    raw_completions: bool = True
+    reasoning_field: str = "reasoning_content"
+    tokens_per_chunk: int = 1
+    paths: tuple = ()
+
+
+PROFILES = {
+    # llama-cpp-python's server: the legacy shape; the stub's default
+    "llama-cpp-python": Profile(),
+    # a server that honours no steering beyond the OpenAI fields
+    "bare": Profile(honours=frozenset()),
+    # llama.cpp's llama-server: the chat shape on completions, no min_tokens but ignore_eos,
+    # usage and timings (cache_n) on the last chunk whatever was asked
+    "llama-server": Profile(shape="content", honours=frozenset({"ignore_eos", "logit_bias"}), usage="final",
+                            cached=8),
+    # vLLM: the legacy shape keyed by text, min_tokens and ignore_eos, at most 20 top
+    # log-probabilities, usage in a trailing chunk, several tokens in a chunk when it runs ahead
+    "vllm": Profile(honours=frozenset({"min_tokens", "ignore_eos", "logit_bias"}), usage="trailer", cached=8,
+                    max_logprobs=20, refusal="Requested sample logprobs of {want}, which is greater than max allowed: {max}",
+                    reasoning_field="reasoning", tokens_per_chunk=2),
+    # SGLang: the legacy shape (text_offset -1), flat error bodies, several tokens per chunk
+    "sglang": Profile(honours=frozenset({"min_tokens", "ignore_eos", "logit_bias"}), usage="trailer",
+                      flat_errors=True, tokens_per_chunk=3),
+    # Ollama's OpenAI layer: completions wrap the prompt in the model's template and carry no
+    # log-probabilities; chat carries them (at most 20); no min_tokens, ignore_eos or logit_bias
+    "ollama": Profile(shape="none", honours=frozenset(), usage="every", max_logprobs=20,
+                      refusal="top_logprobs must be between 0 and {max}", raw_completions=False,
+                      reasoning_field="reasoning", paths=("/api/version",)),
+}
+BANNED_END_FILLER = " So"  # what a server that honours a banned end decodes where the script ends
 
 
 def reasoning(text: str, field: str = "reasoning_content") -> dict:
@@ -80,6 +147,7 @@ class Stub:
         max_logprobs: a 400 for requests that ask for more top log-probabilities.
         delay: seconds between two chunks (so overlapping requests would overlap).
         models: the ids ``/v1/models`` lists.
+        flavor: the server played (a key of ``PROFILES``).
     """
 
     def __init__(
@@ -96,7 +164,9 @@ class Stub:
         max_logprobs: int | None = None,
         delay: float = 0.0,
         models: tuple[str, ...] = (MODEL,),
+        flavor: str = "llama-cpp-python",
     ) -> None:
+        self.profile = PROFILES[flavor]
         self.script = script
         self.logprobs = logprobs
         self.chat_template = chat_template
@@ -105,7 +175,7 @@ class Stub:
         self.key = key
         self.faults = [Fault(**f) if isinstance(f, dict) else f for f in faults]
         self.cut_after = cut_after
-        self.max_logprobs = max_logprobs
+        self.max_logprobs = max_logprobs if max_logprobs is not None else self.profile.max_logprobs
         self.delay = delay
         self.models = list(models)
         self.requests: list[Request] = []
@@ -189,24 +259,37 @@ def tokens_of(piece: dict) -> list[dict]:
     return [{"text": t, "logprob": lp} for t, lp in piece.get("tokens", [(piece["text"], piece["logprob"])])]
 
 
-def completion_event(piece: dict, want: int) -> dict:
+def completion_event(piece: dict, want: int, profile: Profile = PROFILES["llama-cpp-python"]) -> dict:
     choice: dict = {"index": 0, "text": piece["text"], "finish_reason": None}
-    if want:
-        tokens = tokens_of(piece)
+    tokens = tokens_of(piece)
+    if want and profile.shape == "legacy":
         choice["logprobs"] = {"tokens": [t["text"] for t in tokens], "token_logprobs": [t["logprob"] for t in tokens],
-                              "top_logprobs": [top_of(t, want) for t in tokens], "text_offset": [0] * len(tokens)}
+                              "top_logprobs": [top_of(t, want) for t in tokens], "text_offset": [-1] * len(tokens)}
+    elif want and profile.shape == "content":
+        choice["logprobs"] = {"content": _content(tokens, want, ids=True)}
     return {"object": "text_completion", "model": MODEL, "choices": [choice]}
 
 
-def chat_event(piece: dict, want: int) -> dict:
-    choice: dict = {"index": 0, "delta": {piece["field"]: piece["text"]}, "finish_reason": None}
+def chat_event(piece: dict, want: int, profile: Profile = PROFILES["llama-cpp-python"]) -> dict:
+    field_name = piece["field"] if piece["field"] == "content" else profile.reasoning_field
+    if piece["field"] not in ("content", "reasoning_content"):
+        field_name = piece["field"]  # a test that names the field
+    choice: dict = {"index": 0, "delta": {field_name: piece["text"]}, "finish_reason": None}
     if want:
-        choice["logprobs"] = {"content": [
-            {"token": t["text"], "logprob": t["logprob"],
-             "top_logprobs": [{"token": k, "logprob": lp} for k, lp in top_of(t, want).items()]}
-            for t in tokens_of(piece)
-        ]}
+        choice["logprobs"] = {"content": _content(tokens_of(piece), want, ids=False)}
     return {"object": "chat.completion.chunk", "model": MODEL, "choices": [choice]}
+
+
+def _content(tokens: list[dict], want: int, *, ids: bool) -> list[dict]:
+    """Log-probabilities in the chat shape: a list per token, its top list a list too."""
+    out = []
+    for t in tokens:
+        item = {"token": t["text"], "logprob": t["logprob"], "bytes": list(t["text"].encode()),
+                "top_logprobs": [{"token": k, "logprob": lp} for k, lp in top_of(t, want).items()]}
+        if ids:
+            item["id"] = abs(hash(t["text"])) % 49152
+        out.append(item)
+    return out
 
 
 def wanted_logprobs(path: str, body: dict) -> int:
@@ -250,6 +333,8 @@ class Handler(BaseHTTPRequestHandler):
             return  # not a byte: a proxy or a restarting server dropped the request
         if fault is not None:
             return self._json(fault.status, {"error": {"message": fault.message}}, fault.headers)
+        if path in stub.profile.paths:
+            return self._json(200, {"version": "0.12.11"})
         if path == "/v1/models":
             return self._json(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in stub.models]})
         if path == "/props" and stub.chat_template is not None:
@@ -275,15 +360,26 @@ class Handler(BaseHTTPRequestHandler):
         stub = self.stub
         if body.get("model") not in stub.models:
             return self._json(404, {"error": {"message": f"The model `{body.get('model')}` does not exist"}})
+        profile = stub.profile
         want = wanted_logprobs(path, body)
         if stub.max_logprobs is not None and want > stub.max_logprobs:
-            return self._json(400, {"error": {"message": f"logprobs must be at most {stub.max_logprobs}"}})
-        want = want if stub.logprobs else 0
+            message = profile.refusal.format(want=want, max=stub.max_logprobs)
+            return self._json(400, {"object": "error", "message": message} if profile.flat_errors
+                              else {"error": {"message": message}})
+        chat = path.endswith("/chat/completions")
+        want = want if stub.logprobs and (chat or profile.shape != "none") else 0
         pieces = stub.pieces_for(body)
+        if not pieces and _end_banned(body, profile):
+            pieces = [_piece(BANNED_END_FILLER)]
         limit = int(body.get("max_tokens") or len(pieces))
         finish = "length" if pieces and limit <= len(pieces) else "stop"  # the end would have been one more token
-        pieces = pieces[:limit]
-        event = chat_event if path.endswith("/chat/completions") else completion_event
+        pieces = _grouped(pieces[:limit], profile.tokens_per_chunk)
+
+        def event(piece: dict, want: int) -> dict:
+            made = (chat_event if chat else completion_event)(piece, want, profile)
+            if profile.usage == "every" and body.get("stream_options", {}).get("include_usage"):
+                made["usage"] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+            return made
         if not body.get("stream"):
             return self._json(200, _whole(pieces, want, event, finish))
         self.send_response(200)
@@ -301,7 +397,16 @@ class Handler(BaseHTTPRequestHandler):
         last = event({"text": "", "logprob": 0.0, "field": "content"}, 0)
         last["choices"][0]["finish_reason"] = finish
         last["choices"][0].pop("logprobs", None)
+        prompt_n = math.ceil(len(str(body.get("prompt") or body.get("messages") or "")) / 4)
+        usage = {"prompt_tokens": prompt_n, "completion_tokens": len(pieces), "total_tokens": prompt_n + len(pieces),
+                 "prompt_tokens_details": {"cached_tokens": min(profile.cached, prompt_n)}}
+        if profile.usage == "final":
+            last["usage"] = usage
+            last["timings"] = {"prompt_n": prompt_n - min(profile.cached, prompt_n),
+                               "cache_n": min(profile.cached, prompt_n), "predicted_n": len(pieces)}
         self._chunk(last)
+        if profile.usage in ("trailer", "every") and body.get("stream_options", {}).get("include_usage"):
+            self._chunk({"object": last["object"], "model": MODEL, "choices": [], "usage": usage})
         self._write_chunk(b"data: [DONE]\n\n")
         self._write_chunk(b"")
 
@@ -321,6 +426,28 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+def _end_banned(body: dict, profile: Profile) -> bool:
+    """The request bans an end at its first token, in a way this server honours."""
+    return bool(("min_tokens" in profile.honours and int(body.get("min_tokens") or 0) > 0)
+                or ("ignore_eos" in profile.honours and body.get("ignore_eos")))
+
+
+def _grouped(pieces: list[dict], size: int) -> list[dict]:
+    """Pieces joined ``size`` at a time into one chunk of several tokens (a server running ahead)."""
+    if size <= 1:
+        return pieces
+    out = []
+    for i in range(0, len(pieces), size):
+        group = pieces[i : i + size]
+        if len(group) == 1 or any(p["field"] != group[0]["field"] for p in group):
+            out += group
+            continue
+        tokens = [(t["text"], t["logprob"]) for p in group for t in tokens_of(p)]
+        out.append({"field": group[0]["field"], "text": "".join(t for t, _ in tokens), "logprob": tokens[0][1],
+                    "tokens": tokens})
+    return out
 
 
 def _whole(pieces: list[dict], want: int, event, finish: str) -> dict:

@@ -316,7 +316,7 @@ def test_a_forbidden_end_is_only_the_next_tokens(serve):
 def test_a_server_that_bans_no_end_ends_the_path_after_a_few_one_token_tries(serve):
     # A server that honours neither min_tokens nor ignore_eos ends every request at once:
     # the end is taken after FORCED_TRIES one-token requests, each with a new seed.
-    stub, url = serve(chat_template=CHATML, script=[["Thought.", "</think>"], []])
+    stub, url = serve(chat_template=CHATML, script=[["Thought.", "</think>"], []], flavor="bare")
     engine = engine_on(url)
     batch = engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1])
     assert step_text(batch, 2) == "Thought.</think>"
@@ -745,3 +745,52 @@ def test_batch_parallel_keeps_each_problems_text_to_itself(serve, tmp_path):
     assert [r["id"] for r in records] == [f"p{i}" for i in range(6)]
     assert all(r["correct"] for r in records), [r["answer"] for r in records]
     assert stub.most_in_flight <= 3
+
+
+# -- each server as its code and documentation describe it (tests/stub_server.py PROFILES) ----
+
+# The model thinks, then ends its turn inside the thinking: thinkcli closes the thinking, and the
+# end the model then wants at once is refused. The one-token request that follows bans the end
+# where the server can (min_tokens, ignore_eos); where it cannot, three tries with new seeds.
+THINKS_THEN_STOPS = ["Two", " plus", " three", " is", " five."]
+
+
+def _thinks_then_answers(body: dict) -> list:
+    sent = str(body.get("prompt") or body.get("messages")).rsplit("assistant", 1)[-1]  # the reply so far
+    if "</think>" not in sent:
+        return THINKS_THEN_STOPS
+    if body.get("max_tokens") == 1:
+        return []  # the model would end at once
+    return ["The", " answer", " is", " 5."]
+
+
+@pytest.mark.parametrize("flavor, answered, cached, endpoint", [
+    ("llama-cpp-python", True, False, "/v1/completions"),  # min_tokens
+    ("llama-server", True, True, "/v1/completions"),  # ignore_eos; log-probabilities in the chat shape; timings
+    ("vllm", True, True, "/v1/completions"),  # min_tokens; two tokens per chunk; a usage trailer
+    ("sglang", True, False, "/v1/completions"),  # min_tokens; three tokens per chunk
+    ("ollama", False, False, "/v1/chat/completions"),  # no ban at all; completions are not raw
+    ("bare", False, False, "/v1/completions"),  # no ban at all
+])
+def test_each_server_flavor_maps_the_think_loop(serve, tmp_path, flavor, answered, cached, endpoint):
+    template = tmp_path / "chatml.jinja"
+    template.write_text(CHATML)
+    stub, url = serve(script=_thinks_then_answers, flavor=flavor)
+    done = thinkcli("ask", "--base-url", url, "--chat-template-file", str(template), "--json", "-e", "low",
+                    "--samples", "2", "--seed", "5", "What is 2 + 3?")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["vote_weights"] == "confidence"  # each flavor's log-probabilities are read
+    assert all(s["confidence"] not in (0.0, CONSTANT_CONFIDENCE) for s in doc["samples"])
+    assert all(s["thinking_tokens"] >= len(THINKS_THEN_STOPS) for s in doc["samples"])  # a token per listed token
+    bodies = stub.bodies(endpoint)
+    one_token = [b for b in bodies if b["max_tokens"] == 1]
+    if answered:
+        assert "5" in doc["answer"] and len(one_token) == 2  # one banned-end request per path
+    else:
+        assert doc["answer"] == "" and len(one_token) == 2 * FORCED_TRIES
+        assert len({b["seed"] for b in one_token}) >= FORCED_TRIES  # each try of a path samples anew
+    assert (doc["stats"]["cached_tokens"] > 0) is cached
+    if flavor == "ollama":
+        assert "Ollama applies the model's template" in done.stderr
+        assert not stub.bodies("/v1/completions")

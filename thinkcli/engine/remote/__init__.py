@@ -73,7 +73,10 @@ class RemoteEngine:
         props = self._props()
         served = props.get("chat_template") or None
         template = chat_template or served or local_template()
-        self.chat_mode = template is None
+        # Ollama renders a /v1/completions prompt through the model's template as a user turn:
+        # a prompt rendered here would be templated twice, so it gets the chat endpoint.
+        wraps = not props and self._is_ollama()
+        self.chat_mode = template is None or wraps
         # chat mode: rendered text -> its messages, for the latest renders only (a chat
         # renders its whole conversation every turn); worker threads read it
         self._rendered: OrderedDict[str, list[dict]] = OrderedDict()
@@ -89,12 +92,16 @@ class RemoteEngine:
             backend="openai", logprobs=True,
         )
         self.capabilities = {
-            "template": ("--chat-template-file" if chat_template else "the server's /props" if served
-                         else "the local GGUF file" if template else "the chat endpoint (assistant prefill)"),
+            "template": ("the chat endpoint (assistant prefill)" if self.chat_mode
+                         else "--chat-template-file" if chat_template else "the server's /props" if served
+                         else "the local GGUF file"),
             "paths": f"concurrent requests (at most {parallel})",
-            "budget": "completions stopped at the budget, then continued" if template else "chat prefill continued",
+            "budget": "chat prefill continued" if self.chat_mode else "completions stopped at the budget, then continued",
         }
-        if self.chat_mode:
+        if wraps:
+            self._say("template", "Ollama applies the model's template to /v1/completions prompts: prompts go "
+                      "through its chat endpoint with an assistant prefill")
+        elif self.chat_mode:
             self._say("template", "the server publishes no chat template: prompts go through its chat endpoint "
                       "with an assistant prefill (--chat-template-file renders them here instead)")
 
@@ -223,13 +230,21 @@ class RemoteEngine:
         except RemoteError:
             return {}
 
+    def _is_ollama(self) -> bool:
+        """Whether the server is Ollama (it answers ``/api/version``)."""
+        try:
+            return "version" in self.client.get("/api/version", root=True)
+        except RemoteError:
+            return False
+
     def _tokenize(self, text: str) -> int | None:
         """The server's token count for ``text``; None where it gives none (an estimate is
         used). The endpoint is found on first use; one that worked and fails once more
         (a busy server) costs that call its count, not the endpoint."""
         known = self._tokenizer
         for path in [known] if known else ["/tokenize", "/extras/tokenize", "/v1/tokenize"]:
-            body = {"content": text, "input": text, "prompt": text, "model": self.info.name, "add_special": False}
+            body = {"content": text, "input": text, "prompt": text, "model": self.info.name, "add_special": False,
+                    "add_special_tokens": False}
             try:
                 reply = self.client.post(path, body, root=True)
             except RemoteError:
@@ -263,6 +278,8 @@ class RemoteEngine:
         if logprob is None:
             self._missing(state)
             return Token(seq, text, 0.0, confidence=CONSTANT_CONFIDENCE)
+        if top and self._logprobs and len(top) > self._logprobs:  # vLLM adds the sampled token to its top k
+            top = sorted(top, reverse=True)[: self._logprobs]
         confidence = -sum(top) / len(top) if top else -logprob
         return Token(seq, text, float(logprob), confidence=float(confidence))
 
