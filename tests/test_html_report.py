@@ -16,7 +16,8 @@ import thinkcli.load
 from test_batch import problems_file, run_batch
 from thinkcli.engine.fake import EOG, FakeEngine
 from thinkcli.env import Environment
-from thinkcli.render.html import CURVE_POINTS, SCRIPT, run_report
+from thinkcli.render.html import SCRIPT, run_report
+from thinkcli.render.path_html import CURVE_POINTS
 from thinkcli.render.htmlkit import CSS, _hash, json_script, write_atomic
 from thinkcli.store import RunStore
 

@@ -131,6 +131,8 @@ def pack(traces: Sequence[TokenTrace | None]) -> bytes | None:
 
     Per path: its entry count, the reasoning's length, the byte width of the token
     lengths (2 or 4), the lengths, then the confidences as float16 (NaN: thinkcli's text).
+    Each array is stored byte plane by byte plane (all low bytes, then all high bytes),
+    which zlib's fastest level squeezes better than its slowest does the plain arrays.
     """
     import numpy as np
 
@@ -147,9 +149,9 @@ def pack(traces: Sequence[TokenTrace | None]) -> bytes | None:
         _varint(out, len(lengths))
         _varint(out, trace.kept[0])
         out.append(4 if wide else 2)
-        out += lengths.astype("<u4" if wide else "<u2").tobytes()
-        out += np.clip(confidences, -65504.0, 65504.0).astype("<f2").tobytes()
-    return zlib.compress(bytes(out), 6)
+        out += _planes(lengths.astype("<u4" if wide else "<u2"))
+        out += _planes(np.clip(confidences, -65504.0, 65504.0).astype("<f2"))
+    return zlib.compress(bytes(out), 1)
 
 
 def unpack(blob: bytes) -> list[PathTokens]:
@@ -171,13 +173,27 @@ def unpack(blob: bytes) -> list[PathTokens]:
         pos += 1
         if width not in (2, 4) or pos + (width + 2) * n > len(data):
             raise ValueError("token data cut short")
-        lengths = np.frombuffer(data, dtype="<u4" if width == 4 else "<u2", count=n, offset=pos)
+        lengths = _unplanes(data, pos, n, "<u4" if width == 4 else "<u2")
         pos += width * n
-        values = np.frombuffer(data, dtype="<f2", count=n, offset=pos).astype(np.float64)
+        values = _unplanes(data, pos, n, "<f2").astype(np.float64)
         pos += 2 * n
         confidences = tuple(None if math.isnan(v) else v for v in values.tolist())
         paths.append(PathTokens(tuple(np.cumsum(lengths, dtype=np.int64).tolist()), confidences, split))
     return paths
+
+
+def _planes(values) -> bytes:
+    """An array's bytes, byte plane by byte plane."""
+    return values.view("u1").reshape(-1, values.itemsize).T.tobytes()
+
+
+def _unplanes(data: bytes, pos: int, n: int, dtype: str):
+    """The ``n`` values of ``dtype`` that ``_planes`` wrote at ``pos``."""
+    import numpy as np
+
+    size = np.dtype(dtype).itemsize
+    planes = np.frombuffer(data, dtype="u1", count=n * size, offset=pos).reshape(size, n)
+    return np.ascontiguousarray(planes.T).view(dtype).reshape(n)
 
 
 def _varint(out: bytearray, value: int) -> None:

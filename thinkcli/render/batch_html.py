@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from thinkcli.render.html import Curve, path_weight, usable_tokens, y_range
+from thinkcli.render.path_html import Curve, path_weight, usable_tokens, y_range
 from thinkcli.render.htmlkit import binned, esc, num, page
 from thinkcli.render.recorded import first_line
 from thinkcli.tokens import PathTokens
