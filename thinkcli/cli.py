@@ -293,7 +293,7 @@ def trace(
     confidence: bool = typer.Option(False, "--confidence", metavar="", help="Shade every token of the reasoning and answer by the model's confidence; the lowest window, which set the path's weight, is underlined (between [[ ]] when piped)."),
     html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help="Write the run as one self-contained HTML page: every path with its confidence curve, the vote, the plan and the stats.", show_default=False),
 ) -> None:
-    """Print a recorded run's full reasoning, every path headed by its number."""
+    """Print a recorded run's full reasoning, every path headed by its number; or shade it, or write it as a page."""
     from thinkcli.history import run_trace
 
     with _closed_pipe_is_fine():
