@@ -103,7 +103,8 @@ def _hash(source: str) -> str:
 
 def page(title: str, body: str, *, script: str = "") -> str:
     """A whole HTML document: ``body`` (already escaped HTML) with the shared CSS and ``script`` inline."""
-    policy = f"default-src 'none'; style-src {_hash(CSS)}; script-src {_hash(script) if script else chr(39) + 'none' + chr(39)}"
+    scripts = _hash(script) if script else "'none'"
+    policy = f"default-src 'none'; style-src {_hash(CSS)}; script-src {scripts}"
     tail = f"<script>{script}</script>" if script else ""
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
