@@ -9,7 +9,9 @@ underline only), or plain text for a pipe with the lowest window between ``[[`` 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Literal, Sequence
 
 from rich.console import Console
@@ -63,10 +65,8 @@ class Scale:
         """0 for the least sure tokens up to ``SURE``; ``INSERTED`` for None (thinkcli's text)."""
         if confidence is None:
             return INSERTED
-        for level, bound in enumerate(self.bounds):
-            if confidence <= bound:
-                return level
-        return SURE
+        level = bisect_left(self.bounds, confidence)  # the first bound at or above it
+        return level if level < len(self.bounds) else SURE
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,27 +96,28 @@ def fits(tokens: PathTokens | None, reasoning: str, answer: str) -> bool:
 def segments(reasoning: str, answer: str, tokens: PathTokens, scale: Scale, *, measure: str = "lowest") -> list[Segment]:
     """The path's text cut into stretches of one level, in order, reasoning then answer."""
     text = reasoning + answer
-    window = tokens.lowest_window(measure)
+    window = tokens.lowest_window(measure) or (0, 0, 0.0)
+    split = tokens.split
+    # (end, level, in the window, in the answer) of every stretch, a token across the split cut in two
+    marks: list[tuple[int, int | None, bool, bool]] = []
+    start = 0
+    for index, (end, confidence) in enumerate(zip(tokens.ends, tokens.confidences)):
+        level, inside = scale.level(confidence), window[0] <= index < window[1]
+        if start < split < end:
+            marks.append((split, level, inside, False))
+        marks.append((end, level, inside, end > split))
+        start = max(start, end)
+    if start < len(text):
+        if start < split:
+            marks.append((split, None, False, False))
+        marks.append((len(text), None, False, True))
     out: list[Segment] = []
     start = 0
-
-    def put(end: int, level: int | None, in_window: bool) -> None:
-        nonlocal start
-        for piece_start, piece_end in ((start, min(end, tokens.split)), (max(start, tokens.split), end)):
-            if piece_end <= piece_start:
-                continue
-            is_answer = piece_start >= tokens.split
-            piece = text[piece_start:piece_end]
-            last = out[-1] if out else None
-            if last and (last.level, last.window, last.answer) == (level, in_window, is_answer):
-                out[-1] = Segment(last.text + piece, level, in_window, is_answer)
-            else:
-                out.append(Segment(piece, level, in_window, is_answer))
-        start = max(start, end)
-
-    for index, (end, confidence) in enumerate(zip(tokens.ends, tokens.confidences)):
-        put(end, scale.level(confidence), window is not None and window[0] <= index < window[1])
-    put(len(text), None, False)
+    for key, group in groupby(marks, key=lambda mark: mark[1:]):
+        end = max(start, max(mark[0] for mark in group))
+        if end > start:
+            out.append(Segment(text[start:end], *key))
+        start = end
     return out
 
 
