@@ -5,6 +5,8 @@
 Each figure is the median of RUNS timings (default 21) on a log of 100 runs and on one of
 10,000 (a high-effort run each: 5 paths of about 12 KB of reasoning). Recording happens
 after the answer is printed, so its time is added to the process's exit, not to the answer.
+Then what per-token confidences add: the same run recorded with and without them, and the
+log's growth per 1,000 tokens either way.
 """
 
 from __future__ import annotations
@@ -79,6 +81,34 @@ def measure(path: Path) -> dict[str, float]:
             "trace": median_ms(last)}
 
 
+def token_data(runs: int = 40) -> None:
+    """Recording time and log growth per 1,000 tokens, with per-token confidences and without."""
+    from benchmarks.report import synthetic_result
+
+    traced = synthetic_result(5, 3012, seed=1)  # 5 paths of 3,000 thinking + 12 answer tokens, as result() has
+    bare = Result(**{**{f: getattr(traced, f) for f in Result.__dataclass_fields__}, "tokens": []})
+    tokens = sum(s.thinking_tokens + s.answer_tokens for s in traced.samples)
+    print(f"\none run of 5 paths, {tokens:,} tokens, recorded {runs} times into a fresh log:")
+    for name, result in (("without token data", bare), ("with token data", traced)):
+        folder = Path(tempfile.mkdtemp(prefix="thinkcli-log-bench-"))
+        try:
+            path = folder / "thinkcli.db"
+            with RunStore(path) as store:
+                store.record(RunRecord("ask", "warm-up", result, now()))
+                before = path.stat().st_size + _wal(path)
+                ms = median_ms(lambda: store.record(RunRecord("ask", "q", result, now())), runs)
+                store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                grown = path.stat().st_size + _wal(path) - before
+            print(f"  {name:<19} record {ms:6.1f} ms   log +{grown / runs / tokens:.2f} kB per 1,000 tokens")
+        finally:
+            shutil.rmtree(folder)
+
+
+def _wal(path: Path) -> int:
+    wal = path.with_name(path.name + "-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
 def main() -> None:
     rows = {}
     for count in (100, 10_000):
@@ -96,6 +126,7 @@ def main() -> None:
     for name in rows[100]:
         small, large = rows[100][name], rows[10_000][name]
         print(f"{name:<10} {small:>8.2f}ms {large:>10.2f}ms {large / small:>6.2f}x")
+    token_data()
 
 
 if __name__ == "__main__":

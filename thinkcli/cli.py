@@ -204,6 +204,7 @@ def batch(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Solve only the first N problems."),
     show_reasoning: bool = typer.Option(False, "--show-reasoning", help="Put each answer's reasoning in its record."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Save the scaling curve as .png or .svg (needs matplotlib)."),
+    report: Optional[Path] = typer.Option(None, "--report", metavar="FILE.html", help="Write the effort table, the accuracy-against-tokens curve and every problem's result at each level (with its run's paths) as one self-contained HTML page."),
     json_out: bool = typer.Option(False, "--json", help="Print the effort summary as JSON."),
     parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=16, help="Problems decoded at once (single-path levels; default: by level and context); on a server, also the most requests in flight."),
     effort: Effort = None,
@@ -238,7 +239,8 @@ def batch(
     settings, knobs = _run_config(env, opts)
     levels = parse_levels(effort, settings)
     batch_opts = BatchOptions(source, fmt=fmt, output=output, overwrite=overwrite, limit=limit,
-                              show_reasoning=show_reasoning, json=json_out, plot=plot, parallel=parallel)
+                              show_reasoning=show_reasoning, json=json_out, plot=plot, parallel=parallel,
+                              report=report)
     with _closed_pipe_is_fine():
         status = run_batch_command(env, settings, knobs, levels, batch_opts, _opener(env))
     raise typer.Exit(int(status))
@@ -288,12 +290,14 @@ def rm(name: str = typer.Argument(..., help="A pulled model's name or hf: refere
 def trace(
     run_id: Optional[int] = typer.Argument(None, metavar="ID", help="A run's id (thinkcli log lists them); default: the last run.", show_default=False),
     path: Optional[int] = typer.Option(None, "--path", metavar="N", help="Only path N's reasoning.", show_default=False),
+    confidence: bool = typer.Option(False, "--confidence", metavar="", help="Shade every token of the reasoning and answer by the model's confidence; the lowest window, which set the path's weight, is underlined (between [[ ]] when piped)."),
+    html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help="Write the run as one self-contained HTML page: every path with its confidence curve, the vote, the plan and the stats.", show_default=False),
 ) -> None:
-    """Print a recorded run's full reasoning, every path headed by its number."""
+    """Print a recorded run's full reasoning, every path headed by its number; or shade it, or write it as a page."""
     from thinkcli.history import run_trace
 
     with _closed_pipe_is_fine():
-        raise typer.Exit(int(run_trace(_environment(), run_id, path)))
+        raise typer.Exit(int(run_trace(_environment(), run_id, path, confidence=confidence, html=html)))
 
 
 @app.command()

@@ -7,7 +7,7 @@ A run yields ``Text`` segments (reasoning or answer) while one sample streams,
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal, Union
 
 Kind = Literal["reasoning", "answer"]
@@ -108,9 +108,13 @@ class Result:
     interrupted: bool = False
     seed: int | None = None  # the seed sampling used (``--seed`` reproduces the run)
     stats: Stats = field(default_factory=Stats)
+    # Each path's TokenTrace (thinkcli.tokens), for the run log alone: never in ``to_dict``.
+    tokens: list = field(default_factory=list, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(replace(self, tokens=[]))
+        del data["tokens"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Result:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, is_dataclass
+from pathlib import Path
 
 from thinkcli.env import Environment
 from thinkcli.errors import ExitStatus, InputError, UsageError
 from thinkcli.render.recorded import print_run, print_trace, runs_table
+from thinkcli.render.shading import print_shaded
 from thinkcli.store import RunRecord, RunStore, StoreError, store_path
 
 HINT_KEY = "trace_hints"
@@ -91,20 +93,35 @@ def _find(store: RunStore, run_id: int | None) -> dict:
     return record
 
 
-def run_trace(env: Environment, run_id: int | None, path: int | None) -> ExitStatus:
-    """``thinkcli trace [ID] [--path N]``: the reasoning of the last run, or of run ``ID``."""
+def run_trace(env: Environment, run_id: int | None, path: int | None, *, confidence: bool = False,
+              html: Path | None = None) -> ExitStatus:
+    """``thinkcli trace [ID] [--path N] [--confidence] [--html FILE]``: the reasoning of the last run, or of run ``ID``."""
     if path is not None and path < 1:
         raise UsageError(f"--path must be at least 1, got {path}")
+    if path is not None and html is not None:
+        raise UsageError("--html writes every path; leave out --path")
     with RunStore(store_path(env.vars), create=False) as store:
         record = _find(store, run_id)
+        tokens = store.tokens(record["id"]) if confidence or html is not None else None
     paths = len(record.get("samples") or []) or 1
     if path is not None and path > paths:
         raise UsageError(f"run {record['id']} explored {paths} path(s); --path {path} is not one of them")
+    if html is not None:
+        from thinkcli.render.html import write_run_report
+
+        size = write_run_report(html, record, tokens)
+        env.err_console().print(f"[dim]wrote {_escape(str(html))} ({size / 1000:,.0f} kB)[/dim]", highlight=False)
+        if not confidence:
+            return ExitStatus.OK
     out = env.out_console()
     if env.stdout_isatty:
         question = record["question"].strip().splitlines()[0] if record["question"].strip() else ""
         out.print(f"[bold]run {record['id']}[/bold] [dim]· {_escape(question)}[/dim]", highlight=False)
-    if not print_trace(record, out, path=path):
+    if confidence:
+        shown = print_shaded(record, tokens, out, env.err_console(), path=path, no_color=bool(env.vars.get("NO_COLOR")))
+    else:
+        shown = print_trace(record, out, path=path)
+    if not shown:
         env.err_console().print(f"[dim]run {record['id']} has no reasoning (it answered without thinking)[/dim]",
                                 highlight=False)
     return ExitStatus.OK

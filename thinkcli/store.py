@@ -20,11 +20,16 @@ from typing import Iterator, Mapping
 from thinkcli.config import data_dir
 from thinkcli.errors import ThinkError
 from thinkcli.events import Result
+from thinkcli.tokens import PathTokens, pack, unpack
 
 DB_NAME = "thinkcli.db"
 BUSY_TIMEOUT_MS = 15_000  # another process writing: wait this long for the lock
 SCHEMA_VERSION = 1
 KEPT_BY_CLEAR = ("schema", "session_files_imported")  # facts about the file, not records
+
+# Each run's per-token confidences (thinkcli.tokens.pack), apart from its record so that
+# listing and ``--json`` never read them. Added to logs made before it, which stay readable.
+_TOKENS_TABLE = "CREATE TABLE IF NOT EXISTS tokens (run INTEGER PRIMARY KEY, data BLOB NOT NULL)"
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS runs (
@@ -53,6 +58,7 @@ _SCHEMA = (
     turns INTEGER NOT NULL DEFAULT 0
     )""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    _TOKENS_TABLE,
 )
 
 # Full-text search over questions and answers, kept in step by triggers (runs are never
@@ -138,6 +144,7 @@ class RunStore:
         self.path = path
         self._db: sqlite3.Connection | None = None
         self.fts = False
+        self._tokens = True  # the log has a tokens table
         if not create and not path.exists():
             return
         with _errors(self.path, "open"):
@@ -209,6 +216,7 @@ class RunStore:
             count = db.execute("SELECT count(*) FROM runs").fetchone()[0]
             db.execute("DELETE FROM runs")
             db.execute("DELETE FROM sessions")
+            db.execute("DELETE FROM tokens")
             db.execute(f"DELETE FROM meta WHERE key NOT IN ({', '.join('?' * len(KEPT_BY_CLEAR))})", KEPT_BY_CLEAR)
             if self.fts:
                 db.execute("INSERT INTO runs_fts (runs_fts) VALUES ('rebuild')")
@@ -246,6 +254,25 @@ class RunStore:
                 f"SELECT {columns} FROM runs WHERE question LIKE ? ESCAPE '\\' OR answer LIKE ? ESCAPE '\\'"
                 " ORDER BY id DESC LIMIT ?", (like, like, limit))
         return [_full(row) if full else dict(row) for row in rows]
+
+    def tokens(self, run_id: int) -> list[PathTokens] | None:
+        """Run ``run_id``'s per-token confidences, one ``PathTokens`` per path; None when not kept."""
+        if self._db is None or not self._tokens:
+            return None
+        with _errors(self.path, "read"):
+            row = self._db.execute("SELECT data FROM tokens WHERE run = ?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return unpack(row["data"])
+        except ValueError as exc:
+            raise StoreError(f"{self.path}: run {run_id}: {exc}") from None
+
+    def latest(self, command: str) -> dict[tuple[str, str], int]:
+        """The newest run id of each (question, effort) that ``command`` recorded."""
+        rows = self._query("SELECT max(id) AS id, question, effort FROM runs WHERE command = ? GROUP BY question, effort",
+                           (command,))
+        return {(row["question"], row["effort"]): int(row["id"]) for row in rows}
 
     def count(self) -> int:
         rows = self._query("SELECT count(*) AS n FROM runs")
@@ -289,6 +316,11 @@ class RunStore:
         if {"runs", "sessions", "meta"} <= has:
             self.fts = "runs_fts" in has
             self._check_version()
+            if "tokens" not in has:
+                try:
+                    db.execute(_TOKENS_TABLE)
+                except sqlite3.OperationalError:  # a log this user may only read: it has no token data
+                    self._tokens = False
             return
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -348,7 +380,11 @@ class RunStore:
              json.dumps(result.to_dict(), ensure_ascii=False), result.answer,
              result.stats.generated_tokens, int(result.interrupted)),
         )
-        return int(cur.lastrowid)
+        run_id = int(cur.lastrowid)
+        blob = pack(result.tokens) if result.tokens else None
+        if blob is not None:
+            db.execute("INSERT INTO tokens (run, data) VALUES (?, ?)", (run_id, blob))
+        return run_id
 
     @staticmethod
     def _touch_session(db: sqlite3.Connection, name: str, system: str, turns: int, when: str,

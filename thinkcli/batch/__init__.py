@@ -16,6 +16,7 @@ from pathlib import Path
 
 from thinkcli.ask import decode_text, read_text
 from thinkcli.batch.problems import Problem, guess_format, parse_problems
+from thinkcli.batch.report import check_report, write_report
 from thinkcli.batch.results import ResultWriter, done_keys, read_records
 from thinkcli.batch.runner import Item, Outcome, Solver, run_batch
 from thinkcli.batch.sweep import check_plot, curve, save_plot, summarize, table
@@ -27,7 +28,7 @@ from thinkcli.history import Recorder, plan_dict
 from thinkcli.render import collect
 from thinkcli.session import Knobs, Opener, Session, preset_for
 from thinkcli.strategies import paths_at_once
-from thinkcli.store import RunRecord, stamp
+from thinkcli.store import RunRecord, stamp, store_path
 from thinkcli.strategies.many import Job, solve_many
 from thinkcli.strategies.run import Plan
 
@@ -47,14 +48,15 @@ class BatchOptions:
         json: print the summary as JSON.
         plot: save the scaling curve as a picture.
         parallel: questions decoded side by side (single-path levels); None = by level and context.
+        report: write the comparison and every result as an HTML page here.
     """
 
     def __init__(self, source: str, *, fmt: str | None = None, output: Path | None = None, overwrite: bool = False,
                  limit: int | None = None, show_reasoning: bool = False, json: bool = False,
-                 plot: Path | None = None, parallel: int | None = None) -> None:
+                 plot: Path | None = None, parallel: int | None = None, report: Path | None = None) -> None:
         self.source, self.fmt, self.output, self.overwrite = source, fmt, output, overwrite
         self.limit, self.show_reasoning, self.json, self.plot = limit, show_reasoning, json, plot
-        self.parallel = parallel
+        self.parallel, self.report = parallel, report
 
 
 def parse_levels(text: str | None, settings: Settings) -> list[str]:
@@ -159,6 +161,8 @@ def run_batch_command(
     err = env.err_console()
     if opts.plot:
         check_plot(opts.plot)
+    if opts.report:
+        check_report(opts.report)
     problems, skipped = read_problems(env, opts)
     for line in skipped:
         err.print(f"thinkcli: {opts.source}: {line} (skipped)", markup=False, highlight=False, soft_wrap=True)
@@ -170,10 +174,11 @@ def run_batch_command(
     interrupted = False
     recorder = Recorder(env, enabled=settings.log)
     plans: dict[int, Plan] = {}
+    run_ids: dict[tuple[str, str], int] = {}  # (problem id, effort) -> its run in the log, for --report
 
     def keep(problem: Problem, result: Result) -> None:
         system = settings.system if problem.system is None else problem.system
-        recorder.record(RunRecord("batch", problem.question, result, stamp(time.time() - result.stats.wall_s),
+        run_ids[(str(problem.id), result.effort)] = recorder.record(RunRecord("batch", problem.question, result, stamp(time.time() - result.stats.wall_s),
                                   system=system, plan=plan_dict(plans.get(id(problem)))))
 
     try:
@@ -190,6 +195,8 @@ def run_batch_command(
     records = read_records(opts.output) if opts.output else (tally.records if tally else [])
     if not interrupted and (len(levels) > 1 or opts.json or opts.plot):
         _summary(env, opts, records, levels)
+    if opts.report and records:
+        _report(env, opts, records, levels, {k: v for k, v in run_ids.items() if v is not None}, settings.model)
     if interrupted:
         err.print("thinkcli: interrupted; finished results are kept" + (f" in {opts.output}" if opts.output else ""),
                   markup=False, highlight=False)
@@ -199,6 +206,14 @@ def run_batch_command(
         err.print(f"thinkcli: {failed} problem(s) failed or were skipped", markup=False, highlight=False)
         return ExitStatus.ERROR
     return ExitStatus.OK
+
+
+def _report(env: Environment, opts: BatchOptions, records: list[dict], levels: list[str],
+            run_ids: dict[tuple[str, str], int], model: str | None) -> None:
+    size = write_report(opts.report, records, levels, run_ids, store_file=store_path(env.vars), source=opts.source,
+                        model=str(model or ""), warn=lambda line: env.err_console().print(f"thinkcli: warning: {line}",
+                                                                                   markup=False, highlight=False))
+    env.err_console().print(f"[dim]wrote {opts.report} ({size / 1000:,.0f} kB)[/dim]", highlight=False)
 
 
 def _summary(env: Environment, opts: BatchOptions, records: list[dict], levels: list[str]) -> None:

@@ -22,6 +22,7 @@ from rich.table import Table
 from thinkcli.chat.commands import Command, CommandError, help_lines
 from thinkcli.chat.sessions import Conversation, markdown, read_session, write_atomic
 from thinkcli.render.recorded import print_trace
+from thinkcli.render.shading import print_shaded
 from thinkcli.store import StoreError
 
 if TYPE_CHECKING:
@@ -98,15 +99,22 @@ def _trace(chat: Chat, cmd: Command) -> None:
     last = _last(chat)
     if cmd.number is not None and cmd.number > max(1, len(last.paths)):
         raise CommandError(f"the last turn explored {len(last.paths)} path(s)")
-    record = None
+    record = tokens = None
+    confidence = "--confidence" in cmd.arg.split()
     if last.run is not None:
         try:
             record = chat.store.store().get(last.run)
+            tokens = chat.store.store().tokens(last.run) if confidence and record is not None else None
         except StoreError as exc:
             chat.say(f"the run log cannot be read ({exc}); showing the turn as this chat keeps it", "yellow")
     if record is None:
         record = last.to_result().to_dict()
-    if not print_trace(record, chat.out, path=cmd.number):
+    if confidence:
+        shown = print_shaded(record, tokens, chat.out, chat.err, path=cmd.number,
+                             no_color=bool(chat.env.vars.get("NO_COLOR")))
+    else:
+        shown = print_trace(record, chat.out, path=cmd.number)
+    if not shown:
         chat.say("no reasoning in that turn")
 
 

@@ -36,7 +36,7 @@ COMMANDS: dict[str, Spec] = {
     "samples": Spec("N", "reasoning paths explored in parallel"),
     "model": Spec("NAME", "switch to another model (the conversation is kept)", "model"),
     "system": Spec("[TEXT]", "show the system prompt, or set it"),
-    "trace": Spec("[N]", "the last turn's full reasoning, or path N's"),
+    "trace": Spec("[N] [--confidence]", "the last turn's full reasoning, or path N's; --confidence shades each token"),
     "retry": Spec("", "ask the last question again with a new seed"),
     "undo": Spec("", "drop the last exchange"),
     "copy": Spec("", "copy the last answer to the clipboard (OSC 52, works over SSH)"),
@@ -86,9 +86,23 @@ def parse(line: str) -> Command:
     if name == "think" and arg not in THINK_CHOICES:
         raise CommandError(f"usage: /think {spec.usage}")
     number = None
-    if name in ("budget", "samples", "trace") and arg:
+    if name == "trace":
+        return _trace(arg)
+    if name in ("budget", "samples") and arg:
         number = _number(name, arg, low=0 if name == "budget" else 1, high=MAX_SAMPLES if name == "samples" else None)
     return Command(name, arg, number)
+
+
+def _trace(arg: str) -> Command:
+    """``/trace [N] [--confidence]``, the flag anywhere."""
+    words = arg.split()
+    flags = [w for w in words if w.startswith("-")]
+    rest = [w for w in words if not w.startswith("-")]
+    unknown = [f for f in flags if f != "--confidence"]
+    if unknown or len(rest) > 1:
+        raise CommandError(f"usage: /trace {COMMANDS['trace'].usage}")
+    number = _number("trace", rest[0], low=1, high=None) if rest else None
+    return Command("trace", arg, number)
 
 
 def _number(name: str, arg: str, *, low: int, high: int | None) -> int:

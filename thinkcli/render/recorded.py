@@ -61,14 +61,14 @@ def print_trace(record: dict, out: Console, *, path: int | None = None) -> bool:
         if len(texts) > 1 and path is None:
             if printed:
                 out.print()
-            out.print(Text(_path_header(number, samples, chosen), style="dim bold"), overflow="ellipsis", no_wrap=True)
+            out.print(Text(path_header(number, samples, chosen), style="dim bold"), overflow="ellipsis", no_wrap=True)
         if text.strip():
             out.print(Text(text, style="dim"), highlight=False)
             printed = True
     return printed
 
 
-def _path_header(number: int, samples: list[dict], chosen: int) -> str:
+def path_header(number: int, samples: list[dict], chosen: int) -> str:
     sample = samples[number - 1] if number - 1 < len(samples) else {}
     parts = [f"── path {number}"]
     if sample.get("extracted") is not None:

@@ -17,6 +17,7 @@ from thinkcli.events import Event, Progress, Result, SampleResult, Stats, Text
 from thinkcli.reasoning import NO_THINKING, ReasoningFormat
 from thinkcli.strategies.prompt import build_prompt
 from thinkcli.strategies.sample import Budget, Sample
+from thinkcli.strategies.traced import TracedSample
 from thinkcli.answers import extract_answer, is_numeric_question
 from thinkcli.vote import Ballot, VoteResult, keep_confident, vote, weight, why_not
 
@@ -143,7 +144,7 @@ class Run:
 
     def new_sample(self, index: int, starts_in_thinking: bool, budget: Budget | None = None) -> Sample:
         """One more path of this run, on sequence ``index`` of its batch."""
-        return Sample(index, fmt=self.output_fmt, budget=budget or self.plan.budget,
+        return TracedSample(index, fmt=self.output_fmt, budget=budget or self.plan.budget,
                       starts_in_thinking=starts_in_thinking, started=self.started, numeric=self.numeric,
                       measure=self.plan.confidence)
 
@@ -291,6 +292,7 @@ class Run:
             interrupted=interrupted,
             seed=self.plan.seed,
             stats=stats,
+            tokens=[getattr(s, "trace", None) for s in self.samples],
         )
 
 
