@@ -207,7 +207,7 @@ def test_samples_flag_explores_in_one_batch(monkeypatch):
 
 def test_budget_is_clamped_to_the_context(monkeypatch):
     r = run_cli(["ask", "--think-budget", "5000", "--json", "q"], monkeypatch=monkeypatch, n_ctx=2048)
-    assert "thinking budget clamped" in r.err
+    assert "thinking budget cut from 5000 to" in r.err and "context is 2048 tokens" in r.err
     assert json.loads(r.out)["answer"] == "The answer is 19."
 
 
@@ -293,7 +293,7 @@ def test_budget_is_sized_from_the_prompt_that_is_decoded(monkeypatch):
     decoded = len(r.engine.prompts[0]) // 4
     assert decoded - bare >= len(PROMPTED_INSTRUCTION) // 4
     wrap_up = len("\n\nTime is up. I have to give my final answer now.\n") // 4 + 8
-    assert f"clamped to {1024 - decoded - wrap_up - 256} tokens" in r.err
+    assert f"cut from 5000 to {1024 - decoded - wrap_up - 256} tokens" in r.err
 
 
 def test_no_stdin_leaves_piped_input_alone(monkeypatch):
@@ -359,16 +359,19 @@ def test_a_prompt_longer_than_the_context_says_so_with_or_without_thinking(monke
     for flags in ([], ["--no-think"], ["-e", "high"]):
         r = run_cli(["ask", *flags, "word " * 3000], monkeypatch=monkeypatch, n_ctx=2048)
         assert r.code == 1
-        assert "the prompt is" in r.err and "context holds 2048" in r.err and "no room" not in r.err
+        assert "the prompt is" in r.err and "context is 2048 tokens" in r.err and "no room" not in r.err
 
 
-def test_ctx_that_is_changed_or_past_the_trained_context_is_noted(monkeypatch):
+def test_ctx_that_is_changed_is_noted_and_more_than_the_trained_context_is_fine(monkeypatch):
     r = run_cli(["ask", "--no-think", "--ctx", "10", "q"], monkeypatch=monkeypatch, n_ctx=256)
     assert "--ctx 10 became 256 tokens" in r.err
-    r = run_cli(["ask", "--ctx", "40000", "q"], monkeypatch=monkeypatch, n_ctx=40000, n_ctx_train=8192)
-    assert "more than the 8192 tokens" in r.err and r.code == 0
+    # More cells than the model was trained on hold more paths; no path runs past 8192 positions.
+    r = run_cli(["ask", "--ctx", "80000", "-e", "max", "--json", "q"], monkeypatch=monkeypatch, n_ctx=80000,
+                n_ctx_train=8192, scripts=[THOUGHT] * 8)
+    assert r.code == 0 and "--ctx" not in r.err
+    assert "cut from 8192 to" in r.err and "trained on" in r.err  # max's budget: the positions, not the cells
     r = run_cli(["ask", "--ctx", "4096", "q"], monkeypatch=monkeypatch, n_ctx=4096, n_ctx_train=8192)
-    assert "--ctx" not in r.err
+    assert "--ctx" not in r.err and r.code == 0
 
 
 def test_a_levels_minimum_yields_to_an_explicit_budget(monkeypatch):
@@ -480,18 +483,19 @@ def test_stdin_that_stays_open_is_announced(monkeypatch):
     assert quick.read_stdin() == b"Hi" and quick.stderr.getvalue() == ""
 
 
-def test_a_levels_own_budget_is_clamped_quietly_unless_asked_for(monkeypatch):
-    quiet = run_cli(["ask", "-e", "high", "--json", "q"], monkeypatch=monkeypatch)
-    assert quiet.code == 0 and "clamped" not in quiet.err
-    loud = run_cli(["ask", "-e", "high", "--debug", "--json", "q"], monkeypatch=monkeypatch)
-    assert "thinking budget clamped to" in loud.err and "per path" in loud.err
-    sized = run_cli(["ask", "-e", "high", "--ctx", "8192", "--json", "q"], monkeypatch=monkeypatch)
-    assert "thinking budget clamped to" in sized.err
+def test_a_cut_budget_is_said_and_one_that_fits_is_not(monkeypatch):
+    cut = run_cli(["ask", "-e", "high", "--json", "q"], monkeypatch=monkeypatch, scripts=[THOUGHT] * 5)
+    assert cut.code == 0 and "-e high: thinking budget cut from 4096 to" in cut.err and "per path" in cut.err
+    fits = run_cli(["ask", "-e", "low", "--json", "q"], monkeypatch=monkeypatch)
+    assert fits.code == 0 and "cut" not in fits.err
 
 
 def test_the_context_is_sized_for_the_level(monkeypatch):
-    from thinkcli.session import MAX_SIZED_CTX, context_for
     from thinkcli.config import DEFAULT_EFFORTS
+    from thinkcli.planner import MAX_SIZED_CTX, capacity
+
+    def context_for(level):
+        return capacity([level]).ctx
 
     assert context_for(DEFAULT_EFFORTS["medium"]) == 8192
     assert 5 * (4096 + 256) < context_for(DEFAULT_EFFORTS["high"]) <= MAX_SIZED_CTX

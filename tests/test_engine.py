@@ -174,19 +174,42 @@ def test_admitted_prompts_decode_beside_the_others_as_they_would_alone(engine):
     alone = {q: _alone(engine, q, 8) for q in questions}
     batch = engine.start(prompt_for(engine, questions[0]), n=1, sampling=GREEDY, seeds=[0])
     try:
-        evaluated = batch.admit(1, prompt_for(engine, questions[1]), sampling=GREEDY, seed=0)
+        evaluated, total = batch.admit([1], prompt_for(engine, questions[1]), sampling=GREEDY, seeds=[0])
+        assert total == engine.count_tokens(prompt_for(engine, questions[1]))
         # The chat framing before the question is copied from sequence 0, not evaluated.
         assert 0 < evaluated < engine.count_tokens(prompt_for(engine, questions[1]))
         out = generate(batch, 8)
         assert "".join(out[0]) == alone[questions[0]] and "".join(out[1]) == alone[questions[1]]
         room = batch.room()
         batch.stop(1)
-        batch.admit(1, prompt_for(engine, questions[2]), sampling=GREEDY, seed=0)
+        batch.admit([1], prompt_for(engine, questions[2]), sampling=GREEDY, seeds=[0])
         batch.stop(0)  # sequence 0 itself takes a new prompt too
-        batch.admit(0, prompt_for(engine, questions[3]), sampling=GREEDY, seed=0)
+        batch.admit([0], prompt_for(engine, questions[3]), sampling=GREEDY, seeds=[0])
         assert batch.room() > room - 2 * engine.count_tokens(prompt_for(engine, questions[2]))
         out = generate(batch, 8)
         assert "".join(out[1]) == alone[questions[2]] and "".join(out[0]) == alone[questions[3]]
+    finally:
+        batch.close()
+
+
+def test_a_prompt_admitted_on_several_sequences_is_evaluated_once(engine):
+    # Three paths of a second question join a running batch: its prompt is decoded once, on
+    # the first of them, and the others take its cells; each then decodes as it would alone.
+    questions = ["What is 1+1?", "Name a fruit."]
+    alone = _alone(engine, questions[1], 8)
+    batch = engine.start(prompt_for(engine, questions[0]), n=1, sampling=GREEDY, seeds=[0])
+    try:
+        generate(batch, 2)
+        before = batch.room()
+        evaluated, total = batch.admit([1, 2, 3], prompt_for(engine, questions[1]), sampling=GREEDY, seeds=[0, 1, 2])
+        out = generate(batch, 8)
+        assert ["".join(out[s]) for s in (1, 2, 3)] == [alone] * 3
+        # the prompt's cells are counted once, not three times
+        assert before - batch.room() < 2 * total + 4 * 8
+        for seq in (1, 2, 3):
+            batch.free(seq)
+        assert batch.room() >= before - 8 - 1  # freed: only sequence 0's new tokens remain
+        assert batch.live == [0]
     finally:
         batch.close()
 
@@ -199,7 +222,7 @@ def test_a_long_admitted_prompt_is_decoded_in_chunks(model_path):
     try:
         batch = big.start(prompt_for(big, "Hi"), n=1, sampling=GREEDY, seeds=[0])
         generate(batch, 1)
-        assert batch.admit(1, prompt_for(big, long_question), sampling=GREEDY, seed=0) > big.n_batch
+        assert batch.admit([1], prompt_for(big, long_question), sampling=GREEDY, seeds=[0])[0] > big.n_batch
         tokens = batch.step()  # both sequences are sampled from logits of the same last decode
         assert sorted(t.seq for t in tokens) == [0, 1]
         assert all(t.logprob <= 0 for t in tokens)
@@ -340,11 +363,18 @@ def test_a_long_prompt_is_evaluated_in_short_chunks_that_an_interrupt_can_stop(e
     batch.close()
 
 
-def test_a_wanted_context_stops_at_the_trained_one(model_path):
+def test_a_context_past_the_trained_length_holds_more_paths_none_longer(model_path):
+    # Positions are per sequence: 24,576 cells hold three paths of the 8,192 the model was
+    # trained on, and no one sequence may grow past those 8,192.
     from thinkcli.engine.llama import LlamaEngine
 
-    eng = LlamaEngine(model_path, name="smollm2-135m", n_seq_max=1, want_ctx=24576)
+    eng = LlamaEngine(model_path, name="smollm2-135m", n_seq_max=3, want_ctx=24576)
     try:
-        assert eng.info.n_ctx == eng.info.n_ctx_train == 8192
+        assert (eng.info.n_ctx, eng.info.n_ctx_train) == (24576, 8192)
+        batch = eng.start(prompt_for(eng, "Hi"), n=3, sampling=GREEDY, seeds=[0, 1, 2])
+        prompt = batch.prompt_tokens
+        assert batch.room() > 3 * (8192 - prompt) - 8
+        assert batch.room(0) == 8192 - prompt
+        batch.close()
     finally:
         eng.close()

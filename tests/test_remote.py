@@ -21,7 +21,7 @@ from thinkcli.engine.remote import client as client_module
 from thinkcli.engine.remote.batch import CONSTANT_CONFIDENCE, FORCED_TRIES, NO_MASS
 from thinkcli.engine.remote.client import ATTEMPTS, Client, split_base_url
 from thinkcli.engine.template import CHATML
-from thinkcli.errors import RemoteError, UsageError
+from thinkcli.errors import PathError, RemoteError, UsageError
 
 SECRET = "sk-test-SECRET-123"
 BODY = {"model": "stub-model", "prompt": "Say hi", "max_tokens": 16}
@@ -366,7 +366,7 @@ def test_a_sequence_admitted_after_a_stop_takes_nothing_from_the_stopped_request
     wait_for_path_threads()  # the rest of the first request is queued, not yet handed out
     batch.stop(0)
     second = engine.render([{"role": "user", "content": "Another question"}])
-    batch.admit(0, second, sampling=Sampling(), seed=2)
+    batch.admit([0], second, sampling=Sampling(), seeds=[2])
     assert "".join(t.text for t in run_out(batch)[0]) == "b1b2"
     assert stub.bodies("/v1/completions")[1]["prompt"] == second
 
@@ -489,10 +489,11 @@ def test_a_cut_stream_hands_out_what_arrived_then_fails_without_asking_again(ser
     batch = engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1])
     got = [batch.step()[0].text]
     wait_for_path_threads()  # the cut has been read
-    with pytest.raises(RemoteError, match="the stream was cut mid-way"):
+    with pytest.raises(PathError, match="the stream was cut mid-way") as failed:
         for _ in range(10):
             got += [t.text for t in batch.step()]
     assert got == ["One", " two", " three"]
+    assert isinstance(failed.value.failures[0], RemoteError) and failed.value.tokens == [] and 0 not in batch.live
     assert len(stub.bodies("/v1/completions")) == 1
 
 

@@ -11,7 +11,8 @@ from thinkcli.engine import Sampling
 from thinkcli.engine.fake import EOG, FakeEngine
 from thinkcli.events import Done, Explored
 from thinkcli.reasoning import FORMATS
-from thinkcli.strategies import STRATEGIES, Budget, Plan, Run
+from thinkcli.strategies import events as run_events
+from thinkcli.strategies import Budget, Plan, Run
 
 HANA = [{"role": "user", "content": "Hana has 9 marbles and gets 8 more. How many marbles does Hana have now?"}]
 
@@ -48,7 +49,7 @@ TABLE = [
 def run_vote(scripts: list, samples: int, *, max_answer: int = 2048, selection: str = "vote") -> tuple:
     plan = Plan("high", selection, samples, Budget(think=400, max_answer=max_answer), True, Sampling(0.6, 0.95, 20), 7)
     engine = FakeEngine(scripts, n_ctx=32768)
-    events = list(STRATEGIES[selection](Run(engine, list(HANA), plan, FORMATS["prompted"])))
+    events = list(run_events(Run(engine, list(HANA), plan, FORMATS["prompted"])))
     assert isinstance(events[-1], Done)
     return events, events[-1].result
 
@@ -119,7 +120,7 @@ def stepwise(scripts: list, *, think: int = 100, min_think: int = 0, samples: in
     plan = Plan("t", selection, samples, Budget(think=think, min_think=min_think, max_answer=64), True,
                 Sampling(0.6, 0.95, 20), 7)
     engine = FakeEngine(scripts)
-    events = list(STRATEGIES[selection](Run(engine, list(HANA), plan, STEPWISE)))
+    events = list(run_events(Run(engine, list(HANA), plan, STEPWISE)))
     return engine, events[-1].result
 
 

@@ -11,7 +11,8 @@ from thinkcli.config import Settings
 from thinkcli.engine.fake import EOG, FakeEngine
 from thinkcli.events import Notice, Text
 from thinkcli.render import answer, collect, make_renderer
-from thinkcli.session import Knobs, Session, largest_capacity, preset_for
+from thinkcli import planner
+from thinkcli.session import Knobs, Session, configured_levels, preset_for
 
 THOUGHT = ["Let", " me", " add", "</think>", "The", " answer", " is", " 19.", EOG]
 USER = [{"role": "user", "content": "What is 12+7?"}]
@@ -108,11 +109,11 @@ def test_notices_come_first_in_the_next_turn_only():
 
 def test_the_context_is_sized_for_the_largest_level_and_grows_on_demand():
     settings = Settings(seed=1)
-    assert largest_capacity(settings, Knobs()) == 8  # max and auto run 8 paths
-    assert largest_capacity(settings, Knobs(samples=12)) == 12
+    assert planner.capacity(configured_levels(settings, Knobs())).seqs == 8  # max and auto run 8 paths
+    assert planner.capacity(configured_levels(settings, Knobs(samples=12))).seqs == 12
 
     class Resizable(FakeEngine):
-        def resize(self, n: int) -> None:
+        def resize(self, n: int, *, n_ctx: int | None = None) -> None:
             self.resized = n
             self.n_seq_max = n
 

@@ -15,7 +15,8 @@ from thinkcli.engine import Sampling
 from thinkcli.engine.fake import EOG, FakeBatch, FakeEngine
 from thinkcli.events import Done, Explored, Notice, Progress, Text, ThinkingDone
 from thinkcli.reasoning import FORMATS, NO_THINKING, PROMPTED_INSTRUCTION, PROMPTED_PREFILL, detect_format
-from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial
+from thinkcli.strategies import events as run_events
+from thinkcli.strategies import Budget, Plan, Run, partial
 from thinkcli.strategies.prompt import build_prompt
 from thinkcli.strategies.sample import MAX_STALLS
 from thinkcli.render.summary import explored_line
@@ -54,6 +55,11 @@ class TracedBatch(FakeBatch):
                 self.context[t.seq].append([t.text, 1])
         return tokens
 
+    def admit(self, seqs, prompt, **kw):
+        for seq in seqs:
+            self.context[seq] = []
+        return super().admit(seqs, prompt, **kw)
+
     def inject(self, seq: int, text: str) -> int:
         n = super().inject(seq, text)
         self.context[seq].append([text, n])
@@ -77,7 +83,7 @@ class TracedBatch(FakeBatch):
 class TracedEngine(FakeEngine):
     def start(self, prompt, *, n, sampling, seeds):
         plain = super().start(prompt, n=n, sampling=sampling, seeds=seeds)
-        batch = TracedBatch(plain.scripts, plain.n_ctx, plain.prompt_tokens, plain.prompt_eval_tokens)
+        batch = TracedBatch(plain.scripts, plain.n_ctx, plain.prompt_tokens, plain.prompt_eval_tokens, engine=self)
         self.batches[-1] = batch
         return batch
 
@@ -96,7 +102,7 @@ def drive(scripts, selection: str = "single", samples: int = 1, **kw):
     """Run a strategy to the end; returns (engine, run, events, result)."""
     template, fmt = kw.pop("template", None), kw.pop("fmt", "prompted")
     engine, run = make_run(scripts, make_plan(selection, samples, **kw), template=template, fmt=fmt)
-    events = list(STRATEGIES[selection](run))
+    events = list(run_events(run))
     assert isinstance(events[-1], Done)
     return engine, run, events, events[-1].result
 
@@ -257,7 +263,7 @@ def test_a_model_that_keeps_ending_before_min_think_still_terminates():
     # A model that only ends its turn must not get "\nWait," injected until the context is full.
     engine = TracedEngine([["a", EOG]], n_ctx=512)
     run = Run(engine, list(USER), make_plan(min_think=100), FORMATS["prompted"])
-    events = list(STRATEGIES["single"](run))
+    events = list(run_events(run))
     assert engine.batches[0].steps < MAX_STEPS
     assert [e.reason for e in events if isinstance(e, ThinkingDone)] in (["length"], ["stop"])
 
@@ -362,8 +368,8 @@ def test_adaptive_stops_when_the_first_two_agree():
 def test_adaptive_adds_paths_while_they_disagree_up_to_the_plan():
     scripts = [answer_script("4", 2.0), answer_script("5", 2.0)]
     engine, _, _, result = drive(scripts, "adaptive", 5)
-    assert engine.seeds == [[7, 8], [9, 10], [11]]
-    assert len(result.samples) == 5 and len(engine.batches) == 3
+    assert engine.seeds == [[7, 8], [9, 10], [11]]  # three rounds, admitted into one batch
+    assert len(result.samples) == 5 and len(engine.batches) == 1
 
 
 def test_adaptive_counts_agreement_only_among_paths_that_may_vote():
@@ -394,7 +400,7 @@ def test_adaptive_caps_only_the_first_rounds_budget():
 def test_an_interrupted_vote_keeps_what_it_has():
     scripts = [["x", " y"] * 20 + ["</think>", "Answer: 4", EOG]] * 3
     engine, run = make_run(scripts, make_plan("vote", 3))
-    gen = STRATEGIES["vote"](run)
+    gen = run_events(run)
     first = next(gen)
     assert isinstance(first, Progress)
     gen.close()
@@ -408,7 +414,7 @@ def test_an_interrupted_vote_keeps_what_it_has():
 
 def test_an_interrupted_answer_keeps_the_text_so_far():
     engine, run = make_run([THOUGHT], make_plan())
-    gen = STRATEGIES["single"](run)
+    gen = run_events(run)
     for event in gen:
         if isinstance(event, Text) and event.text == " answer":
             break
@@ -426,7 +432,7 @@ def test_a_path_below_the_floor_is_pruned_and_does_not_vote():
     sure = answer_script("4", 3.0, think=80)
     unsure = [("x", -5.0, 0.5)] * 80 + [("</think>", -0.1), ("Answer: 5", -0.01), EOG]
     engine, run = make_run([sure, unsure], make_plan("vote", 2))
-    events = list(run.explore(2, floor=1.0))
+    events = list(run.sched.solo(run.explore(2, floor=1.0)))
     assert events and all(isinstance(e, Progress) for e in events)
     kept, pruned = (s.result() for s in run.samples)
     assert pruned.think_end == "pruned" and pruned.thinking_tokens == PRUNE_AFTER
@@ -440,7 +446,7 @@ def test_a_path_below_the_floor_is_pruned_and_does_not_vote():
 def test_no_floor_means_no_pruning():
     unsure = [("x", -5.0, 0.5)] * 80 + [("</think>", -0.1), ("Answer: 5", -0.01), EOG]
     _, run = make_run([unsure], make_plan())
-    list(run.explore(1))
+    list(run.sched.solo(run.explore(1)))
     assert run.samples[0].result().think_end == "stop" and [i for i, _ in run.ballots()] == [0]
 
 

@@ -15,7 +15,8 @@ from thinkcli.errors import ModelError
 from thinkcli.events import Done
 from thinkcli.reasoning import FORMATS, PROMPTED_INSTRUCTION, detect_format, starts_in_thinking, thinking_closed_in_prompt
 from thinkcli.reasoning.formats import template_switches
-from thinkcli.strategies import STRATEGIES, Budget, Plan, Run
+from thinkcli.strategies import events as run_events
+from thinkcli.strategies import Budget, Plan, Run
 from thinkcli.strategies.prompt import build_prompt, system_role
 
 USER = [{"role": "user", "content": "What is 2+2?"}]
@@ -287,7 +288,7 @@ def test_thinking_off_yields_no_reasoning_in_the_answer(template, thinking):
     engine = ObedientEngine([[]], chat_template=template)
     plan = Plan("medium", "single", 1, Budget(think=100 if thinking else 0), thinking, Sampling(), 1)
     run = Run(engine, list(USER), plan, detect_format(template))
-    result = [e for e in STRATEGIES["single"](run) if isinstance(e, Done)][0].result
+    result = [e for e in run_events(run) if isinstance(e, Done)][0].result
     assert result.answer == "4"
     assert result.reasoning == ("Two plus two." if thinking else "")
 
@@ -296,7 +297,7 @@ def test_verify_asks_with_thinking_closed():
     engine = ObedientEngine([[]], chat_template=ENABLE_THINKING)
     plan = Plan("medium", "single", 1, Budget(think=100), True, Sampling(), 1)
     run = Run(engine, list(USER), plan, detect_format(ENABLE_THINKING))
-    run.verify("4")
+    list(run.sched.solo(run.verify("4")))
     assert engine.prompts[-1].endswith("<|assistant|><think>\n\n</think>\n\n")
 
 

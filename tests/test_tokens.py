@@ -11,7 +11,8 @@ from thinkcli.engine.fake import EOG, FakeEngine
 from thinkcli.events import Result, SampleResult
 from thinkcli.reasoning import FORMATS
 from thinkcli.store import RunRecord, RunStore, now
-from thinkcli.strategies import STRATEGIES, Plan, Run
+from thinkcli.strategies import Plan, Run
+from thinkcli.strategies import events as run_events
 from thinkcli.strategies.sample import Budget
 from thinkcli.engine import Sampling
 from thinkcli.tokens import INSERTED, PathTokens, TokenTrace, pack, unpack
@@ -25,7 +26,7 @@ def solve(scripts, *, samples=1, budget=Budget(think=1024), selection=None) -> R
     plan = Plan(effort="test", selection=selection or ("vote" if samples > 1 else "single"), samples=samples,
                 budget=budget, thinking=True, sampling=Sampling(temperature=0.7), seed=1)
     run = Run(engine, [{"role": "user", "content": "q"}], plan, FMT)
-    events = list(STRATEGIES[plan.selection](run))
+    events = list(run_events(run))
     return events[-1].result
 
 

@@ -15,9 +15,8 @@ from thinkcli.history import Recorder, plan_dict
 from thinkcli.models.catalog import DEFAULT_MODEL
 from thinkcli.preview import print_prompt
 from thinkcli.render import answer, make_renderer
-from thinkcli.session import Knobs, Opener, Session, context_for, preset_for
+from thinkcli.session import Knobs, Opener, Session, preset_for
 from thinkcli.store import RunRecord, now
-from thinkcli.strategies import paths_at_once
 
 SUGGESTED_MODEL = "qwen3-1.7b"  # named to users of the demo model: small, and it really reasons
 
@@ -71,9 +70,8 @@ def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, o
     hint = "thinkcli trace" if mode == "terminal" and recorder.hint_wanted() else ""
     renderer = make_renderer(mode=mode, thinking=settings.thinking, out=env.out_console(), err=err, hint=hint)
     level = preset_for(settings, knobs)
-    at_once = paths_at_once(level.selection, level.samples)
     started = now()
-    with Session.open(settings, knobs, opener, err, n_seq_max=at_once, want_ctx=context_for(level)) as session:
+    with Session.open(settings, knobs, opener, err, levels=[level]) as session:
         messages = session.messages(question)
         plan = session.plan(messages, level)
         result = answer(session.turn(messages, plan), renderer)

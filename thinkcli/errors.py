@@ -52,3 +52,17 @@ class InputError(ThinkError):
 
 class RemoteError(ThinkError):
     """A remote server could not be reached, refused the request, or cut the stream."""
+
+
+class PathError(ThinkError):
+    """Some paths of a batch failed in a step (a server's request); the others go on.
+
+    Args:
+        failures: the error of each failed sequence.
+        tokens: the tokens the step produced for the other sequences.
+    """
+
+    def __init__(self, failures: dict, tokens: list) -> None:
+        super().__init__("; ".join(dict.fromkeys(str(e) for e in failures.values())))
+        self.failures = failures
+        self.tokens = tokens

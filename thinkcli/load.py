@@ -42,8 +42,7 @@ def open_engine(
     """Load the configured model in llama.cpp, sized for ``n_seq_max`` parallel samples,
     or connect to the configured server (``backend = "openai"``).
 
-    Without ``--ctx`` the context is ``want_ctx`` (at least 8192) where the model was
-    trained for that much.
+    Without ``--ctx`` the context is ``want_ctx`` cells (the planner's; see ``thinkcli.planner``).
     """
     if settings.backend == "openai":
         return open_remote(settings, env, err, debug=debug)

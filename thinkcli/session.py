@@ -1,29 +1,28 @@
 """A loaded model and what one conversation needs to run turns on it.
 
 ``Session`` owns the engine, the settings, the detected reasoning format and the
-engine's cache; ``plan`` sizes a turn's budgets, ``turn`` runs it as a ``Turn``.
-A turn never closes the engine or exits the process: its caller decides.
+engine's cache. It is where every command plans: ``open`` loads what the levels in
+play need, ``plan`` sizes a turn's budgets (``thinkcli.planner``), ``turn`` runs it
+as a ``Turn``. A turn never closes the engine or exits the process: its caller decides.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from rich.console import Console
 
+from thinkcli import planner
 from thinkcli.config import EffortPreset, Settings
-from thinkcli.engine import Engine, Sampling
-from thinkcli.errors import ContextOverflowError, UsageError
+from thinkcli.engine import Engine
+from thinkcli.errors import UsageError
 from thinkcli.events import Event, Notice, Result
 from thinkcli.reasoning import detect_format
-from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial, paths_at_once
+from thinkcli.scheduler import Program, Scheduler
+from thinkcli.strategies import Plan, Run, partial, paths_at_once, program
 from thinkcli.strategies.prompt import build_prompt
 
-ANSWER_RESERVE = 256  # answer tokens each path keeps when its thinking budget is clamped
-PROMPT_ALLOWANCE = 1024  # prompt tokens a level's context is sized for before the prompt is known
-MAX_SIZED_CTX = 32768  # the largest context sized for a level unasked (its memory grows with it)
 Opener = Callable[..., Engine]  # open_engine(settings, err, *, n_seq_max, debug, want_ctx) -> Engine
 
 
@@ -72,15 +71,9 @@ def preset_for(settings: Settings, knobs: Knobs) -> EffortPreset:
     return EffortPreset(level.name, budget, min_think, samples, selection, level.temperature)
 
 
-def largest_capacity(settings: Settings, knobs: Knobs) -> int:
-    """The most paths any configured level (or ``--samples``) runs at once.
-
-    A context sized for this lets effort and samples change mid-session without
-    recreating it: with one unified KV cache, room for more sequences costs nothing
-    measurable (see benchmarks/capacity.py).
-    """
-    most = max(paths_at_once(level.selection, level.samples) for level in settings.efforts.values())
-    return max(most, knobs.samples or 1)
+def configured_levels(settings: Settings, knobs: Knobs) -> list[EffortPreset]:
+    """Every configured level with the knobs applied (what a chat may switch to)."""
+    return [preset_for(settings.updated({"effort": name}), knobs) for name in settings.efforts]
 
 
 def one_question(question: str, system: str = "") -> list[dict]:
@@ -88,109 +81,28 @@ def one_question(question: str, system: str = "") -> list[dict]:
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
 
 
-def context_for(level: EffortPreset) -> int:
-    """The context a level's paths need at full budget: at least 8192, at most ``MAX_SIZED_CTX``.
-
-    The engine takes it only as far as the model's trained context allows; the plan
-    still clamps budgets to what it got.
-    """
-    at_once = paths_at_once(level.selection, level.samples)
-    need = at_once * (level.think_budget + ANSWER_RESERVE + 64) + PROMPT_ALLOWANCE
-    return max(8192, min(MAX_SIZED_CTX, -(-need // 1024) * 1024))
-
-
-def make_plan(
-    settings: Settings, knobs: Knobs, level: EffortPreset, engine: Engine, prompt_tokens: int,
-    notice: Callable[[str], None], *, questions: int = 1,
-) -> Plan:
-    """Turn a level into budgets that fit the context, and sampling with a seed.
-
-    ``questions`` decoding side by side (``thinkcli batch --parallel``) each get their
-    share of the context, answers included.
-    """
-    temperature = settings.temperature
-    if level.temperature is not None and not knobs.temperature_given:
-        temperature = level.temperature
-    if level.samples > 1 and temperature <= 0:
-        notice(f"temperature 0 makes all {level.samples} paths the same; sampling at 0.6 instead")
-        temperature = 0.6
-    _note_context(settings.ctx, engine.info, notice)
-    wrap_up = engine.count_tokens(settings.wrap_up) + 8
-    paths = paths_at_once(level.selection, level.samples)
-    at_once = paths * questions
-    if prompt_tokens + at_once >= engine.info.n_ctx // questions:
-        raise ContextOverflowError(
-            f"the prompt is {prompt_tokens} tokens but the context holds {engine.info.n_ctx}"
-            + (f" shared by {questions} questions" if questions > 1 else "")
-            + " (shorten the input or raise --ctx)"
-        )
-    share = (engine.info.n_ctx // questions - prompt_tokens) // paths
-    think = level.think_budget
-    if think > 0 and think + wrap_up + ANSWER_RESERVE > share:
-        think = share - wrap_up - ANSWER_RESERVE
-        if think < 16:
-            raise ContextOverflowError(
-                f"the {engine.info.n_ctx}-token context leaves no room to think "
-                f"for {at_once} path(s); raise --ctx or lower --samples"
-            )
-        # Said when the user sized things (or debugs): a level's own budget that the
-        # default context cannot hold would otherwise warn on every run.
-        if knobs.debug or knobs.think_budget is not None or knobs.samples is not None or settings.ctx is not None:
-            per = " per path" if at_once > 1 else ""
-            notice(f"thinking budget clamped to {think} tokens{per} to fit the {engine.info.n_ctx}-token context (raise --ctx)")
-    max_answer = settings.max_tokens
-    if questions > 1:  # a runaway answer must not take its neighbours' room
-        max_answer = max(16, min(max_answer, share - max(think, 0) - (wrap_up if think > 0 else 0)))
-    budget = Budget(
-        think=think,
-        min_think=min(level.min_think, think),
-        max_answer=max_answer,
-        wrap_up=settings.wrap_up,
-        continuations=settings.continuations,
-    )
-    return Plan(
-        effort=level.name,
-        selection=level.selection,
-        samples=level.samples,
-        budget=budget,
-        thinking=think > 0,
-        sampling=Sampling(temperature, settings.top_p, settings.top_k),
-        seed=settings.seed if settings.seed is not None else random.randrange(2**31),
-        keep=settings.vote_keep,
-        confidence=settings.vote_confidence,
-    )
-
-
-def _note_context(asked: int | None, info, notice: Callable[[str], None]) -> None:
-    """Say when ``--ctx`` was not taken as given, or goes past what the model was trained on."""
-    if asked is None:
-        return
-    if info.n_ctx != asked:
-        notice(f"--ctx {asked} became {info.n_ctx} tokens (llama.cpp's limits)")
-    if info.n_ctx_train and info.n_ctx > info.n_ctx_train:
-        notice(
-            f"--ctx {info.n_ctx} is more than the {info.n_ctx_train} tokens {info.name} was trained on; "
-            "answers may degrade past that"
-        )
-
-
 class Turn:
     """One turn's event stream; ``partial()`` is the best result after Ctrl-C stopped it.
 
-    Iterate it once. Close it (``answer`` and ``collect`` do) before the engine: a
-    suspended strategy still holds a batch whose cleanup calls into the engine.
+    Iterate it once, or hand ``program()`` to a scheduler that runs it beside others.
+    Close it (``answer`` and ``collect`` do) before the engine: a suspended strategy
+    still holds paths whose cleanup calls into the engine.
     """
 
     def __init__(self, run: Run, notices: list[str]) -> None:
         self.run = run
-        self._events = self._stream(notices)
+        self._notices = notices
+        self._events: Iterator[Event] | None = None
 
-    def _stream(self, notices: list[str]) -> Iterator[Event]:
-        for text in notices:
+    def program(self) -> Program:
+        """The turn for a scheduler: its notices, then its strategy."""
+        for text in self._notices:
             yield Notice(text)
-        yield from STRATEGIES[self.run.plan.selection](self.run)
+        yield from program(self.run)
 
     def __iter__(self) -> Iterator[Event]:
+        if self._events is None:
+            self._events = self.run.sched.solo(self.program())
         return self._events
 
     def partial(self) -> Result:
@@ -198,7 +110,8 @@ class Turn:
         return partial(self.run)
 
     def close(self) -> None:
-        self._events.close()
+        if self._events is not None:
+            self._events.close()
 
 
 class Session:
@@ -216,18 +129,20 @@ class Session:
         self.knobs = knobs
         self.fmt = detect_format(engine.info.chat_template, settings.reasoning_format)
         self._pending: list[str] = []
+        self._said: set[str] = set()  # notices already given this session
         if engine.info.chat_template is None:
             self._pending.append("the model has no chat template; using ChatML")
+        planner.note_context(settings.ctx, engine.info, self._note)
 
     @classmethod
     def open(
-        cls, settings: Settings, knobs: Knobs, opener: Opener, err: Console, *, n_seq_max: int, want_ctx: int = 8192
+        cls, settings: Settings, knobs: Knobs, opener: Opener, err: Console, *,
+        levels: list[EffortPreset], questions: int = 1, seqs: int = 1,
     ) -> Session:
-        """Load the configured model with room for ``n_seq_max`` paths at once.
-
-        Without ``--ctx``, the context is ``want_ctx`` where the model was trained for it.
-        """
-        engine = opener(settings, err, n_seq_max=n_seq_max, debug=knobs.debug, want_ctx=want_ctx)
+        """Load the configured model with what ``questions`` at once of any of ``levels`` need
+        (and at least ``seqs`` sequences): every path's full budget, where the model allows."""
+        need = planner.capacity(levels, questions=questions, seqs=max(seqs, knobs.samples or 1))
+        engine = opener(settings, err, n_seq_max=need.seqs, debug=knobs.debug, want_ctx=need.ctx)
         return cls(engine, settings, knobs)
 
     def __enter__(self) -> Session:
@@ -251,27 +166,57 @@ class Session:
         return self.engine.count_tokens(prompt)
 
     def plan(self, messages: list[dict], level: EffortPreset | None = None, *, questions: int = 1) -> Plan:
-        """Budgets for one turn over ``messages`` that fit the context; notices go with the turn.
+        """Budgets for one turn over ``messages`` that fit; notices go with the turn.
 
-        ``questions`` turns that will decode side by side each get a share of the context.
+        ``questions`` turns that will decode side by side each get a share of the cells.
         """
         level = level or self.level()
         self.reserve(paths_at_once(level.selection, level.samples) * questions)
-        tokens = self.prompt_tokens(messages, level)
-        return make_plan(self.settings, self.knobs, level, self.engine, tokens, self._pending.append,
-                         questions=questions)
+        return planner.make_plan(
+            self.settings, level, self.engine.info, prompt_tokens=self.prompt_tokens(messages, level),
+            wrap_up=self.engine.count_tokens(self.settings.wrap_up) + 8,
+            temperature_given=self.knobs.temperature_given, notice=self._note, questions=questions,
+        )
+
+    def questions_at_once(self, level: EffortPreset, asked: int | None = None) -> int:
+        """How many questions of ``level`` a batch decodes together (``asked``: ``--parallel``)."""
+        return planner.questions_at_once(level, self.engine.info, self.engine.n_seq_max, asked, self.settings.parallel)
+
+    def fit(self, level: EffortPreset) -> None:
+        """Make the engine big enough for ``level`` at full budget (a chat switching level):
+        the context is remade only where it is too small and the model is local."""
+        need = planner.capacity([level])
+        info = self.engine.info
+        more_cells = info.shared_context and self.settings.ctx is None and need.ctx > info.n_ctx
+        if more_cells or need.seqs > self.engine.n_seq_max:
+            self.engine.resize(max(need.seqs, self.engine.n_seq_max), n_ctx=need.ctx if more_cells else None)
+            self._pending.append(f"the context was remade for -e {level.name} ({self.engine.info.n_ctx} tokens, "
+                                 f"{self.engine.n_seq_max} paths); its cache starts empty")
+
+    def _note(self, what: str, text: str) -> None:
+        """A notice for the next turn: each ``what`` once per session."""
+        if what not in self._said:
+            self._said.add(what)
+            self._pending.append(text)
 
     def reserve(self, n_seq: int) -> None:
         """Make room for ``n_seq`` paths at once, recreating the context only if it is too small."""
-        have = getattr(self.engine, "n_seq_max", n_seq)
-        if n_seq > have:
+        if n_seq > self.engine.n_seq_max:
             self.engine.resize(n_seq)
             self._pending.append(f"the context was remade for {n_seq} paths at once; its cache starts empty")
 
-    def turn(self, messages: list[dict], plan: Plan) -> Turn:
-        """Start one turn: ``messages`` end with the user's question."""
+    def turn(self, messages: list[dict], plan: Plan, *, scheduler: Scheduler | None = None) -> Turn:
+        """Start one turn: ``messages`` end with the user's question.
+
+        ``scheduler``: the one that will run it beside other turns (``batch``); by default
+        the turn has one of its own, which keeps its cache for the next turn.
+        """
         notices, self._pending = self._pending, []
-        return Turn(Run(self.engine, messages, plan, self.fmt), notices)
+        return Turn(Run(self.engine, messages, plan, self.fmt, scheduler=scheduler), notices)
+
+    def scheduler(self) -> Scheduler:
+        """One batch for many turns at once; each finished turn's paths make room for the next."""
+        return Scheduler(self.engine, seqs=self.engine.n_seq_max, keep_cache=False)
 
     def close(self) -> None:
         self.engine.close()

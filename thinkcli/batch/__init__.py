@@ -10,7 +10,7 @@ import difflib
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,14 +22,13 @@ from thinkcli.batch.runner import Item, Outcome, Solver, run_batch
 from thinkcli.batch.sweep import check_plot, curve, save_plot, summarize, table
 from thinkcli.config import EffortPreset, Settings
 from thinkcli.env import Environment
-from thinkcli.errors import ExitStatus, ThinkError, UsageError
-from thinkcli.events import Result
+from thinkcli.errors import ContextOverflowError, ExitStatus, ThinkError, UsageError
+from thinkcli.events import Done, Notice, Result
 from thinkcli.history import Recorder, plan_dict
-from thinkcli.render import collect
+from thinkcli.planner import PARALLEL_MOST
+from thinkcli.scheduler import Task
 from thinkcli.session import Knobs, Opener, Session, preset_for
-from thinkcli.strategies import paths_at_once
 from thinkcli.store import RunRecord, stamp, store_path
-from thinkcli.strategies.many import Job, solve_many
 from thinkcli.strategies.run import Plan
 
 __all__ = ["BatchOptions", "parse_levels", "run_batch_command"]
@@ -81,56 +80,23 @@ def read_problems(env: Environment, opts: BatchOptions) -> tuple[list[Problem], 
     return problems, skipped
 
 
-PARALLEL_MOST = 4  # questions at once by default: about 1.4x the tokens per second of one on a CPU
-PARALLEL_ROOM = 2048  # context each parallel question should have, at least
-
-
-def default_parallel(level: EffortPreset, n_ctx: int) -> int:
-    """Questions decoded side by side when ``--parallel`` is not given: one for multi-path
-    levels (their paths already fill the batch), else as many as the context has room for."""
-    if paths_at_once(level.selection, level.samples) > 1:
-        return 1
-    return max(1, min(PARALLEL_MOST, n_ctx // PARALLEL_ROOM))
-
-
 def make_solver(
-    session: Session, settings: Settings, knobs: Knobs, parallel: int | None, plans: dict[int, Plan] | None = None
+    session: Session, settings: Settings, knobs: Knobs, parallel: int | None, plans: dict[int, Plan] | None = None,
+    note: Callable[[Problem, str], None] = lambda problem, text: None,
 ) -> Solver:
-    """Solve items as turns of ``session``: several single-path ones at once, the rest in turn.
+    """Solve items as turns of ``session``, several at once in one batch (the scheduler's).
 
-    ``plans`` gets each problem's plan, by ``id(problem)``, as its turn starts (for the run log).
+    Each level's problems run together, as many at once as ``--parallel`` says or, without
+    it, as many as keep every path's full budget (``Session.questions_at_once``): single-path
+    and multi-path levels alike fill the batch with the paths of several problems. A problem
+    whose prompt needs more than its share of the context runs alone. ``plans`` gets each
+    problem's plan, by ``id(problem)``, as its turn starts (for the run log); ``note`` each
+    notice a problem's run gives.
     """
     plans = {} if plans is None else plans
 
     def level_of(name: str) -> EffortPreset:
         return preset_for(replace(settings, effort=name), knobs)
-
-    def one_by_one(group: list[tuple[int, Problem]], level: EffortPreset) -> Iterator[Outcome]:
-        for index, problem in group:
-            messages = session.messages(problem.question, system=problem.system)
-            try:
-                plans[id(problem)] = plan = session.plan(messages, level)
-                yield index, collect(session.turn(messages, plan))
-            except ThinkError as exc:
-                yield index, exc
-
-    def side_by_side(group: list[tuple[int, Problem]], level: EffortPreset, k: int) -> Iterator[Outcome]:
-        failed: list[Outcome] = []
-
-        def jobs() -> Iterator[Job]:
-            for index, problem in group:
-                messages = session.messages(problem.question, system=problem.system)
-                try:
-                    plans[id(problem)] = plan = session.plan(messages, level, questions=k)
-                except ThinkError as exc:
-                    failed.append((index, exc))
-                    continue
-                yield Job(index, session.turn(messages, plan).run)
-
-        for outcome in solve_many(session.engine, jobs(), slots=k):
-            yield from _drain(failed)
-            yield outcome
-        yield from _drain(failed)
 
     def solve(items: list[Item]) -> Iterator[Outcome]:
         for name, group in itertools.groupby(enumerate(items), key=lambda pair: pair[1][1]):
@@ -140,13 +106,50 @@ def make_solver(
             except ThinkError as exc:  # a record's own effort that does not exist
                 yield from ((index, exc) for index, _ in group)
                 continue
-            k = parallel or default_parallel(level, session.engine.info.n_ctx)
-            if k > 1 and paths_at_once(level.selection, level.samples) == 1:
-                yield from side_by_side(group, level, k)
-            else:
-                yield from one_by_one(group, level)
+            yield from _solve_level(session, level, group, session.questions_at_once(level, parallel), plans, note)
 
     return solve
+
+
+def _solve_level(session: Session, level: EffortPreset, group: list[tuple[int, Problem]], k: int,
+                 plans: dict[int, Plan], note: Callable[[Problem, str], None]) -> Iterator[Outcome]:
+    """``group``'s problems at ``level``, ``k`` at once in one scheduler's batch."""
+    failed: list[Outcome] = []
+    scheduler = session.scheduler()
+    problems: dict[int, Problem] = {}
+
+    def tasks() -> Iterator[Task]:
+        for index, problem in group:
+            messages = session.messages(problem.question, system=problem.system)
+            try:
+                plan, shares = _plan(session, messages, level, k)
+            except ThinkError as exc:
+                failed.append((index, exc))
+                continue
+            plans[id(problem)] = plan
+            problems[index] = problem
+            yield Task(index, session.turn(messages, plan, scheduler=scheduler).program(), shares=shares)
+
+    for task, item in scheduler.drive(tasks(), at_once=k):
+        yield from _drain(failed)
+        if isinstance(item, ThinkError):
+            yield task.key, item
+        elif isinstance(item, Done):
+            yield task.key, item.result
+        elif isinstance(item, Notice):
+            note(problems[task.key], item.text)
+    yield from _drain(failed)
+
+
+def _plan(session: Session, messages: list[dict], level: EffortPreset, k: int) -> tuple[Plan, int]:
+    """A problem's plan as one of ``k`` at once; one whose prompt needs more than its share
+    of the context is planned alone and takes every share (it runs by itself)."""
+    try:
+        return session.plan(messages, level, questions=k), 1
+    except ContextOverflowError:
+        if k == 1:
+            raise
+        return session.plan(messages, level), k
 
 
 def _drain(failed: list[Outcome]) -> Iterator[Outcome]:
@@ -170,7 +173,7 @@ def run_batch_command(
         raise UsageError(f"{opts.source} holds no problems")
     skip = set() if opts.output is None or opts.overwrite else done_keys(opts.output)
     writer = ResultWriter.open(opts.output, overwrite=opts.overwrite) if opts.output else ResultWriter(env.stdout, sync=False)
-    most = max(paths_at_once(p.selection, p.samples) for p in (preset_for(replace(settings, effort=n), knobs) for n in levels))
+    wanted = [preset_for(replace(settings, effort=n), knobs) for n in levels]
     interrupted = False
     recorder = Recorder(env, enabled=settings.log)
     plans: dict[int, Plan] = {}
@@ -182,8 +185,9 @@ def run_batch_command(
                                   system=system, plan=plan_dict(plans.get(id(problem)))))
 
     try:
-        with Session.open(settings, knobs, opener, err, n_seq_max=max(most, opts.parallel or PARALLEL_MOST)) as session:
-            solver = make_solver(session, settings, knobs, opts.parallel, plans)
+        with Session.open(settings, knobs, opener, err, levels=wanted, questions=opts.parallel or PARALLEL_MOST) as session:
+            solver = make_solver(session, settings, knobs, opts.parallel, plans, note=lambda problem, text: err.print(
+                f"note: problem {problem.id}: {text}", style="dim", markup=False, highlight=False, soft_wrap=True))
             tally = run_batch(problems, levels, solver, writer, skip=skip, err=err, show_reasoning=opts.show_reasoning,
                               keep=keep)
     except KeyboardInterrupt:

@@ -14,6 +14,7 @@ from typing import Callable
 
 from rich.console import Console
 
+from thinkcli import planner
 from thinkcli.chat.commands import CommandCompleter, CommandError, is_command, parse
 from thinkcli.chat.sessions import Conversation, Exchange, SessionStore
 from thinkcli.config import Settings, data_dir
@@ -21,7 +22,7 @@ from thinkcli.env import Environment
 from thinkcli.errors import ExitStatus, ThinkError
 from thinkcli.history import Recorder, plan_dict
 from thinkcli.render import answer, make_renderer
-from thinkcli.session import Knobs, Opener, Session, largest_capacity
+from thinkcli.session import Knobs, Opener, Session, configured_levels, preset_for
 from thinkcli.store import RunRecord, now
 
 PROMPT = ">>> "
@@ -64,6 +65,7 @@ class Chat:
 
     def ask(self, question: str, *, seed: int | None = None) -> Exchange:
         """Run one turn on ``question``; the exchange is kept (even interrupted) and recorded."""
+        self.session.fit(self.session.level())  # /effort may have asked for more than was loaded
         messages = self._fit(question)
         plan = self.session.plan(messages)
         if seed is not None:
@@ -84,7 +86,7 @@ class Chat:
     def _fit(self, question: str) -> list[dict]:
         """The turn's messages; the oldest exchanges go once the prompt passes half the context."""
         level = self.session.level()
-        limit = self.session.engine.info.n_ctx // 2
+        limit = planner.positions(self.session.engine.info) // 2
         skip = self.first
         while True:
             messages = self.conv.messages(question, skip=skip, chat_template=self.session.engine.info.chat_template)
@@ -93,7 +95,7 @@ class Chat:
             skip += 1
         if skip > self.first:
             dropped = skip - self.first
-            self.say(f"the conversation outgrew the {self.session.engine.info.n_ctx}-token context: "
+            self.say(f"the conversation outgrew the {planner.positions(self.session.engine.info)}-token context: "
                      f"the oldest {dropped} exchange(s) are no longer sent to the model", "yellow")
             self.first = skip
         return messages
@@ -114,7 +116,7 @@ class Chat:
         """Load ``name`` and drop the current model; if it fails to load, the current one stays."""
         settings = self.settings.updated({"model": name})
         knobs = self.session.knobs
-        fresh = Session.open(settings, knobs, self.opener, self.err, n_seq_max=largest_capacity(settings, knobs))
+        fresh = open_session(settings, knobs, self.opener, self.err)
         self.session.close()
         self.session = fresh
 
@@ -204,6 +206,14 @@ def open_conversation(store: SessionStore, settings: Settings, *, resume: bool, 
     return Conversation(name=store.new_name(), system=settings.system)
 
 
+def open_session(settings: Settings, knobs: Knobs, opener: Opener, err) -> Session:
+    """A chat's session: its context sized for the current level at full budget (``/effort``
+    remakes it where a level needs more), with room for the paths of any level (which costs
+    nothing measurable: see benchmarks/capacity.py)."""
+    most = max(planner.capacity([level]).seqs for level in configured_levels(settings, knobs))
+    return Session.open(settings, knobs, opener, err, levels=[preset_for(settings, knobs)], seqs=most)
+
+
 def run_chat(env: Environment, settings: Settings, knobs: Knobs, opener: Opener, *,
              resume: bool = False, name: str | None = None) -> ExitStatus:
     """Hold a conversation until Ctrl-D or ``/exit``; returns the exit status."""
@@ -217,7 +227,7 @@ def run_chat(env: Environment, settings: Settings, knobs: Knobs, opener: Opener,
     if settings.system:  # given now (flag, environment or config): it wins over the saved one
         conv.system = settings.system
     settings = replace(settings, system=conv.system)
-    session = Session.open(settings, knobs, opener, err, n_seq_max=largest_capacity(settings, knobs))
+    session = open_session(settings, knobs, opener, err)
     chat = Chat(env, session, conv, store, opener, recorder)
     try:
         read = terminal_reader(chat) if env.stdin_isatty and env.stdout_isatty else LineReader(env)

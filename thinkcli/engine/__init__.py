@@ -58,6 +58,10 @@ class ModelInfo:
     load_s: float = 0.0
     backend: str = "llama"  # "llama" (in process) or "openai" (a server)
     logprobs: bool = True  # token log-probabilities arrive, so votes can weigh confidence
+    # The context model. Shared: all sequences share n_ctx cells, and one may not run past
+    # n_ctx_train positions (llama.cpp). Not shared: each request has n_ctx of its own (a server).
+    shared_context: bool = True
+    exact_counts: bool = True  # token counts are the model's own, not estimates
 
 
 class Batch(Protocol):
@@ -72,7 +76,12 @@ class Batch(Protocol):
         """Sequences still generating."""
 
     def step(self) -> list[Token]:
-        """Decode one token for every live sequence (after any injected text)."""
+        """Decode one token for every live sequence (after any injected text).
+
+        Raises:
+            PathError: some sequences failed (a server's request); it carries the tokens
+                of the others, and the failed ones are stopped.
+        """
 
     def inject(self, seq: int, text: str) -> None:
         """Force ``text`` into ``seq``; it is evaluated before the next token."""
@@ -93,15 +102,25 @@ class Batch(Protocol):
         the log of the total probability of the distinct first tokens of its spellings.
         """
 
-    def admit(self, seq: int, prompt: str, *, sampling: Sampling, seed: int) -> int:
-        """Start ``prompt`` on ``seq`` (free or stopped) while the others decode on.
+    def admit(self, seqs: Sequence[int], prompt: str, *, sampling: Sampling, seeds: Sequence[int]) -> tuple[int, int]:
+        """Start ``prompt`` on ``seqs`` (free or stopped) while the others decode on.
 
-        Returns the prompt tokens that will be evaluated (a prefix shared with
-        sequence 0's prompt is reused).
+        The prompt is evaluated once for all of ``seqs`` where the engine can share it
+        (a prefix shared with sequence 0's prompt is reused too).
+
+        Returns:
+            The prompt tokens that will be evaluated, and the prompt's length.
         """
 
-    def room(self) -> int:
-        """Tokens the sequences can still add, together, before the context is full."""
+    def usage(self, seqs: Sequence[int]) -> tuple[int, int] | None:
+        """What a server said ``seqs`` evaluated and took from its cache, where it says."""
+
+    def free(self, seq: int) -> None:
+        """Stop ``seq`` and forget its cache: a finished run makes room for others."""
+
+    def room(self, seq: int | None = None) -> int:
+        """Tokens the sequences can still add, together, before the context is full; with
+        ``seq``, no more than that sequence may add (its own limit on positions)."""
 
     def close(self) -> None:
         """Release the sequences (the prompt's cache may be kept for reuse)."""
@@ -111,6 +130,11 @@ class Engine(Protocol):
     """A loaded model that renders prompts and decodes batches."""
 
     info: ModelInfo
+    n_seq_max: int  # the most sequences one batch may hold
+
+    def resize(self, n_seq_max: int, *, n_ctx: int | None = None) -> None:
+        """Hold up to ``n_seq_max`` sequences (and ``n_ctx`` cells, where the engine has cells
+        of its own to size); a cache it keeps may be lost."""
 
     def render(self, messages: list[dict], **template_kwargs: object) -> str:
         """Render a conversation with the model's chat template, ready for the reply."""

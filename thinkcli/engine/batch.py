@@ -25,8 +25,10 @@ class _Seq:
     sampler: object
     logits_index: int
     prompt_len: int  # the first prompt_len tokens of history are this sequence's prompt
-    shared: int  # prompt positions whose cells it shares with sequence 0 (counted there)
+    shared: int  # prompt positions whose cells it shares with ``source`` (counted there)
     pending: list[int] = field(default_factory=list)  # sampled or injected, not yet decoded
+    source: int = 0  # the sequence its shared cells are counted in
+    clone_of: int | None = None  # takes this sequence's prompt once that has been decoded
     held: bool = False  # sampled an end-of-generation token; inject or it stops
     no_end: bool = False  # the next token may not end generation
     utf8: codecs.IncrementalDecoder = field(
@@ -53,6 +55,7 @@ class LlamaBatch:
         self.prompt_eval_tokens = prompt_eval_tokens
         self.cached_tokens = prompt_tokens - prompt_eval_tokens
         self._n_ctx = engine.info.n_ctx
+        self._positions = engine.info.n_ctx_train or engine.info.n_ctx  # per sequence
         self._seqs = {
             s: _Seq(s, history=list(prompt), sampler=samplers[s], logits_index=logits_index,
                     prompt_len=len(prompt), shared=len(prompt) if s else 0)
@@ -72,6 +75,8 @@ class LlamaBatch:
             if seq.held:
                 self.stop(s)
                 continue
+            if seq.clone_of is not None:
+                continue  # its prompt is not decoded yet
             token = self._engine.sample(seq.sampler, seq.logits_index)
             if seq.no_end and self._engine.is_eog(token):
                 token = self._engine.sample_without_end(seq.sampler, seq.logits_index)
@@ -117,37 +122,71 @@ class LlamaBatch:
             seq.logits_index = index
             seq.history += seq.pending
             seq.pending = []
+        for seq in self._seqs.values():  # paths opened on a prompt that is now decoded
+            source = self._seqs[seq.clone_of] if seq.clone_of is not None else None
+            if source is not None and not source.pending and source.logits_index >= 0:
+                self._engine.copy_sequence(source.id, seq.id)
+                seq.history, seq.logits_index = list(source.history), source.logits_index
+                seq.shared, seq.source, seq.clone_of = len(source.history), source.id, None
 
-    def admit(self, seq: int, prompt: str, *, sampling: Sampling, seed: int) -> int:
-        """Start a new prompt on ``seq`` (free or stopped) while the others go on decoding.
+    def admit(self, seqs: Sequence[int], prompt: str, *, sampling: Sampling, seeds: Sequence[int]) -> tuple[int, int]:
+        """Start ``prompt`` on ``seqs`` (free or stopped) while the others go on decoding.
 
-        The prefix it shares with sequence 0's prompt is copied, not evaluated; the rest
-        is decoded with the next step. Returns the prompt tokens that will be evaluated.
+        The prompt is evaluated once, on the first of ``seqs``, with the next step; the
+        prefix it shares with sequence 0's prompt is copied, not evaluated. The other
+        sequences take its cells once it is decoded, as ``LlamaEngine.start`` does.
+
+        Returns:
+            The prompt tokens that will be evaluated, and the prompt's length.
         """
+        first, *clones = seqs
         donor = self._seqs[0]
         tokens = self._engine.prompt_tokens(prompt, room=self.room())
         # The donor's last prompt token is never shared: it may have to be decoded again.
         keep = common_prefix(donor.history[: donor.prompt_len - 1], tokens, limit=len(tokens) - 1)
         for other in self._live:  # logits not sampled yet would not survive the next decode
             state = self._seqs[other]
-            if not state.pending and not state.held:
+            if not state.pending and not state.held and state.clone_of is None:
                 self._engine.forget(other, len(state.history) - 1)
                 state.pending = [state.history.pop()]
+        for seq in seqs:
+            self._release(seq, keep=keep if seq == 0 else 0)
+        if first != 0:
+            self._engine.share_prefix(first, keep)
+        self._seqs[first] = _Seq(first, history=tokens[:keep], sampler=self._engine.sampler(sampling, seeds[0]),
+                                 logits_index=-1, prompt_len=len(tokens), shared=keep if first else 0,
+                                 pending=tokens[keep:])
+        for seq, seed in zip(clones, seeds[1:]):
+            self._seqs[seq] = _Seq(seq, history=[], sampler=self._engine.sampler(sampling, seed), logits_index=-1,
+                                   prompt_len=len(tokens), shared=0, clone_of=first)
+        for seq in seqs:
+            if seq not in self._live:
+                self._live.append(seq)
+        return len(tokens) - keep, len(tokens)
+
+    def _release(self, seq: int, *, keep: int = 0) -> None:
+        """Empty ``seq`` but for its first ``keep`` positions; what others shared through it
+        past those is theirs to count now."""
         old = self._seqs.get(seq)
         if old is not None and old.sampler is not None:
             self._engine.free_sampler(old.sampler)
-        if seq == 0:
-            self._engine.forget(0, keep)
-            for other in self._seqs.values():  # cells past keep are now theirs alone
+            old.sampler = None
+        self._engine.forget(seq, keep)
+        for other in self._seqs.values():
+            if other.id != seq and other.source == seq:
                 other.shared = min(other.shared, keep)
-        else:
-            self._engine.share_prefix(seq, keep)
-        self._seqs[seq] = _Seq(seq, history=tokens[:keep], sampler=self._engine.sampler(sampling, seed),
-                               logits_index=-1, prompt_len=len(tokens), shared=keep if seq else 0,
-                               pending=tokens[keep:])
-        if seq not in self._live:
-            self._live.append(seq)
-        return len(tokens) - keep
+        if old is not None:
+            del old.history[keep:]
+            old.pending, old.shared = [], min(old.shared, keep)
+
+    def free(self, seq: int) -> None:
+        """Forget ``seq`` and its cells: a finished run's path makes room for others."""
+        self.stop(seq)
+        self._release(seq)
+
+    def usage(self, seqs: Sequence[int]) -> tuple[int, int] | None:
+        """A server's own counts; a local engine's counts are exact from the start."""
+        return None
 
     def inject(self, seq: int, text: str) -> int:
         """Force ``text`` into ``seq`` after its last token; returns its token count."""
@@ -189,9 +228,15 @@ class LlamaBatch:
             self._live.remove(seq)
             self._seqs[seq].pending = []  # never decoded: it must not count against room()
 
-    def room(self) -> int:
+    def room(self, seq: int | None = None) -> int:
+        """Cells left in the context; for ``seq``, no more than the positions it has left
+        before it runs past what the model was trained on."""
         used = sum(len(x.history) + len(x.pending) - x.shared for x in self._seqs.values())
-        return self._n_ctx - used
+        left = self._n_ctx - used
+        if seq is not None and seq in self._seqs:
+            state = self._seqs[seq]
+            left = min(left, self._positions - len(state.history) - len(state.pending))
+        return left
 
     def close(self) -> None:
         for s in list(self._live):

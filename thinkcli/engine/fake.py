@@ -6,7 +6,7 @@ under test asked for (rendered prompts, injected text, rewinds, stops).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence, Union
 
 from thinkcli.engine import ModelInfo, Sampling, Token
@@ -41,6 +41,7 @@ class FakeBatch:
     injected: list[tuple[int, str]] = field(default_factory=list)
     rewound: list[tuple[int, int]] = field(default_factory=list)
     stopped: list[int] = field(default_factory=list)
+    freed: list[int] = field(default_factory=list)
     used: int = 0
     closed: bool = False
     no_end: set[int] = field(default_factory=set)
@@ -107,22 +108,31 @@ class FakeBatch:
             self._live.remove(seq)
             self.stopped.append(seq)
 
-    def admit(self, seq: int, prompt: str, *, sampling: Sampling, seed: int) -> int:
+    def admit(self, seqs: Sequence[int], prompt: str, *, sampling: Sampling, seeds: Sequence[int]) -> tuple[int, int]:
         assert self.engine is not None, "admit needs the engine that opened the batch"
         self.engine.prompts.append(prompt)
-        self.engine.seeds.append([seed])
-        script = self.engine.next_script()
-        while len(self.scripts) <= seq:
-            self.scripts.append([])
-            self._pos.append(0)
-        self.scripts[seq], self._pos[seq] = script, 0
-        self._held.discard(seq)
-        if seq not in self._live:
-            self._live.append(seq)
+        self.engine.seeds.append(list(seeds))
+        for seq in seqs:
+            script = self.engine.next_script()
+            while len(self.scripts) <= seq:
+                self.scripts.append([])
+                self._pos.append(0)
+            self.scripts[seq], self._pos[seq] = script, 0
+            self._held.discard(seq)
+            self.no_end.discard(seq)
+            if seq not in self._live:
+                self._live.append(seq)
         self.used += _tokens(prompt)
-        return _tokens(prompt)
+        return _tokens(prompt), _tokens(prompt)
 
-    def room(self) -> int:
+    def usage(self, seqs: Sequence[int]) -> tuple[int, int] | None:
+        return None
+
+    def free(self, seq: int) -> None:
+        self.stop(seq)
+        self.freed.append(seq)
+
+    def room(self, seq: int | None = None) -> int:
         return self.n_ctx - self.prompt_tokens - self.used
 
     def close(self) -> None:
@@ -162,6 +172,11 @@ class FakeEngine:
 
     def render(self, messages: list[dict], **template_kwargs: object) -> str:
         return render(self.info.chat_template, messages, **template_kwargs)
+
+    def resize(self, n_seq_max: int, *, n_ctx: int | None = None) -> None:
+        self.n_seq_max = n_seq_max
+        if n_ctx:
+            self.info = replace(self.info, n_ctx=n_ctx)
 
     def count_tokens(self, text: str) -> int:
         return _tokens(text)

@@ -11,6 +11,7 @@ import ctypes
 import math
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -92,8 +93,9 @@ class LlamaEngine:
         path: the GGUF file.
         name: what to call the model in output.
         gpu_layers: layers to offload; -1 = all; None = all when the build supports it.
-        ctx: context size in tokens (shared by all sequences); None = ``want_ctx``
-            (at least 8192) as far as the model's trained context allows.
+        ctx: context size in cells (shared by all sequences); None = ``want_ctx``. It may
+            be more than the model was trained on: positions are per sequence, and the
+            planner keeps every sequence within the trained length.
         want_ctx: the context the planned run would like when ``ctx`` is None.
         threads: CPU threads; None = the physical cores other processes leave free,
             measured while the model loads and again as the load changes.
@@ -141,7 +143,7 @@ class LlamaEngine:
             raise ModelError(f"llama.cpp could not load {path} (run with --debug to see why)")
         self._vocab = lc.llama_model_get_vocab(self._model)
         n_train = lc.llama_model_n_ctx_train(self._model)
-        n_ctx = ctx or min(n_train, max(8192, want_ctx))
+        n_ctx = ctx or want_ctx
         if self._chooser is not None:
             self.threads_choice = self._chooser.choose(wait=True)
         else:
@@ -187,15 +189,17 @@ class LlamaEngine:
         self.n_seq_max = n_seq_max
         self._held: dict[int, list[int]] = {}  # tokens each sequence holds, for prefix reuse
 
-    def resize(self, n_seq_max: int) -> None:
-        """Recreate the context for ``n_seq_max`` sequences, keeping the model loaded.
-
-        The cached conversation is lost: the next prompt is evaluated in full.
+    def resize(self, n_seq_max: int, *, n_ctx: int | None = None) -> None:
+        """Recreate the context for ``n_seq_max`` sequences (and ``n_ctx`` cells), keeping the
+        model loaded. The cached conversation is lost: the next prompt is evaluated in full.
         """
         if self._ctx:
             lc.llama_free(self._ctx)
             self._ctx = None
+        if n_ctx:
+            self._n_ctx = n_ctx
         self._make_context(max(1, n_seq_max))
+        self.info = replace(self.info, n_ctx=lc.llama_n_ctx(self._ctx))
 
     # -- text and tokens ------------------------------------------------------
 
@@ -414,6 +418,11 @@ class LlamaEngine:
 
     def forget(self, seq: int, from_pos: int) -> None:
         lc.llama_memory_seq_rm(self._mem, seq, from_pos, -1)
+
+    def copy_sequence(self, source: int, seq: int) -> None:
+        """Make ``seq`` hold every cell of ``source`` too (nothing is copied: cells are shared)."""
+        lc.llama_memory_seq_rm(self._mem, seq, -1, -1)
+        lc.llama_memory_seq_cp(self._mem, source, seq, -1, -1)
 
     def remember(self, held: dict[int, list[int]]) -> None:
         """Record what each sequence holds after a batch, so the next prompt can reuse it."""

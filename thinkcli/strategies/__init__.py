@@ -12,11 +12,12 @@ from dataclasses import replace
 from typing import Callable, Iterator
 
 from thinkcli.events import Done, Event, Explored, Notice, Result
+from thinkcli.scheduler import Program
 from thinkcli.strategies.run import Plan, Run, chosen_text
 from thinkcli.strategies.sample import Budget
 from thinkcli.vote import Ballot, answer_counts, samples_to_add
 
-Strategy = Callable[[Run], Iterator[Event]]
+Strategy = Callable[[Run], Program]  # events, and Open and STEP for the scheduler
 
 ADAPTIVE_FIRST = 2  # paths in adaptive effort's first round
 ADAPTIVE_STEP = 2  # paths added per later round
@@ -25,13 +26,13 @@ ADAPTIVE_FIRST_BUDGET = 1024  # the first round's thinking budget ("moderate")
 PRUNE_MARGIN = 1.0  # nats below the first round's weakest window confidence
 
 
-def single(run: Run) -> Iterator[Event]:
+def single(run: Run) -> Program:
     """One path, streamed as it decodes."""
     yield from run.explore(1, stream=True)
     yield Done(run.result(0))
 
 
-def vote_paths(run: Run, *, verify: bool = False) -> Iterator[Event]:
+def vote_paths(run: Run, *, verify: bool = False) -> Program:
     """``plan.samples`` paths in one batch, then a confidence-weighted vote.
 
     Paths still running when they can no longer change the winner are stopped
@@ -41,7 +42,7 @@ def vote_paths(run: Run, *, verify: bool = False) -> Iterator[Event]:
     yield from _decide(run, verify=verify)
 
 
-def adaptive(run: Run) -> Iterator[Event]:
+def adaptive(run: Run) -> Program:
     """Start with two paths; add more only while the answers of those that may vote disagree."""
     most = run.plan.samples
     first = run.plan.budget
@@ -60,14 +61,14 @@ def _voting_ballots(run: Run) -> list[Ballot]:
     return [Ballot(run.samples[i].result().extracted, 0.0) for i in run.voters()]
 
 
-def _decide(run: Run, *, verify: bool) -> Iterator[Event]:
+def _decide(run: Run, *, verify: bool) -> Program:
     tally = run.tally()
     chosen, votes, agree = 0, {}, 1
     if tally is not None:
         result, indexes = tally
         if verify and result.leader is not None:
             before = result.leader
-            _verify_voters(run, indexes)
+            yield from _verify_voters(run, indexes)
             result, indexes = run.tally() or tally
             if result.leader != before:
                 yield Notice(f"verification changed the answer from {before} to {result.leader}")
@@ -78,12 +79,12 @@ def _decide(run: Run, *, verify: bool) -> Iterator[Event]:
     yield Done(final)
 
 
-def _verify_voters(run: Run, indexes: list[int]) -> None:
+def _verify_voters(run: Run, indexes: list[int]) -> Program:
     """The verifier's P(true) for every voting path with an answer; it scales their weight."""
     for i in indexes:
         sample = run.samples[i]
         if sample.result().extracted:
-            sample.verify_p = run.verify(sample.answer.strip())
+            sample.verify_p = yield from run.verify(sample.answer.strip())
 
 
 def paths_at_once(selection: str, samples: int) -> int:
@@ -101,6 +102,16 @@ STRATEGIES: dict[str, Strategy] = {
 }
 
 
+def program(run: Run) -> Program:
+    """What the scheduler drives to answer ``run``: its plan's strategy."""
+    return STRATEGIES[run.plan.selection](run)
+
+
+def events(run: Run) -> Iterator[Event]:
+    """``run``'s events, driven alone by its scheduler (for tests and one-off uses)."""
+    return run.sched.solo(program(run))
+
+
 def partial(run: Run) -> Result:
     """The best answer so far, after Ctrl-C stopped the run."""
     tally = run.tally()
@@ -110,4 +121,4 @@ def partial(run: Run) -> Result:
     return run.result(indexes[result.chosen], result.votes, interrupted=True)
 
 
-__all__ = ["STRATEGIES", "Budget", "Plan", "Run", "Strategy", "partial", "paths_at_once"]
+__all__ = ["STRATEGIES", "Budget", "Plan", "Run", "Strategy", "events", "partial", "paths_at_once", "program"]

@@ -1,8 +1,11 @@
 """One question answered under one plan: the shared machinery every strategy uses.
 
-``Run.explore`` decodes several samples of the question in one batch and yields
-their events; ``Run.verify`` checks an answer in a short extra pass; ``Run.result``
-gathers what was spent. Strategies (``thinkcli.strategies``) decide how to use them.
+``Run.explore`` opens several paths of the question and yields their events while
+the scheduler (``thinkcli.scheduler``) decodes them, beside the paths of any other
+run in the same batch; ``Run.verify`` checks an answer in a short extra pass;
+``Run.result`` gathers what was spent. Strategies (``thinkcli.strategies``) decide
+how to use them. Both are generators that ask the scheduler with ``Open`` and
+``STEP`` between their events.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import Generator, Iterable, Iterator
 
 from thinkcli.engine import Batch, Engine, Sampling
 from thinkcli.events import Event, Progress, Result, SampleResult, Stats, Text
+from thinkcli.scheduler import STEP, Open, Opened, Program, Scheduler
 from thinkcli.reasoning import NO_THINKING, ReasoningFormat
 from thinkcli.strategies.prompt import build_prompt
 from thinkcli.strategies.sample import Budget, Sample
@@ -69,8 +73,12 @@ class Run:
             parser reads the output as all answer.
     """
 
-    def __init__(self, engine: Engine, messages: list[dict], plan: Plan, fmt: ReasoningFormat) -> None:
+    def __init__(
+        self, engine: Engine, messages: list[dict], plan: Plan, fmt: ReasoningFormat, *,
+        scheduler: Scheduler | None = None,
+    ) -> None:
         self.engine = engine
+        self.sched = scheduler or Scheduler(engine, seqs=engine.n_seq_max)
         self.messages = messages
         self.plan = plan
         self.fmt = fmt
@@ -93,7 +101,7 @@ class Run:
         stream: bool = False,
         floor: float | None = None,
         stop_decided: bool = False,
-    ) -> Iterator[Event]:
+    ) -> Program:
         """Decode ``n`` new samples together; yields their events (``Text`` when streaming).
 
         Args:
@@ -105,48 +113,51 @@ class Run:
         """
         prompt, starts = self.prompt(self.messages, thinking=self.plan.thinking)
         first = len(self.samples)
-        seeds = [self.plan.seed + first + i for i in range(n)]
-        batch = self.engine.start(prompt, n=n, sampling=self.plan.sampling, seeds=seeds)
-        self.stats.prompt_tokens = batch.prompt_tokens
-        group = [self.new_sample(i, starts, budget) for i in range(n)]
-        self.samples += group
+        seeds = tuple(self.plan.seed + first + i for i in range(n))
+        opened: Opened = yield Open(prompt, n, self.plan.sampling, seeds)
+        self.stats.prompt_tokens = opened.prompt_tokens
+        batch = self.sched.batch
+        group = {seq: self.new_sample(first + i, starts, budget, seq=seq) for i, seq in enumerate(opened.seqs)}
+        self.samples += group.values()
         try:
-            for sample in group:
+            for sample in group.values():
                 events = sample.begin(batch)
                 if stream:
                     yield from events
             steps = 0
-            while batch.live:
-                tokens = batch.step()
+            while set(group) & set(batch.live):
+                tokens = yield STEP
                 self._count(len(tokens))
                 for token in tokens:
                     events = group[token.seq].feed(token, batch)
                     if stream:
                         yield from events
                 if floor is not None:
-                    self._prune(group, batch, floor)
-                if stop_decided and batch.live:
-                    self._stop_decided(group, batch)
+                    self._prune(group.values(), batch, floor)
+                if stop_decided and set(group) & set(batch.live):
+                    self._stop_decided(list(group.values()), batch)
                 steps += 1
-                if not stream and (steps % PROGRESS_EVERY == 0 or not batch.live):
-                    yield from (self._progress(first + s.index, s) for s in group)
+                if not stream and (steps % PROGRESS_EVERY == 0 or not set(group) & set(batch.live)):
+                    yield from (self._progress(s.index, s) for s in group.values())
         finally:
-            for sample in group:
+            for sample in group.values():
                 sample.interrupt()
-            batch.close()
-            self.spent(batch)
+            self.spent(opened, self.sched.release(opened.seqs))
 
-    def spent(self, batch: Batch) -> None:
-        """Add what ``batch`` evaluated of its prompts, and took from a cache, to the stats
-        (a server says so only as its requests end)."""
-        self.stats.prompt_eval_tokens += batch.prompt_eval_tokens
-        self.stats.cached_tokens += batch.cached_tokens
+    def spent(self, opened: Opened, reported: tuple[int, int] | None) -> None:
+        """Add what the paths ``opened`` evaluated of their prompts, and took from a cache, to
+        the stats: as the engine counted at the start, or as a server said at the end."""
+        evaluated, cached = reported if reported is not None else (opened.evaluated, opened.cached)
+        self.stats.prompt_eval_tokens += evaluated
+        self.stats.cached_tokens += cached
 
-    def new_sample(self, index: int, starts_in_thinking: bool, budget: Budget | None = None) -> Sample:
-        """One more path of this run, on sequence ``index`` of its batch."""
+    def new_sample(
+        self, index: int, starts_in_thinking: bool, budget: Budget | None = None, *, seq: int | None = None
+    ) -> Sample:
+        """Path ``index`` of this run, decoding on sequence ``seq`` of the batch (default: ``index``)."""
         return TracedSample(index, fmt=self.output_fmt, budget=budget or self.plan.budget,
-                      starts_in_thinking=starts_in_thinking, started=self.started, numeric=self.numeric,
-                      measure=self.plan.confidence)
+                            starts_in_thinking=starts_in_thinking, started=self.started, numeric=self.numeric,
+                            measure=self.plan.confidence, seq=index if seq is None else seq)
 
     def prompt(self, messages: list[dict], *, thinking: bool) -> tuple[str, bool]:
         """The text decoded for ``messages`` under this plan, and whether it opened thinking."""
@@ -162,7 +173,7 @@ class Run:
         self._last = now
         self.stats.generated_tokens += tokens
 
-    def _prune(self, group: list[Sample], batch: Batch, floor: float) -> None:
+    def _prune(self, group: Iterable[Sample], batch: Batch, floor: float) -> None:
         for sample in group:
             if not sample.done and sample.thinking and sample.thinking_tokens >= PRUNE_AFTER and sample.confidence.current < floor:
                 sample.prune(batch)
@@ -201,20 +212,20 @@ class Run:
             _last_line(sample.answer or sample.reasoning),
         )
 
-    def verify(self, answer: str) -> float | None:
+    def verify(self, answer: str) -> Generator[object, object, float | None]:
         """The model's own probability that ``answer`` is right (P(true), Kadavath et al. 2022).
 
         Asks, without thinking, whether the answer is correct and compares the mass of
         "Yes"-like and "No"-like first tokens; None when the model puts almost none on either.
+        A generator (it asks the scheduler for one more path): ``p = yield from run.verify(a)``.
         """
         messages = [*self.messages, {"role": "assistant", "content": answer}, {"role": "user", "content": VERIFY_PROMPT}]
         prompt, _ = self.prompt(messages, thinking=False)
-        batch = self.engine.start(prompt, n=1, sampling=Sampling(temperature=0.0), seeds=[self.plan.seed])
+        opened: Opened = yield Open(prompt, 1, Sampling(temperature=0.0), (self.plan.seed,))
         try:
-            yes, no = batch.choice_logprobs(0, [VERIFY_YES, VERIFY_NO])
+            yes, no = self.sched.batch.choice_logprobs(opened.seqs[0], [VERIFY_YES, VERIFY_NO])
         finally:
-            batch.close()
-            self.spent(batch)
+            self.spent(opened, self.sched.release(opened.seqs))
         if max(yes, no) < VERIFY_FLOOR:
             return None
         return round(1.0 / (1.0 + math.exp(no - yes)), 4)

@@ -44,20 +44,22 @@ class Sample:
     """The state of one sequence of a batch.
 
     Args:
-        index: the sequence id in the batch.
+        index: the path's number in its run (events carry it).
         fmt: the reasoning format (tags, close text, parser).
         budget: the thinking rules.
         starts_in_thinking: the prompt already opened the thinking.
         started: ``time.perf_counter()`` at the start of the run.
         numeric: the question asks for a number (see ``extract_answer``).
         measure: how the trace's token confidences make its confidence (see ``trace_confidence``).
+        seq: the sequence it decodes on in the batch (default: ``index``).
     """
 
     def __init__(
         self, index: int, *, fmt: ReasoningFormat, budget: Budget, starts_in_thinking: bool, started: float,
-        numeric: bool = False, measure: str = "lowest",
+        numeric: bool = False, measure: str = "lowest", seq: int | None = None,
     ) -> None:
         self.index = index
+        self.seq = index if seq is None else seq
         self._fmt = fmt
         self._budget = budget
         self._starts = starts_in_thinking
@@ -120,10 +122,10 @@ class Sample:
             return out + self._finish(batch, "stop")
         if not thinking:
             if not self.answer.strip():
-                batch.forbid_end(self.index)  # blank so far: the answer has not started
+                batch.forbid_end(self.seq)  # blank so far: the answer has not started
             if self.answer_tokens >= self._budget.max_answer:
                 return out + self._finish(batch, "length")
-        if batch.room() <= ROOM_MARGIN + len(batch.live):
+        if batch.room(self.seq) <= ROOM_MARGIN + len(batch.live):
             if self.thinking:
                 return out + self._force_close(batch, "length", wrap_up=False)
             return out + self._finish(batch, "length")
@@ -163,7 +165,7 @@ class Sample:
             tokens += n
             generated += gen
         kept = self._raw[start:cut]
-        batch.rewind(self.index, tokens)
+        batch.rewind(self.seq, tokens)
         self.thinking_tokens -= generated
         del self._confidences[len(self._confidences) - generated :]
         gap = "" if self._raw[:cut][-1:].isspace() else "\n"
@@ -173,7 +175,7 @@ class Sample:
         """The model ended its turn while thinking: think on, or close and answer."""
         if self.thinking_tokens >= self._budget.min_think or self._stalled(len(self._raw)):
             return self._force_close(batch, "stop", wrap_up=False)
-        if batch.room() <= ROOM_MARGIN + len(batch.live):
+        if batch.room(self.seq) <= ROOM_MARGIN + len(batch.live):
             return self._force_close(batch, "length", wrap_up=False)
         text = "\n" + self._next_word()
         self._inject_thinking(batch, text)
@@ -181,11 +183,11 @@ class Sample:
 
     def _inject_thinking(self, batch: Batch, text: str) -> None:
         start = len(self._raw)
-        self._marks.append((start, start + len(text), batch.inject(self.index, text), 0))
+        self._marks.append((start, start + len(text), batch.inject(self.seq, text), 0))
 
     def _force_close(self, batch: Batch, reason: ThinkEnd, *, wrap_up: bool = True) -> list[Text | ThinkingDone]:
         text = (self._budget.wrap_up if wrap_up else "\n") + self._fmt.close
-        if batch.room() <= batch.inject(self.index, text):
+        if batch.room(self.seq) <= batch.inject(self.seq, text):
             return self._finish(batch, "length")
         out = self._emit(self._feed_parser(text))
         self._mark_thought(reason, batch)
@@ -212,7 +214,7 @@ class Sample:
         self.think_end = reason
         self.thought_s = time.perf_counter() - self._started
         if batch is not None:
-            batch.forbid_end(self.index)  # an answer must follow the thinking
+            batch.forbid_end(self.seq)  # an answer must follow the thinking
 
     def _finish(self, batch: Batch, reason: AnswerEnd) -> list[Text | ThinkingDone]:
         out = self._emit(self._parser.finish())
@@ -222,7 +224,7 @@ class Sample:
             out.append(self._thinking_done())
         self.answer_end = reason
         self.done = True
-        batch.stop(self.index)
+        batch.stop(self.seq)
         return out
 
     def prune(self, batch: Batch) -> None:
@@ -230,13 +232,13 @@ class Sample:
         if not self.done:
             self.think_end = "pruned"
             self.done = True
-            batch.stop(self.index)
+            batch.stop(self.seq)
 
     def decide(self, batch: Batch) -> None:
         """Stop a path that can no longer change the vote's winner; it will not vote."""
         if not self.done:
             self._cut("decided")
-            batch.stop(self.index)
+            batch.stop(self.seq)
 
     def interrupt(self) -> None:
         """Ctrl-C: keep what there is."""

@@ -30,6 +30,7 @@ TOP_LOGPROBS = 20  # DeepConf's k; servers that allow fewer are asked again with
 FALLBACK_LOGPROBS = 5  # OpenAI's own limit on the completions endpoint
 DEFAULT_CTX = 8192
 CHARS_PER_TOKEN = 3.5  # the estimate used when the server will not tokenize
+MAX_PATHS = 256  # paths open at once (requests beyond ``parallel`` wait their turn)
 RENDERS_KEPT = 16  # chat mode: the latest renders whose paths may still be continued
 
 
@@ -40,6 +41,9 @@ def list_models(client: Client) -> list[dict]:
 
 class RemoteEngine:
     """A model served over HTTP, behind the same seam as ``LlamaEngine``.
+
+    Its context is one per request (``info.shared_context`` is False), and its paths are
+    requests: any number may be open, ``parallel`` of them in flight.
 
     Args:
         client: the server connection.
@@ -89,7 +93,7 @@ class RemoteEngine:
             name=model, path=client.api, n_ctx=int(n_ctx), n_ctx_train=int(n_ctx),
             chat_template=CHATML if template is None else template,
             bos_token=str(props.get("bos_token") or ""), eos_token=str(props.get("eos_token") or ""),
-            backend="openai", logprobs=True,
+            backend="openai", logprobs=True, shared_context=False,
         )
         self.capabilities = {
             "template": ("the chat endpoint (assistant prefill)" if self.chat_mode
@@ -129,6 +133,11 @@ class RemoteEngine:
     def estimate_tokens(self, text: str) -> int:
         """About how many tokens ``text`` takes, without asking the server."""
         return max(1, math.ceil(len(text) / CHARS_PER_TOKEN)) if text else 0
+
+    n_seq_max = MAX_PATHS
+
+    def resize(self, n_seq_max: int, *, n_ctx: int | None = None) -> None:
+        """Nothing to remake: paths are requests, and the server sizes its own context."""
 
     def start(self, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> RemoteBatch:
         return RemoteBatch(self, prompt, n=n, sampling=sampling, seeds=seeds)
@@ -259,6 +268,7 @@ class RemoteEngine:
             self._say("tokenize", "the server does not tokenize: budgets count about "
                       f"{CHARS_PER_TOKEN} characters per token")
             self.capabilities["tokens"] = "estimated"
+            self.info = replace(self.info, exact_counts=False)
         return None
 
     def _no_logprobs(self) -> None:

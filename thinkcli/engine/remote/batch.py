@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from thinkcli.engine import Sampling, Token
 from thinkcli.engine.remote.client import Cancel
-from thinkcli.errors import RemoteError
+from thinkcli.errors import PathError, RemoteError
 
 if TYPE_CHECKING:
     from thinkcli.engine.remote import RemoteEngine
@@ -40,6 +40,7 @@ class _Path:
     pieces: list[tuple[str, int]] = field(default_factory=list)  # (text, tokens) since the prompt
     prompt_tokens: int = 0
     generation: int = 0  # bumped whenever the text changes under a running request
+    born: int = 0  # its first generation: requests of an earlier path on the same sequence are not its
     running: Cancel | None = None  # the path's request in flight, and its off switch
     pending: deque = field(default_factory=deque)
     no_end: bool = False  # the next token may not end the path (until a token arrives)
@@ -47,6 +48,7 @@ class _Path:
     full: bool = False  # the server stopped it for length: no room left
     restarts: int = 0
     failed: Exception | None = None  # raised once the tokens that came before it are handed out
+    reported: list[int] | None = None  # [evaluated, cached] over its requests, as the server said
     held: bool = False  # its end was handed out: inject to continue it, or it stops
 
     def text(self) -> str:
@@ -78,8 +80,8 @@ class RemoteBatch:
         self._logprobs = n > 1
         tokens = engine.count_tokens(prompt)
         self.prompt_tokens = tokens
-        self._counted = tokens  # until the server reports what it evaluated
-        self._reported: list[int] | None = None  # [evaluated, cached] over every request, from its timings
+        self.prompt_eval_tokens = tokens  # until the server says (see usage)
+        self.cached_tokens = 0
         self._lock = threading.Lock()
         for seq in range(n):
             self._paths[seq] = _Path(prompt, seeds[seq % len(seeds)], sampling, prompt_tokens=tokens)
@@ -89,18 +91,19 @@ class RemoteBatch:
     def live(self) -> list[int]:
         return list(self._live)
 
-    @property
-    def prompt_eval_tokens(self) -> int:
-        """Prompt tokens the server evaluated over every request, continuations included,
-        where it says (llama-server's ``timings``, ``usage``); else the prompt's count."""
+    def usage(self, seqs: Sequence[int]) -> tuple[int, int] | None:
+        """What the server said ``seqs``' requests evaluated and took from its cache (llama-server's
+        ``timings``, an OpenAI ``usage`` chunk), over all of them; None where it said nothing.
+        A request cut short reports nothing."""
         with self._lock:
-            return self._reported[0] if self._reported else self._counted
+            said = [self._paths[s].reported for s in seqs if s in self._paths and self._paths[s].reported]
+        if not said:
+            return None
+        return sum(r[0] for r in said), sum(r[1] for r in said)
 
-    @property
-    def cached_tokens(self) -> int:
-        """Prompt tokens the server took from its cache instead of evaluating them."""
-        with self._lock:
-            return self._reported[1] if self._reported else 0
+    def free(self, seq: int) -> None:
+        """Forget ``seq`` (its requests end): the server's cache is its own to manage."""
+        self.stop(seq)
 
     def step(self) -> list[Token]:
         for seq in [s for s in self._live if self._paths[s].held]:
@@ -156,19 +159,31 @@ class RemoteBatch:
     def choice_logprobs(self, seq: int, choices: Sequence[Sequence[str]]) -> list[float]:
         return self._engine.choice_logprobs(self._paths[seq].text(), choices)
 
-    def admit(self, seq: int, prompt: str, *, sampling: Sampling, seed: int) -> int:
-        old = self._paths.get(seq)
-        if old is not None:
-            old.cancel()
-        tokens = self._engine.count_tokens(prompt)
-        # a generation past the old path's, so what its request still sends is dropped
-        self._paths[seq] = _Path(prompt, seed, sampling, prompt_tokens=tokens,
-                                 generation=old.generation + 1 if old is not None else 0)
-        if seq not in self._live:
-            self._live.append(seq)
-        return tokens
+    def admit(self, seqs: Sequence[int], prompt: str, *, sampling: Sampling, seeds: Sequence[int]) -> tuple[int, int]:
+        """Start ``prompt`` on ``seqs``: one request each (the server caches the shared prefix).
 
-    def room(self) -> int:
+        Returns:
+            The prompt's tokens, counted, as evaluated and in all (the server's own count
+            comes with ``usage``).
+        """
+        tokens = self._engine.count_tokens(prompt)
+        for seq, seed in zip(seqs, seeds):
+            old = self._paths.get(seq)
+            if old is not None:
+                old.cancel()
+            # a generation past the old path's, so what its request still sends is dropped
+            generation = old.generation + 1 if old is not None else 0
+            self._paths[seq] = _Path(prompt, seed, sampling, prompt_tokens=tokens, generation=generation,
+                                     born=generation)
+            if seq not in self._live:
+                self._live.append(seq)
+        return tokens, tokens
+
+    def room(self, seq: int | None = None) -> int:
+        """Tokens a request may still add: ``seq``'s, or the fullest live path's."""
+        if seq is not None and seq in self._paths:
+            path = self._paths[seq]
+            return 0 if path.full else self._engine.info.n_ctx - path.used()
         live = [self._paths[s] for s in self._live] or list(self._paths.values())
         if any(p.full for p in live):
             return 0
@@ -217,7 +232,7 @@ class RemoteBatch:
         end = None
         try:
             for event in self._engine.stream(text, cancelled, **ask):
-                self._count(event)  # a usage chunk may follow the end (vLLM, SGLang): read on to [DONE]
+                self._count(seq, generation, event)  # a usage chunk may follow the end (vLLM, SGLang): read on to [DONE]
                 for choice in event.get("choices", ()) if end is None else ():
                     tokens = self._engine.tokens_of(seq, choice, state)
                     if tokens:
@@ -237,7 +252,7 @@ class RemoteBatch:
             if end is None:
                 put((seq, generation, RemoteError(f"{self._engine.client.api}: {type(exc).__name__}: {exc}")))
 
-    def _count(self, event: dict) -> None:
+    def _count(self, seq: int, generation: int, event: dict) -> None:
         """Add what the server says a request evaluated and took from its cache (llama-server's
         ``timings``; an OpenAI-style ``usage`` with ``prompt_tokens_details.cached_tokens``)."""
         timings = event.get("timings")
@@ -250,8 +265,10 @@ class RemoteBatch:
         else:
             return
         with self._lock:
-            done = self._reported or [0, 0]
-            self._reported = [done[0] + evaluated, done[1] + cached]
+            path = self._paths.get(seq)
+            if path is not None and generation >= path.born:  # a request of this path, not an earlier one
+                done = path.reported or [0, 0]
+                path.reported = [done[0] + evaluated, done[1] + cached]
 
     def _take(self, item: tuple) -> None:
         seq, generation, what = item
@@ -273,7 +290,10 @@ class RemoteBatch:
         path.pending.extend(what)
 
     def _ready(self) -> list[Token]:
+        """At most one token of each live path; paths whose request failed, after the tokens
+        that came before the failure, end the step with a ``PathError`` that carries the rest."""
         out = []
+        failed: dict[int, Exception] = {}
         for seq in self._live:
             path = self._paths[seq]
             if path.pending:
@@ -288,7 +308,11 @@ class RemoteBatch:
                     path.forced = 0
                 out.append(token)
             elif path.failed is not None:
-                raise path.failed
+                failed[seq] = path.failed
+        if failed:
+            for seq in failed:
+                self.stop(seq)
+            raise PathError(failed, out)
         return out
 
 
