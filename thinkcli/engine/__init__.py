@@ -58,6 +58,7 @@ class ModelInfo:
     load_s: float = 0.0
     backend: str = "llama"  # "llama" (in process) or "openai" (a server)
     logprobs: bool = True  # token log-probabilities arrive, so votes can weigh confidence
+    chat_template_file: str | None = None  # where chat_template came from, if not the model (--chat-template-file)
 
 
 class Batch(Protocol):
