@@ -12,7 +12,7 @@ import pytest
 from thinkcli.engine.fake import FakeEngine
 from thinkcli.engine.template import SAMPLE, read_template_file, render, template_origin
 from thinkcli.engine.template.limits import LIMITS, Limits
-from thinkcli.errors import ChatTemplateError, InputError, TemplateLimitError
+from thinkcli.errors import ChatTemplateError, ContextOverflowError, InputError, TemplateLimitError
 from thinkcli.reasoning import FORMATS
 from thinkcli.strategies.prompt import build_prompt
 
@@ -156,15 +156,28 @@ LOOKS_BACK = (
 
 def test_a_long_conversation_earns_steps_for_templates_that_look_back():
     messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": str(i)} for i in range(300)]
-    assert render(LOOKS_BACK, messages, limits=Limits(steps=20_000)).endswith("<user>298<assistant>299")
+    assert render(LOOKS_BACK, messages, limits=Limits(steps=20_000, copies=0)).endswith("<user>298<assistant>299")
     with pytest.raises(TemplateLimitError, match="ran over 20,000 steps"):
-        render(LOOKS_BACK, messages, limits=Limits(steps=20_000, steps_per_pair=0))
+        render(LOOKS_BACK, messages, limits=Limits(steps=20_000, steps_per_pair=0, copies=0))
 
 
-def test_a_prompt_over_the_size_limit_is_refused():
+def test_a_conversation_over_the_size_limit_is_too_long_whatever_the_template():
     big = [{"role": "user", "content": "x" * (LIMITS.size + 1)}]
-    with pytest.raises(TemplateLimitError, match="made over 16,777,216 characters"):
+    with pytest.raises(ContextOverflowError, match="the conversation is 16,777,217 characters; no prompt may be over"):
         render(None, big)
+    half = [{"role": "user", "content": "x" * (LIMITS.size // 2 + 1)}]
+    with pytest.raises(TemplateLimitError, match="made over 16,777,216 characters"):
+        render("{{ messages[0].content }}{{ messages[0].content }}", half)
+
+
+def test_a_conversation_earns_copies_for_templates_that_append_to_their_prompt():
+    # Reka-Edge's way: the prompt grows in a namespace, copied at every message
+    appending = ("{% set ns = namespace(out='') %}{% for m in messages %}{% set ns.out = ns.out ~ m.role ~ ': ' %}"
+                 "{% set ns.out = ns.out ~ m.content ~ '<sep>' %}{% endfor %}{{ ns.out }}")
+    messages = [{"role": "user", "content": "x" * 2000} for _ in range(400)]
+    assert len(render(appending, messages, limits=Limits(steps=1000, steps_per_pair=0))) > 800_000
+    with pytest.raises(TemplateLimitError, match="ran over 1,000 steps"):
+        render(appending, messages, limits=Limits(steps=1000, steps_per_pair=0, copies=0))
 
 
 def test_an_oversized_template_is_refused_before_it_compiles():

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from thinkcli.engine.template.limits import LIMITS, Limits
-from thinkcli.errors import ChatTemplateError, InputError, TemplateLimitError
+from thinkcli.errors import ChatTemplateError, ContextOverflowError, InputError, TemplateLimitError
 
 #: The longest template source thinkcli compiles (published ones are under 20 KB).
 MAX_SOURCE = 2**17
@@ -156,13 +156,17 @@ def render(
     Raises:
         ChatTemplateError: the template is broken or raised an error itself.
         TemplateLimitError: the template ran too long or made too much.
+        ContextOverflowError: the messages alone are longer than any prompt may be.
     """
-    from thinkcli.engine.template.sandbox import bounded
+    from thinkcli.engine.template.sandbox import bounded, conversation_size
 
+    if conversation_size(messages) > limits.size:  # the input's size, not the template's doing
+        raise ContextOverflowError(f"the conversation is {conversation_size(messages):,} characters; "
+                                   f"no prompt may be over {limits.size:,}")
     compiled = _compile(template or CHATML)
     variables = dict(kwargs, messages=messages, bos_token=bos_token, eos_token=eos_token,
                      add_generation_prompt=add_generation_prompt)
-    with _one_line_errors(), bounded(limits, len(messages)):
+    with _one_line_errors(), bounded(limits, messages):
         # Template.render would rewrite the traceback first, compiling code for every
         # template frame: slow and memory-hungry just when a template recursed or ran out
         return compiled.environment.concat(compiled.root_render_func(compiled.new_context(variables)))

@@ -46,12 +46,14 @@ class Budget:
 
     __slots__ = ("limits", "size", "steps", "max_steps", "seconds", "deadline", "memo")
 
-    def __init__(self, limits: Limits, n_messages: int) -> None:
-        pairs = n_messages * n_messages
+    def __init__(self, limits: Limits, messages: list) -> None:
+        pairs = len(messages) * len(messages)
+        text = conversation_size(messages)
         self.limits = limits
         self.size = limits.size
         self.steps = 0
-        self.max_steps = limits.steps + limits.steps_per_pair * pairs
+        copied = limits.copies * len(messages) * text // 64  # one step per 64 characters made
+        self.max_steps = limits.steps + limits.steps_per_pair * pairs + copied
         self.seconds = limits.seconds + limits.seconds_per_pair * pairs
         self.deadline = time.perf_counter() + self.seconds
         self.memo: dict[int, tuple[object, int]] = {}
@@ -86,6 +88,11 @@ class Budget:
         return value
 
 
+def conversation_size(messages: list) -> int:
+    """The characters of the messages' text."""
+    return sum(len(m["content"]) for m in messages if isinstance(m, dict) and isinstance(m.get("content"), str))
+
+
 _ACTIVE: ContextVar[Budget | None] = ContextVar("thinkcli_template_budget", default=None)
 
 
@@ -97,9 +104,9 @@ def active() -> Budget:
 
 
 @contextmanager
-def bounded(limits: Limits, n_messages: int) -> Iterator[Budget]:
-    """Run a render under a fresh budget (the messages set the allowance); yields it."""
-    budget = Budget(limits, n_messages)
+def bounded(limits: Limits, messages: list) -> Iterator[Budget]:
+    """Run a render under a fresh budget (the conversation sets the allowance); yields it."""
+    budget = Budget(limits, messages)
     token = _ACTIVE.set(budget)
     try:
         yield budget
