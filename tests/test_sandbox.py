@@ -63,6 +63,11 @@ LIMITED = {
     "printing in a loop": ("{% for i in range(99999) %}{{ 'x' * 1000 }}{% endfor %}", "characters"),
     "block in a loop": ("{% set ns = namespace(s='x' * 100000) %}{% for i in range(20) %}"
                         "{% set ns.s %}{{ ns.s }}{{ ns.s }}{% endset %}{% endfor %}", "characters"),
+    "namespaces doubling": ("{% macro grow(k, prev) %}{% if k > 0 %}{% set n = namespace(a=none, b=none) %}"
+                            "{% set n.a = prev %}{% set n.b = prev %}{{ grow(k - 1, n) }}{% else %}{{ prev }}{% endif %}"
+                            "{% endmacro %}{{ grow(40, namespace(a=1)) }}", "characters"),
+    "a namespace grown inside a list": ("{% set n = namespace(a=1) %}{% set l = [n] * 10000 %}"
+                                        "{% set n.a = 'x' * 10000000 %}{{ l|join }}", "characters"),
     "adding up lists": ("{{ ([[1]] * 100000)|sum(start=[]) }}", "characters"),
     "many slices": ("{{ [1]|slice(10**8)|list|length }}", "characters"),
 }

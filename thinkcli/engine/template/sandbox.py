@@ -70,6 +70,13 @@ class Budget:
         if size > self.size:
             raise OverLimit(f"made over {self.size:,} characters (the limit)")
 
+    def holds(self, args: tuple, kwargs: dict) -> None:
+        """Refuse arguments whose text would run past the limit: a namespace changed
+        since a list holding it was made can make that list far larger than it was."""
+        for value in (*args, *kwargs.values()):
+            if sizes.is_container(value):
+                self.fits(sizes.weight(value, self.memo))
+
     def making(self, size: int) -> None:
         """Check and charge for text of ``size`` characters about to be made."""
         self.fits(size)
@@ -130,6 +137,15 @@ def bounded_concat(parts) -> str:
     return "".join(kept)
 
 
+def printed(value: object) -> object:
+    """What ``{{ ... }}`` prints, checked before it becomes text (constants, folded
+    while compiling, need no check)."""
+    budget = _ACTIVE.get()
+    if budget is not None and sizes.is_container(value):
+        budget.fits(sizes.weight(value, budget.memo))
+    return value
+
+
 def loop_items(iterable):
     """What every ``{% for %}`` iterates through: one step per item."""
     charge = active().charge
@@ -180,6 +196,7 @@ class _Formatter:
 
     def format_field(self, value: object, format_spec: str) -> str:
         budget = active()
+        budget.holds((value,), {})
         budget.fits(sizes.spec_width(format_spec))
         text = super().format_field(value, format_spec)
         self.made += len(text)
@@ -234,6 +251,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.finalize = printed
         self.globals["range"] = _range
         self.globals.pop("lipsum", None)  # paragraphs of filler, as many as asked for
         self.filters = {name: _bounded_filter(name, func) for name, func in self.filters.items()}
@@ -257,6 +275,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     @staticmethod
     def made(value: object) -> object:
         return active().made(value)
+
 
     @staticmethod
     def joined(parts: tuple, autoescape: bool) -> str:
@@ -284,6 +303,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         budget.charge()
         if getattr(__obj, "__name__", None) == "join" and args:
             args = (sizes.listed(args[0]), *args[1:])
+        if __obj is not loop_items:  # iterating prints nothing
+            budget.holds(args, kwargs)
         budget.fits(sizes.method_size(__obj, args, kwargs, budget.memo))
         return budget.made(super().call(__context, __obj, *args, **kwargs))
 
@@ -323,6 +344,7 @@ def _bounded_filter(name: str, func):
         budget.charge()
         if listing and len(args) > skip:
             args = (*args[:skip], sizes.listed(args[skip]), *args[skip + 1:])
+        budget.holds(args[skip:], kwargs)
         if sized:
             budget.fits(sizes.filter_size(name, args[skip:], kwargs, budget.memo))
         return budget.made(func(*args, **kwargs))

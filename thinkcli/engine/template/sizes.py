@@ -29,9 +29,9 @@ def weight(value: object, memo: dict[int, tuple[object, int]]) -> int:
     Args:
         value: any value a template holds.
         memo: weights of containers already measured in this render, by id (each kept
-            alive beside its weight, so an id is never reused while the memo lives);
-            a template cannot change a list or a dict, so they stay right. Namespaces
-            can change and are measured afresh.
+            alive beside its weight, so an id is never reused while the memo lives). A
+            template cannot change a list or a dict, so their weights stay right; a
+            namespace can change, so it and whatever holds one are measured afresh.
     """
     if isinstance(value, (str, bytes)):
         return len(value) + 2
@@ -60,7 +60,7 @@ def _children(value: object) -> list:
 def _walk(root: object, memo: dict[int, tuple[object, int]]) -> int:
     """Weights of ``root`` and the containers under it, children before parents and
     without recursion (templates can nest lists thousands deep)."""
-    fresh: dict[int, int] = {}  # this walk's namespaces, which may hold themselves
+    fresh: dict[int, int] = {}  # this walk's weights of namespaces and what holds one
     open_ids: set[int] = set()
     stack: list[tuple[object, bool]] = [(root, False)]
     while stack:
@@ -68,31 +68,57 @@ def _walk(root: object, memo: dict[int, tuple[object, int]]) -> int:
         key = id(node)
         if children_done:
             open_ids.discard(key)
-            total = 2 + sum(2 + _known(child, memo, fresh) for child in _children(node))
-            if isinstance(node, Namespace):
-                fresh[key] = total
+        elif key in memo or key in fresh or key in open_ids:
+            continue
+        elif type(node) is dict and (flat := _text_dict(node)) is not None:
+            memo[key] = (node, flat)
+            continue
+        children = _children(node)
+        if not children_done:
+            unknown = [c for c in children if is_container(c) and id(c) not in memo and id(c) not in fresh]
+            if unknown:  # measure those first, then come back
+                open_ids.add(key)
+                stack.append((node, True))
+                stack.extend((child, False) for child in unknown)
+                continue
+        total, changeable = 2, isinstance(node, Namespace)
+        for child in children:  # once per item of every conversation: kept lean
+            if type(child) is str:
+                total += len(child) + 4
+            elif is_container(child):
+                known = memo.get(id(child))
+                changeable = changeable or known is None
+                total += 2 + (known[1] if known is not None else fresh.get(id(child), _SCALAR))
             else:
-                memo[key] = (node, total)
-            continue
-        if key in memo or key in fresh or key in open_ids:
-            continue
-        open_ids.add(key)
-        stack.append((node, True))
-        stack.extend((child, False) for child in _children(node) if _is_container(child))
+                total += 2 + weight(child, memo)
+        if changeable:
+            fresh[key] = total
+        else:
+            memo[key] = (node, total)
     return _known(root, memo, fresh)
 
 
-def _is_container(value: object) -> bool:
-    return isinstance(value, (*_SEQUENCES, dict, Namespace))
+def _text_dict(node: dict) -> int | None:
+    """The weight of a dict of strings (a message), joined in C rather than walked; None
+    when it holds anything else."""
+    try:
+        return 2 + len("".join(node)) + len("".join(node.values())) + 8 * len(node)
+    except TypeError:
+        return None
 
 
 def _known(value: object, memo: dict, fresh: dict) -> int:
-    if not _is_container(value):
+    if not is_container(value):
         return weight(value, memo)
     if id(value) in fresh:
         return fresh[id(value)]
     known = memo.get(id(value))
-    return known[1] if known is not None else _SCALAR  # a namespace inside itself prints as "..."
+    return known[1] if known is not None else _SCALAR  # a namespace inside itself prints as "{...}"
+
+
+def is_container(value: object) -> bool:
+    """Whether ``value`` holds other values (and may weigh far more than it looks)."""
+    return isinstance(value, (*_SEQUENCES, dict, Namespace))
 
 
 def listed(value: object) -> object:
