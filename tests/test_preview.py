@@ -112,14 +112,15 @@ def test_print_prompt_json_with_a_template_file_and_no_think(home_with_model, tm
 
 @pytest.mark.model
 def test_the_real_engine_renders_with_the_template_file(home_with_model, tmp_path):
-    path = tmp_path / "t.jinja"
-    path.write_text("{{ raise_exception('this template came from the file') }}")
+    path = tmp_path / "t.jinja"  # it passes the check on a sample conversation, then fails on the question
+    path.write_text(f"{{% if messages[-1]['content'] == '{QUESTION}' %}}"
+                    "{{ raise_exception('this template came from the file') }}{% endif %}{{ messages[-1]['content'] }}")
     done = subprocess.run(
         [sys.executable, "-m", "thinkcli", "ask", "--chat-template-file", str(path), "--no-think", QUESTION],
         capture_output=True, text=True, timeout=240, env={**os.environ, "THINKCLI_HOME": str(home_with_model)},
     )
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1] == "thinkcli: error: chat template: this template came from the file"
+    assert done.stderr.strip().splitlines()[-1] == f"thinkcli: error: chat template file {path}: this template came from the file"
 
 
 # An R1-distill-like template: the generation prompt opens the thought itself.

@@ -38,6 +38,27 @@ class ModelError(ThinkError):
     """A model file is missing, not GGUF, truncated, or failed to load."""
 
 
+class ChatTemplateError(ModelError):
+    """A chat template is broken, raised an error, or went over a limit.
+
+    Args:
+        detail: what went wrong, one line.
+        origin: whose template it is (``"of smollm2-135m"``, ``"file t.jinja"``), if known.
+    """
+
+    def __init__(self, detail: str, origin: str = "") -> None:
+        self.detail, self.origin = detail, origin
+        super().__init__(f"chat template{' ' + origin if origin else ''}: {detail}")
+
+    def named(self, origin: str) -> ChatTemplateError:
+        """The same error, saying whose template it is."""
+        return self if self.origin else type(self)(self.detail, origin)
+
+
+class TemplateLimitError(ChatTemplateError):
+    """A chat template ran too long or made too much (it may loop forever)."""
+
+
 class PullError(ThinkError):
     """Downloading or verifying a model failed."""
 

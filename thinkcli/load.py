@@ -6,6 +6,7 @@ use (progress on stderr), validates the GGUF file, then loads it in llama.cpp.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Mapping
 
@@ -13,11 +14,10 @@ from rich.console import Console
 
 from thinkcli.config import Settings, data_dir
 from thinkcli.engine import Engine
-from thinkcli.engine.template import read_template_file
 from thinkcli.errors import ModelError, ThinkError, UsageError
 from thinkcli.models.gguf import GGUFInfo, read_gguf
 from thinkcli.models.store import ModelStore, NotPulled
-from thinkcli.preview import with_template_file
+from thinkcli.preview import template_file
 
 
 def model_store(env: Mapping[str, str]) -> ModelStore:
@@ -46,6 +46,7 @@ def open_engine(
     """
     if settings.backend == "openai":
         return open_remote(settings, env, err, debug=debug)
+    own_template = template_file(settings)  # a broken file fails before a model is fetched or loaded
     path, info = locate(settings, env, err)
     from thinkcli import crash
     from thinkcli.engine import hardware, llama  # only now: --help never loads llama.cpp
@@ -64,7 +65,7 @@ def open_engine(
         repack=repack,
         debug=debug,
     )
-    engine.info = with_template_file(engine.info, settings)
+    engine.info = replace(engine.info, **own_template)
     if debug:
         err.print(f"[dim]repacking {'on' if repack.value else 'off'}: {repack.why}[/dim]", highlight=False)
         threads = engine.threads_choice
@@ -85,18 +86,21 @@ def open_remote(settings: Settings, env: Mapping[str, str], err: Console, *, deb
     """Connect to the configured OpenAI-compatible server and pick its model."""
     from thinkcli.engine.remote import RemoteEngine, list_models
 
+    own_template = template_file(settings)
     client = connect(settings, env)
     try:
         model = pick_model(settings.model, [m["id"] for m in list_models(client)], client.api)
-        explicit = read_template_file(settings.chat_template_file) if settings.chat_template_file else None
         engine = RemoteEngine(
-            client, model, ctx=settings.ctx, chat_template=explicit, parallel=settings.parallel,
+            client, model, ctx=settings.ctx, chat_template=own_template.get("chat_template"),
+            parallel=settings.parallel,
             local_template=lambda: _local_template(model, env),
             note=lambda text: err.print(f"note: {text}", style="dim", markup=False, highlight=False, soft_wrap=True),
         )
     except BaseException:
         client.close()
         raise
+    if own_template:
+        engine.info = replace(engine.info, chat_template_file=own_template["chat_template_file"])
     if debug:
         for what, how in engine.capabilities.items():
             err.print(f"[dim]{what}: {how}[/dim]", highlight=False)

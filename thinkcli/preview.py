@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 from thinkcli.config import EffortPreset, Settings
 from thinkcli.engine import ModelInfo
@@ -40,11 +41,18 @@ class MetadataEngine:
         return bos + prompt if self.add_bos and bos and not prompt.startswith(bos) else prompt
 
 
+def template_file(settings: Settings) -> dict:
+    """The ``ModelInfo`` fields ``--chat-template-file`` (``chat_template_file``) sets,
+    read and checked now (before any model loads); empty when it is not set."""
+    path = settings.chat_template_file
+    if not path:
+        return {}
+    return {"chat_template": read_template_file(path), "chat_template_file": str(Path(path).expanduser())}
+
+
 def with_template_file(info: ModelInfo, settings: Settings) -> ModelInfo:
     """``info`` with the template of ``--chat-template-file`` (``chat_template_file``), if set."""
-    if not settings.chat_template_file:
-        return info
-    return replace(info, chat_template=read_template_file(settings.chat_template_file))
+    return replace(info, **template_file(settings))
 
 
 def preview(engine: MetadataEngine, settings: Settings, level: EffortPreset, question: str) -> dict:

@@ -62,6 +62,7 @@ class ModelInfo:
     # n_ctx_train positions (llama.cpp). Not shared: each request has n_ctx of its own (a server).
     shared_context: bool = True
     exact_counts: bool = True  # token counts are the model's own, not estimates
+    chat_template_file: str | None = None  # where chat_template came from, if not the model (--chat-template-file)
 
 
 class Batch(Protocol):

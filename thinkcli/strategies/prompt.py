@@ -11,8 +11,8 @@ import re
 from functools import lru_cache
 
 from thinkcli.engine import Engine
-from thinkcli.engine.template import render, template_variables
-from thinkcli.errors import ModelError
+from thinkcli.engine.template import named_errors, render, template_variables
+from thinkcli.errors import ChatTemplateError, TemplateLimitError
 from thinkcli.reasoning import (
     PROMPTED_INSTRUCTION,
     PROMPTED_PREFILL,
@@ -54,7 +54,9 @@ def default_system_prompt(template: str | None) -> str | None:
     try:
         with_sys = render(template, [{"role": "system", "content": _SYSTEM_PROBE}, *user])
         alone = render(template, user)
-    except ModelError:
+    except TemplateLimitError:
+        raise  # the real render would go over it too: say so now, not after it
+    except ChatTemplateError:
         return None
     if _SYSTEM_PROBE not in with_sys or _PROBE not in alone or _PROBE not in with_sys:
         return None
@@ -72,7 +74,9 @@ def system_role(template: str | None) -> str:
     ``"default"`` (it writes its own system prompt when given none) or ``"plain"``."""
     try:
         render(template, [{"role": "system", "content": ""}, {"role": "user", "content": _PROBE}])
-    except ModelError:
+    except TemplateLimitError:
+        raise
+    except ChatTemplateError:
         return "none"
     return "plain" if default_system_prompt(template) is None else "default"
 
@@ -119,7 +123,19 @@ def build_prompt(
 
     Returns:
         The prompt text and whether the model's output starts inside its reasoning.
+
+    Raises:
+        ChatTemplateError: the template failed or went over a limit (naming the model
+            or the template file).
     """
+    with named_errors(engine.info):
+        return _build(engine, fmt, messages, thinking=thinking, effort=effort, budget=budget)
+
+
+def _build(
+    engine: Engine, fmt: ReasoningFormat, messages: list[dict], *, thinking: bool, effort: str | None,
+    budget: int | None,
+) -> tuple[str, bool]:
     if not fmt.native:
         return _prompted(engine, fmt, messages, thinking=thinking)
     template = engine.info.chat_template
