@@ -1,6 +1,6 @@
 """Shared fixtures: an isolated home for every test, and the real small model.
 
-The real model is pulled once per machine by thinkcli's own pull code into a
+The real models are pulled once per machine by thinkcli's own pull code into a
 cache outside the test's temporary home (``THINKCLI_TEST_CACHE`` overrides it).
 Machine facts (whether llama.cpp's AMX kernels work here) are found out once,
 before the first test that loads the model, and shared by every test: each test
@@ -20,6 +20,7 @@ from rich.console import Console
 from thinkcli.models.store import ModelStore
 
 MODEL = "smollm2-135m"
+GEMMA = "gemma3-270m"  # a base model without a chat template, pulled from four chunk wheels
 
 # A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored
 # in every program they start: the Ctrl-C tests' children would never see theirs.
@@ -63,6 +64,16 @@ def model_path() -> Path:
     # The AMX probe, where this CPU needs one, runs here once rather than in the first test.
     llama.choose_repack(path, "auto", memory=hardware.memory_path({hardware.CACHE_ENV: str(MACHINE_CACHE)}))
     return path
+
+
+@pytest.fixture(scope="session")
+def gemma_path(model_path) -> Path:
+    """The real Gemma 3 270M base GGUF, pulled through thinkcli's store (once per machine)."""
+    store = ModelStore(_cache_dir() / "models")
+    try:
+        return store.resolve(GEMMA)
+    except Exception:
+        return store.pull(GEMMA, console=Console(stderr=True))
 
 
 @pytest.fixture
