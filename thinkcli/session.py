@@ -14,10 +14,10 @@ from typing import Callable, Iterator
 from rich.console import Console
 
 from thinkcli.config import EffortPreset, Settings
-from thinkcli.engine import Engine, Sampling
+from thinkcli.engine import Engine, ModelInfo, Sampling
 from thinkcli.errors import ContextOverflowError, UsageError
 from thinkcli.events import Event, Notice, Result
-from thinkcli.reasoning import detect_format
+from thinkcli.reasoning import ReasoningFormat, detect_format
 from thinkcli.strategies import STRATEGIES, Budget, Plan, Run, partial, paths_at_once
 from thinkcli.strategies.prompt import build_prompt
 
@@ -86,6 +86,22 @@ def largest_capacity(settings: Settings, knobs: Knobs) -> int:
 def one_question(question: str, system: str = "") -> list[dict]:
     """The messages that ask ``question`` alone, after ``system`` if there is one."""
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
+
+
+def model_format(info: ModelInfo, override: str = "auto") -> ReasoningFormat:
+    """The reasoning format for a model: detected from its template, or ``override``.
+
+    A completion prompt chosen for a base model ends in an answer cue, which shapes both.
+    """
+    cue = info.fallback is not None and info.fallback.family.answer_cue
+    return detect_format(info.chat_template, override, answer_cue=cue)
+
+
+def template_note(info: ModelInfo) -> str | None:
+    """What to say, once, about a model that brought no chat template (None: it did)."""
+    if info.fallback is not None:
+        return info.fallback.note(info.name)
+    return "the model has no chat template; using ChatML" if info.chat_template is None else None
 
 
 def context_for(level: EffortPreset) -> int:
@@ -214,10 +230,10 @@ class Session:
         self.engine = engine
         self.settings = settings
         self.knobs = knobs
-        self.fmt = detect_format(engine.info.chat_template, settings.reasoning_format)
+        self.fmt = model_format(engine.info, settings.reasoning_format)
         self._pending: list[str] = []
-        if engine.info.chat_template is None:
-            self._pending.append("the model has no chat template; using ChatML")
+        if (note := template_note(engine.info)) is not None:
+            self._pending.append(note)
 
     @classmethod
     def open(

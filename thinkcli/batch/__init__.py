@@ -25,7 +25,7 @@ from thinkcli.errors import ExitStatus, ThinkError, UsageError
 from thinkcli.events import Result
 from thinkcli.history import Recorder, plan_dict
 from thinkcli.render import collect
-from thinkcli.session import Knobs, Opener, Session, preset_for
+from thinkcli.session import Knobs, Opener, Session, preset_for, template_note
 from thinkcli.strategies import paths_at_once
 from thinkcli.store import RunRecord, stamp
 from thinkcli.strategies.many import Job, solve_many
@@ -178,6 +178,8 @@ def run_batch_command(
 
     try:
         with Session.open(settings, knobs, opener, err, n_seq_max=max(most, opts.parallel or PARALLEL_MOST)) as session:
+            if (note := template_note(session.engine.info)) is not None:  # turns' notices are not shown here
+                err.print(f"note: {note}", style="dim", markup=False, highlight=False, soft_wrap=True)
             solver = make_solver(session, settings, knobs, opts.parallel, plans)
             tally = run_batch(problems, levels, solver, writer, skip=skip, err=err, show_reasoning=opts.show_reasoning,
                               keep=keep)

@@ -8,7 +8,10 @@ imports ``httpx``), and ``fake.py`` from a script for tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from thinkcli.engine.families import Fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,11 @@ class Token:
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """What thinkcli knows about a loaded model."""
+    """What thinkcli knows about a loaded model.
+
+    ``fallback`` is set when the model has no chat template of its own and
+    ``chat_template`` is one chosen from its vocabulary (see ``engine.families``).
+    """
 
     name: str
     path: str
@@ -58,6 +65,7 @@ class ModelInfo:
     load_s: float = 0.0
     backend: str = "llama"  # "llama" (in process) or "openai" (a server)
     logprobs: bool = True  # token log-probabilities arrive, so votes can weigh confidence
+    fallback: Fallback | None = None
 
 
 class Batch(Protocol):
