@@ -1,6 +1,6 @@
 """Shared fixtures: an isolated home for every test, and the real small model.
 
-The real model is pulled once per machine by thinkcli's own pull code into a
+The real models are pulled once per machine by thinkcli's own pull code into a
 cache outside the test's temporary home (``THINKCLI_TEST_CACHE`` overrides it).
 Machine facts (whether llama.cpp's AMX kernels work here) are found out once,
 before the first test that loads the model, and shared by every test: each test
@@ -20,6 +20,7 @@ from rich.console import Console
 from thinkcli.models.store import ModelStore
 
 MODEL = "smollm2-135m"
+GEMMA = "gemma3-270m"  # a base model without a chat template, pulled from four chunk wheels
 
 # A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored
 # in every program they start: the Ctrl-C tests' children would never see theirs.
@@ -58,11 +59,44 @@ def model_path() -> Path:
         path = store.resolve(MODEL)
     except Exception:
         path = store.pull(MODEL, console=Console(stderr=True))
+    _probe_once(path)
+    return path
+
+
+def _probe_once(path: Path) -> None:
+    """The AMX probe, where this CPU needs one, runs here once rather than in the first test."""
     from thinkcli.engine import hardware, llama
 
-    # The AMX probe, where this CPU needs one, runs here once rather than in the first test.
     llama.choose_repack(path, "auto", memory=hardware.memory_path({hardware.CACHE_ENV: str(MACHINE_CACHE)}))
+
+
+@pytest.fixture(scope="session")
+def gemma_path(model_path) -> Path:
+    """The real Gemma 3 270M base GGUF, pulled through thinkcli's store (once per machine)."""
+    store = ModelStore(_cache_dir() / "models")
+    try:
+        path = store.resolve(GEMMA)
+    except Exception:
+        path = store.pull(GEMMA, console=Console(stderr=True))
+    _probe_once(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def untemplated_paths(model_path, tmp_path_factory) -> dict[str, Path]:
+    """Copies of the real small model without its chat template: ``chatml`` keeps its
+    ChatML tokens special; ``plain`` has them typed as ordinary text (no turn markers)."""
+    from gguf_edit import without_template
+
+    directory = tmp_path_factory.mktemp("untemplated")
+    paths = {
+        "chatml": without_template(model_path, directory / "smollm2-135m-no-template.gguf"),
+        "plain": without_template(model_path, directory / "smollm2-135m-no-turn-markers.gguf",
+                                  plain=("<|im_start|>", "<|im_end|>")),
+    }
+    for path in paths.values():
+        _probe_once(path)  # remembered by file name and size, so once per machine
+    return paths
 
 
 @pytest.fixture

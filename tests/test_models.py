@@ -136,7 +136,7 @@ def test_name_falls_back_to_file_stem(tmp_path: Path) -> None:
 
 
 def test_special_tokens_are_read_from_the_vocabulary(tmp_path: Path) -> None:
-    from thinkcli.models.gguf import special_tokens
+    from thinkcli.models.vocab import special_tokens
 
     kv = {"tokenizer.ggml.bos_token_id": 0, "tokenizer.ggml.eos_token_id": 3}
     path = write(tmp_path / "m.gguf", gguf_bytes(kv))

@@ -37,6 +37,7 @@ def test_preview_honours_effort_thinking_and_system():
         "prompt": "<s><|system|>Be brief.</s><|user|>What is 2+2?</s><|assistant|>effort=high<think>\n",
         "format": "think",
         "starts_in_thinking": True,
+        "template": "model",
     }
     off = preview(engine, settings, settings.preset("none"), QUESTION)
     assert off["prompt"].endswith("effort=low<think></think>") and off["starts_in_thinking"] is False
@@ -45,7 +46,7 @@ def test_preview_honours_effort_thinking_and_system():
 def test_preview_of_a_plain_model_is_the_prompted_format():
     settings = Settings()
     shown = preview(MetadataEngine(info(None)), settings, settings.preset("low"), QUESTION)
-    assert shown["format"] == "prompted" and shown["starts_in_thinking"] is True
+    assert shown["format"] == "prompted" and shown["starts_in_thinking"] is True and shown["template"] == "chatml"
     assert PROMPTED_INSTRUCTION in shown["prompt"] and shown["prompt"].endswith("<|im_start|>assistant\n<think>\n")
 
 
@@ -107,6 +108,7 @@ def test_print_prompt_json_with_a_template_file_and_no_think(home_with_model, tm
         "prompt": "<|im_start|><|system|>Hi.<|im_end|><|user|>What is 2+2?<|im_end|><|assistant|>effort=low<think></think>",
         "format": "think",
         "starts_in_thinking": False,
+        "template": "file",
     }
 
 

@@ -13,7 +13,7 @@ from typing import Mapping
 from rich.console import Console
 
 from thinkcli.config import Settings, data_dir
-from thinkcli.engine import Engine
+from thinkcli.engine import Engine, ModelInfo, families
 from thinkcli.errors import ModelError, ThinkError, UsageError
 from thinkcli.models.gguf import GGUFInfo, read_gguf
 from thinkcli.models.store import ModelStore, NotPulled
@@ -65,12 +65,26 @@ def open_engine(
         repack=repack,
         debug=debug,
     )
-    engine.info = replace(engine.info, **own_template)
+    engine.info = with_fallback(replace(engine.info, **own_template), path, info)
     if debug:
         err.print(f"[dim]repacking {'on' if repack.value else 'off'}: {repack.why}[/dim]", highlight=False)
         threads = engine.threads_choice
         err.print(f"[dim]threads {threads.value}: {threads.why}[/dim]", highlight=False)
     return engine
+
+
+def with_fallback(info: ModelInfo, path: Path, gguf: GGUFInfo) -> ModelInfo:
+    """``info`` with a prompt format chosen by what the model holds, where neither the
+    model nor ``--chat-template-file`` gives a chat template (see ``engine.families``)."""
+    if info.chat_template is not None:
+        return info
+    from thinkcli.models.vocab import marker_tokens
+
+    markers = marker_tokens(path, families.MARKERS)
+    meta = gguf.metadata
+    names = [gguf.name, str(meta.get("general.finetune") or ""), str(meta.get("general.basename") or ""), path.stem]
+    chosen = families.choose(markers.found, markers.ends, architecture=gguf.architecture, names=names)
+    return replace(info, chat_template=chosen.family.template, fallback=chosen)
 
 
 def connect(settings: Settings, env: Mapping[str, str]):

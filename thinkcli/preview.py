@@ -14,8 +14,7 @@ from thinkcli.config import EffortPreset, Settings
 from thinkcli.engine import ModelInfo
 from thinkcli.engine.template import read_template_file, render_for
 from thinkcli.errors import ExitStatus
-from thinkcli.reasoning import detect_format
-from thinkcli.session import one_question
+from thinkcli.session import model_format, one_question, template_note
 from thinkcli.strategies.prompt import build_prompt
 
 
@@ -65,20 +64,32 @@ def preview(engine: MetadataEngine, settings: Settings, level: EffortPreset, que
         level: the effort preset, after ``--no-think`` and ``--think-budget``.
         question: the user's question.
     """
-    fmt = detect_format(engine.info.chat_template, settings.reasoning_format)
+    fmt = model_format(engine.info, settings.reasoning_format)
     messages = one_question(question, settings.system)
     thinking = level.think_budget > 0
     prompt, starts = build_prompt(
         engine, fmt, messages, thinking=thinking, effort=level.name, budget=level.think_budget
     )
-    return {"prompt": engine.decoded(prompt), "format": fmt.name, "starts_in_thinking": starts}
+    return {"prompt": engine.decoded(prompt), "format": fmt.name, "starts_in_thinking": starts,
+            "template": template_label(engine.info, settings)}
+
+
+def template_label(info: ModelInfo, settings: Settings) -> str:
+    """Where the prompt's template came from: ``model`` (its own, or a server's),
+    ``file`` (``--chat-template-file``), or a format chosen from the vocabulary of a
+    model that has none (``gemma (detected)``, ``completion (detected)``)."""
+    if info.fallback is not None:
+        return info.fallback.label
+    if settings.chat_template_file:
+        return "file"
+    return "model" if info.chat_template is not None else "chatml"
 
 
 def print_prompt(env, settings: Settings, level: EffortPreset, question: str, *, json_out: bool) -> ExitStatus:
     """Print the prompt (or, with ``json_out``, one JSON object) and generate nothing."""
     engine = _remote_metadata(env, settings) if settings.backend == "openai" else _local_metadata(env, settings)
-    if engine.info.chat_template is None:
-        env.err_console().print("[dim]the model has no chat template; using ChatML[/dim]", highlight=False)
+    if (note := template_note(engine.info)) is not None:
+        env.err_console().print(f"note: {note}", style="dim", markup=False, highlight=False, soft_wrap=True)
     shown = preview(engine, settings, level, question)
     env.stdout.write(json.dumps(shown, ensure_ascii=False) + "\n" if json_out else shown["prompt"])
     env.stdout.flush()
@@ -86,8 +97,8 @@ def print_prompt(env, settings: Settings, level: EffortPreset, question: str, *,
 
 
 def _local_metadata(env, settings: Settings) -> MetadataEngine:
-    from thinkcli.load import locate
-    from thinkcli.models.gguf import special_tokens
+    from thinkcli.load import locate, with_fallback
+    from thinkcli.models.vocab import special_tokens
 
     path, gguf = locate(settings, env.vars, env.err_console())
     tokens = special_tokens(path)
@@ -96,7 +107,7 @@ def _local_metadata(env, settings: Settings) -> MetadataEngine:
         chat_template=gguf.chat_template, **tokens,
     )
     add_bos = gguf.metadata.get("tokenizer.ggml.add_bos_token") is True
-    return MetadataEngine(with_template_file(info, settings), add_bos=add_bos)
+    return MetadataEngine(with_fallback(with_template_file(info, settings), path, gguf), add_bos=add_bos)
 
 
 def _remote_metadata(env, settings: Settings) -> MetadataEngine:

@@ -15,10 +15,10 @@ from rich.console import Console
 
 from thinkcli import planner
 from thinkcli.config import EffortPreset, Settings
-from thinkcli.engine import Engine
+from thinkcli.engine import Engine, ModelInfo
 from thinkcli.errors import UsageError
 from thinkcli.events import Event, Notice, Result
-from thinkcli.reasoning import detect_format
+from thinkcli.reasoning import ReasoningFormat, detect_format
 from thinkcli.scheduler import Program, Scheduler
 from thinkcli.strategies import Plan, Run, partial, paths_at_once, program
 from thinkcli.strategies.prompt import build_prompt
@@ -81,6 +81,22 @@ def one_question(question: str, system: str = "") -> list[dict]:
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
 
 
+def model_format(info: ModelInfo, override: str = "auto") -> ReasoningFormat:
+    """The reasoning format for a model: detected from its template, or ``override``.
+
+    A completion prompt chosen for a base model ends in an answer cue, which shapes both.
+    """
+    cue = info.fallback is not None and info.fallback.family.answer_cue
+    return detect_format(info.chat_template, override, answer_cue=cue)
+
+
+def template_note(info: ModelInfo) -> str | None:
+    """What to say, once, about a model that brought no chat template (None: it did)."""
+    if info.fallback is not None:
+        return info.fallback.note(info.name)
+    return "the model has no chat template; using ChatML" if info.chat_template is None else None
+
+
 class Turn:
     """One turn's event stream; ``partial()`` is the best result after Ctrl-C stopped it.
 
@@ -94,9 +110,14 @@ class Turn:
         self._notices = notices
         self._events: Iterator[Event] | None = None
 
-    def program(self) -> Program:
-        """The turn for a scheduler: its notices, then its strategy."""
-        for text in self._notices:
+    @property
+    def notices(self) -> list[str]:
+        """What the session has to say before this turn (the model's format, a cut budget)."""
+        return list(self._notices)
+
+    def program(self, *, notices: bool = True) -> Program:
+        """The turn for a scheduler: its notices (unless the caller says them), then its strategy."""
+        for text in self._notices if notices else ():
             yield Notice(text)
         yield from program(self.run)
 
@@ -127,11 +148,11 @@ class Session:
         self.engine = engine
         self.settings = settings
         self.knobs = knobs
-        self.fmt = detect_format(engine.info.chat_template, settings.reasoning_format)
+        self.fmt = model_format(engine.info, settings.reasoning_format)
         self._pending: list[str] = []
         self._said: set[str] = set()  # notices already given this session
-        if engine.info.chat_template is None:
-            self._pending.append("the model has no chat template; using ChatML")
+        if (note := template_note(engine.info)) is not None:
+            self._pending.append(note)
         planner.note_context(settings.ctx, engine.info, self._note)
 
     @classmethod

@@ -82,7 +82,7 @@ def read_problems(env: Environment, opts: BatchOptions) -> tuple[list[Problem], 
 
 def make_solver(
     session: Session, settings: Settings, knobs: Knobs, parallel: int | None, plans: dict[int, Plan] | None = None,
-    note: Callable[[Problem, str], None] = lambda problem, text: None,
+    note: Callable[[Problem | None, str], None] = lambda problem, text: None,
 ) -> Solver:
     """Solve items as turns of ``session``, several at once in one batch (the scheduler's).
 
@@ -91,7 +91,8 @@ def make_solver(
     and multi-path levels alike fill the batch with the paths of several problems. A problem
     whose prompt needs more than its share of the context runs alone. ``plans`` gets each
     problem's plan, by ``id(problem)``, as its turn starts (for the run log); ``note`` each
-    notice a problem's run gives.
+    notice, with the problem whose run gave it (None: the session's, such as the model's
+    prompt format or a cut budget).
     """
     plans = {} if plans is None else plans
 
@@ -112,7 +113,7 @@ def make_solver(
 
 
 def _solve_level(session: Session, level: EffortPreset, group: list[tuple[int, Problem]], k: int,
-                 plans: dict[int, Plan], note: Callable[[Problem, str], None]) -> Iterator[Outcome]:
+                 plans: dict[int, Plan], note: Callable[[Problem | None, str], None]) -> Iterator[Outcome]:
     """``group``'s problems at ``level``, ``k`` at once in one scheduler's batch."""
     failed: list[Outcome] = []
     scheduler = session.scheduler()
@@ -128,7 +129,10 @@ def _solve_level(session: Session, level: EffortPreset, group: list[tuple[int, P
                 continue
             plans[id(problem)] = plan
             problems[index] = problem
-            yield Task(index, session.turn(messages, plan, scheduler=scheduler).program(), shares=shares)
+            turn = session.turn(messages, plan, scheduler=scheduler)
+            for text in turn.notices:
+                note(None, text)
+            yield Task(index, turn.program(notices=False), shares=shares)
 
     for task, item in scheduler.drive(tasks(), at_once=k):
         yield from _drain(failed)
@@ -187,7 +191,8 @@ def run_batch_command(
     try:
         with Session.open(settings, knobs, opener, err, levels=wanted, questions=opts.parallel or PARALLEL_MOST) as session:
             solver = make_solver(session, settings, knobs, opts.parallel, plans, note=lambda problem, text: err.print(
-                f"note: problem {problem.id}: {text}", style="dim", markup=False, highlight=False, soft_wrap=True))
+                f"note: {f'problem {problem.id}: ' if problem else ''}{text}", style="dim", markup=False,
+                highlight=False, soft_wrap=True))
             tally = run_batch(problems, levels, solver, writer, skip=skip, err=err, show_reasoning=opts.show_reasoning,
                               keep=keep)
     except KeyboardInterrupt:

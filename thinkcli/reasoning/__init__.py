@@ -5,7 +5,9 @@ from a chat template, and how earlier turns are sent back to a template.
 """
 
 from thinkcli.reasoning.formats import (
+    ANSWER_LINE,
     ANSWER_TRIGGER,
+    CUED_STEPWISE,
     FORMATS,
     NO_THINKING,
     PROMPTED_INSTRUCTION,
@@ -13,6 +15,7 @@ from thinkcli.reasoning.formats import (
     ReasoningFormat,
     detect_format,
     history_messages,
+    output_format,
     reasoning_field,
     starts_in_thinking,
     thinking_closed_in_prompt,
@@ -20,7 +23,9 @@ from thinkcli.reasoning.formats import (
 from thinkcli.reasoning.parser import HarmonyParser, Parser, ReasoningParser, Segment
 
 __all__ = [
+    "ANSWER_LINE",
     "ANSWER_TRIGGER",
+    "CUED_STEPWISE",
     "FORMATS",
     "NO_THINKING",
     "PROMPTED_INSTRUCTION",
@@ -32,6 +37,7 @@ __all__ = [
     "Segment",
     "detect_format",
     "history_messages",
+    "output_format",
     "reasoning_field",
     "starts_in_thinking",
     "thinking_closed_in_prompt",

@@ -35,6 +35,9 @@ class ReasoningFormat:
             prefilled in the reply; thinkcli owns the boundary, injecting ``close``
             (the answer trigger) when the model stops or the budget ends, and the
             answer is the line that follows.
+        answer_cue: the prompt ends with a cue that the answer follows on its line
+            ("Answer:" in a completion prompt), so with thinking off the answer is
+            still one line (see ``output_format``).
     """
 
     name: str
@@ -44,6 +47,7 @@ class ReasoningFormat:
     native: bool
     empty: str = ""
     opener: str = ""
+    answer_cue: bool = False
 
     def parser(self, starts_in_thinking: bool) -> Parser:
         """A fresh parser for one generated sequence.
@@ -96,6 +100,26 @@ FORMATS: dict[str, ReasoningFormat] = {
 NO_THINKING = ReasoningFormat("none", "", "", "", native=False)
 """Thinking off: the whole output is the answer."""
 
+CUED_STEPWISE = ReasoningFormat(
+    "stepwise", "", ANSWER_TRIGGER, ANSWER_TRIGGER, native=False, opener=" Let's think step by step.\n", answer_cue=True
+)
+"""``stepwise`` after a completion prompt's "Answer:" cue (a base model): the opener
+goes on the cue's line, as in Kojima et al.'s "A: Let's think step by step."."""
+
+ANSWER_LINE = ReasoningFormat("none", "", "", "", native=False, opener="\n")
+"""Thinking off after an answer cue: all answer, and only its first line (a sample keeps
+one line of answer wherever its format has an opener; nothing here is ever prefilled)."""
+
+
+def output_format(fmt: ReasoningFormat, thinking: bool) -> ReasoningFormat:
+    """How a path's output is read: as ``fmt`` while the model thinks; with thinking off,
+    all answer (one line of it after an answer cue, where a base model would go on
+    to write the next question itself)."""
+    if thinking:
+        return fmt
+    return ANSWER_LINE if fmt.answer_cue else NO_THINKING
+
+
 PROMPTED_INSTRUCTION = (
     "Before answering, reason step by step inside <think> and </think> tags. "
     "After the closing </think> tag, give only the final answer."
@@ -108,7 +132,7 @@ _OPENING_TAG = re.compile(r"<([A-Za-z][\w:.-]*)>")
 _CLOSING_BRACKET = re.compile(r"\[/([A-Z_]*THINK[A-Z_]*)\]")
 
 
-def detect_format(chat_template: str | None, override: str = "auto") -> ReasoningFormat:
+def detect_format(chat_template: str | None, override: str = "auto", *, answer_cue: bool = False) -> ReasoningFormat:
     """Pick the reasoning format from the model's Jinja chat template.
 
     Families with their own framing are recognised by it (harmony's channels, Gemma 4's
@@ -120,6 +144,8 @@ def detect_format(chat_template: str | None, override: str = "auto") -> Reasonin
     Args:
         chat_template: the template text from the GGUF metadata, or None.
         override: ``"auto"`` to detect, or one of ``FORMATS`` to force it.
+        answer_cue: the template is a completion prompt ending in an answer cue (a base
+            model's): ``auto`` and ``stepwise`` mean ``CUED_STEPWISE`` there.
 
     Returns:
         The format; ``prompted`` for a template that knows no reasoning tags.
@@ -127,6 +153,8 @@ def detect_format(chat_template: str | None, override: str = "auto") -> Reasonin
     Raises:
         UsageError: ``override`` names no known format.
     """
+    if answer_cue and override in ("auto", "stepwise"):
+        return CUED_STEPWISE
     if override != "auto":
         if override not in FORMATS:
             names = ", ".join(["auto", *FORMATS])

@@ -17,8 +17,8 @@ from typing import Generator, Iterable, Iterator
 
 from thinkcli.engine import Batch, Engine, Sampling
 from thinkcli.events import Event, Progress, Result, SampleResult, Stats, Text
+from thinkcli.reasoning import ReasoningFormat, output_format
 from thinkcli.scheduler import STEP, Open, Opened, Program, Scheduler
-from thinkcli.reasoning import NO_THINKING, ReasoningFormat
 from thinkcli.strategies.prompt import build_prompt
 from thinkcli.strategies.sample import Budget, Sample
 from thinkcli.strategies.traced import TracedSample
@@ -70,7 +70,7 @@ class Run:
         plan: what to spend.
         fmt: the model's reasoning format. Prompts are always built with it (the
             template's own switch turns thinking off); with thinking off only the
-            parser reads the output as all answer.
+            parser reads the output as all answer (see ``output_format``).
     """
 
     def __init__(
@@ -82,7 +82,7 @@ class Run:
         self.messages = messages
         self.plan = plan
         self.fmt = fmt
-        self.output_fmt = fmt if plan.thinking else NO_THINKING
+        self.output_fmt = output_format(fmt, plan.thinking)
         self.samples: list[Sample] = []
         question = messages[-1]["content"] if messages else ""
         self.numeric = is_numeric_question(question if isinstance(question, str) else "")
