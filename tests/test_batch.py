@@ -26,8 +26,8 @@ def problems_file(tmp_path, rows, name="p.jsonl"):
     return path
 
 
-def run_batch(args, monkeypatch, *, scripts=ANSWERS, stdin=b"", **engine_kw):
-    engine = FakeEngine(list(scripts), **engine_kw)
+def run_batch(args, monkeypatch, *, scripts=ANSWERS, stdin=b"", engine=None, **engine_kw):
+    engine = engine or FakeEngine(list(scripts), **engine_kw)
     out, err = io.StringIO(), io.StringIO()
     env = Environment(stdin=io.BytesIO(stdin), stdout=out, stderr=err, stdin_isatty=not stdin,
                       stdout_isatty=False, vars=dict(os.environ))

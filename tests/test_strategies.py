@@ -16,6 +16,7 @@ from thinkcli.engine.fake import EOG, FakeBatch, FakeEngine
 from thinkcli.events import Done, Explored, Notice, Progress, Text, ThinkingDone
 from thinkcli.reasoning import FORMATS, NO_THINKING, PROMPTED_INSTRUCTION, PROMPTED_PREFILL, detect_format
 from thinkcli.strategies import events as run_events
+from thinkcli.vote import Ballot
 from thinkcli.strategies import Budget, Plan, Run, partial
 from thinkcli.strategies.prompt import build_prompt
 from thinkcli.strategies.sample import MAX_STALLS
@@ -484,10 +485,27 @@ def test_a_vote_waits_for_paths_that_could_still_change_the_winner():
 
 
 def test_cannot_change_winner_counts_each_unfinished_path_as_a_full_vote():
+    from thinkcli.strategies.run import GROWTH, cannot_change_winner
+
+    def ballots(**weights):  # one ballot of confidence w per answer a
+        return [Ballot(a.lstrip("_"), w) for a, ws in weights.items() for w in ws]
+
+    assert cannot_change_winner(ballots(_4=[2.7]), 1, most=2.0)
+    assert not cannot_change_winner(ballots(_4=[2.7]), 3, most=1.0)
+    assert cannot_change_winner(ballots(_4=[2.7], _5=[0.9]), 0)
+    assert not cannot_change_winner(ballots(_4=[1.8], _5=[0.9]), 1)
+    assert not cannot_change_winner([], 1)
+    # A path's weakest stretch may still grow with its trace: a lead of exactly one more path's
+    # present confidence is not enough (before, it stopped that path).
+    assert not cannot_change_winner(ballots(_4=[1.1]), 1, most=1.0)
+    assert cannot_change_winner(ballots(_4=[1.1]), 1, most=1.1 / GROWTH - 0.01)
+
+
+def test_cannot_change_winner_does_not_count_ballots_the_keep_filter_may_drop():
     from thinkcli.strategies.run import cannot_change_winner
 
-    assert cannot_change_winner({"4": 2.7}, 1)
-    assert not cannot_change_winner({"4": 2.7}, 3)
-    assert cannot_change_winner({"4": 2.7, "5": 0.9}, 0)
-    assert not cannot_change_winner({"4": 1.8, "5": 0.9}, 1)
-    assert not cannot_change_winner({}, 1)
+    votes = [Ballot("4", 3.0), Ballot("4", 3.0), Ballot("4", 0.2), Ballot("5", 2.9)]
+    # Without the filter the leader is ahead by 3.3 against one path of 1.0 * GROWTH...
+    assert cannot_change_winner(votes, 1, most=1.0, keep=1.0)
+    # ...but with 5 paths in all, keeping 60% drops two: at worst the leader's 0.2 and one 3.0.
+    assert not cannot_change_winner(votes, 1, most=1.0, keep=0.6)

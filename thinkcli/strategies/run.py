@@ -192,10 +192,10 @@ class Run:
         ]
         if not ballots:
             return
-        # What one more path may weigh: no more than the surest trace so far. A path's
-        # confidence is its weakest stretch, so a path rarely ends surer than it has been.
+        # What one more path may weigh: no more than the surest trace so far, with room for a
+        # trace's weakest stretch to grow as the trace does (see cannot_change_winner).
         most = max([weight(b) for b in ballots] + [max(s.result().confidence, 0.0) for s in unfinished])
-        if cannot_change_winner(vote(ballots).votes, len(unfinished), most=most):
+        if cannot_change_winner(ballots, len(unfinished), most=most, keep=self.plan.keep):
             for sample in unfinished:
                 sample.decide(batch)
 
@@ -307,17 +307,29 @@ class Run:
         )
 
 
-def cannot_change_winner(votes: dict[str, float], unfinished: int, *, most: float = 1.0) -> bool:
-    """Whether the leading answer stays ahead however ``unfinished`` more paths vote.
+GROWTH = 1.25  # how much a path's confidence may still grow: a trace's lowest window grew
+# about 10% from 200 to 4,000 tokens in a simulation (its window widens with the trace)
 
-    With each of them weighing at most ``most``, the leader is safe once its weight
-    exceeds the runner-up's plus ``most`` per unfinished path.
+
+def cannot_change_winner(ballots: list[Ballot], unfinished: int, *, most: float = 1.0, keep: float = 1.0) -> bool:
+    """Whether the leading answer of ``ballots`` stays ahead however ``unfinished`` more paths vote.
+
+    Each of them is counted as weighing up to ``most`` times ``GROWTH``, all for the
+    runner-up. The vote keeps only the most confident ``keep`` share of the paths, so as
+    many of the leader's weakest ballots as the filter may then drop are not counted.
+    This assumes a path's confidence never ends above ``GROWTH`` times the surest so far.
     """
-    weights = sorted(votes.values(), reverse=True)
-    if not weights:
+    votes = vote(ballots).votes if ballots else {}
+    ranked = sorted(votes.items(), key=lambda kv: kv[1], reverse=True)
+    if not ranked:
         return False
-    runner_up = weights[1] if len(weights) > 1 else 0.0
-    return weights[0] > runner_up + unfinished * most
+    leader, lead = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    total = len(ballots) + unfinished
+    dropped = total - max(1, math.floor(keep * total + 0.5))
+    theirs = sorted(weight(b) for b in ballots if b.extracted is not None and vote([b]).leader == leader)
+    lead -= sum(theirs[:dropped])
+    return lead > runner_up + unfinished * most * GROWTH
 
 
 def _last_line(text: str, limit: int = 80) -> str:
