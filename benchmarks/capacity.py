@@ -15,7 +15,7 @@ from _common import PROMPT, THREADS, median, model_path
 from thinkcli.engine import Sampling
 from thinkcli.engine.llama import LlamaEngine
 from thinkcli.reasoning import NO_THINKING
-from thinkcli.strategies import STRATEGIES, Budget, Plan, Run
+from thinkcli.strategies import Budget, Plan, Run, events
 from thinkcli.render import collect
 
 TOKENS = 128
@@ -25,7 +25,7 @@ RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 def decode_speed(engine: LlamaEngine) -> float:
     plan = Plan("bench", "single", 1, Budget(think=0, max_answer=TOKENS), False, Sampling(temperature=0.0), 0)
     run = Run(engine, [{"role": "user", "content": PROMPT}], plan, NO_THINKING)
-    return collect(STRATEGIES["single"](run)).stats.decode_tok_per_s
+    return collect(events(run)).stats.decode_tok_per_s
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from thinkcli.engine import Sampling
 from thinkcli.engine.llama import LlamaEngine
 from thinkcli.reasoning import NO_THINKING
 from thinkcli.render import collect
-from thinkcli.strategies import Budget, Plan, Run, STRATEGIES
+from thinkcli.strategies import Budget, Plan, Run, events
 
 TOKENS = 256
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
@@ -25,7 +25,7 @@ def thinkcli_loop(engine: LlamaEngine) -> tuple[float, int]:
     """One single-path run with thinking off, events consumed as the CLI would."""
     plan = Plan("bench", "single", 1, Budget(think=0, max_answer=TOKENS), False, Sampling(temperature=0.0), 0)
     run = Run(engine, [{"role": "user", "content": PROMPT}], plan, NO_THINKING)
-    stats = collect(STRATEGIES["single"](run)).stats
+    stats = collect(events(run)).stats
     return stats.decode_tok_per_s, stats.generated_tokens
 
 

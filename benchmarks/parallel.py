@@ -18,7 +18,7 @@ from thinkcli.engine import Sampling
 from thinkcli.engine.llama import LlamaEngine
 from thinkcli.reasoning import FORMATS, NO_THINKING
 from thinkcli.render import collect
-from thinkcli.strategies import Budget, Plan, Run, STRATEGIES
+from thinkcli.strategies import Budget, Plan, Run, events
 
 TOKENS = 128
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
@@ -30,7 +30,7 @@ def run_once(engine, selection: str, n: int, seed: int, *, thinking: bool, promp
     fmt = FORMATS["prompted"] if thinking else NO_THINKING
     run = Run(engine, [{"role": "user", "content": prompt}], plan, fmt)
     started = time.perf_counter()
-    stats = collect(STRATEGIES[selection](run)).stats
+    stats = collect(events(run)).stats
     return stats, time.perf_counter() - started
 
 
