@@ -42,6 +42,13 @@ def test_a_server_context_is_per_request_not_divided_among_paths():
     assert plan(server, questions=4).budget.think == 4096  # each request has its own context
 
 
+def test_estimated_counts_keep_a_margin():
+    exact = info(n_ctx=4096, n_ctx_train=4096, shared_context=False)
+    estimated = replace(exact, exact_counts=False)
+    assert plan(estimated).budget.think < plan(exact).budget.think
+    assert plan(estimated).budget.think + 20 + 256 <= 0.9 * (4096 - 60)
+
+
 def test_a_local_context_is_sized_so_the_budget_holds():
     need = planner.capacity([HIGH])
     assert need.ctx >= 5 * (4096 + 256) and need.seqs == 5

@@ -31,6 +31,7 @@ MIN_CTX = 8192
 MAX_SIZED_CTX = 32768  # the largest context sized unasked (its memory grows with it)
 PARALLEL_MOST = 4  # questions at once by default: about 1.4x the tokens per second of one on a CPU
 MIN_THINK = 16  # a budget cut below this is no room to think
+ESTIMATE_MARGIN = 0.9  # where token counts are estimates (a server that will not tokenize), a tenth is kept back
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,8 @@ def path_room(info: ModelInfo, prompt_tokens: int, *, paths: int, questions: int
     """Tokens each path may add past the prompt, and the limit that sets it, in words."""
     limit = positions(info)
     room = limit - prompt_tokens
+    if not info.exact_counts:
+        room = int(room * ESTIMATE_MARGIN)
     where = (f"{info.name}'s context is {limit} tokens (what it was trained on)" if info.shared_context
              else f"the server's context is {limit} tokens per request")
     if info.shared_context:
