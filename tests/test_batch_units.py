@@ -127,6 +127,15 @@ def test_a_whole_last_record_without_a_newline_is_kept_and_counted(tmp_path):
     assert path.read_text().count("\n") == 3
 
 
+def test_a_record_holding_a_unicode_line_separator_is_one_record(tmp_path):
+    path = tmp_path / "out.jsonl"
+    writer = ResultWriter.open(path, overwrite=False)
+    writer.write(record(Problem("a", "q", 1), "low", _result(answer="one\u2028two\x85three")))
+    writer.close()  # json.dumps(ensure_ascii=False) leaves U+2028 and NEL unescaped
+    assert [r["answer"] for r in read_records(path)] == ["one\u2028two\x85three"]
+    assert done_keys(path) == {("a", "low")}
+
+
 def test_a_torn_last_line_is_neither_counted_nor_kept(tmp_path):
     path = tmp_path / "out.jsonl"
     a = json.dumps(record(Problem("a", "q", 1), "low", _result()))

@@ -60,7 +60,9 @@ def read_records(path: Path) -> list[dict]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
-    return [rec for line in text.splitlines() if (rec := _parse(line)) is not None]
+    # Lines end on "\n" alone: str.splitlines would also break at U+2028 or NEL, which
+    # json.dumps(ensure_ascii=False) leaves unescaped inside an answer.
+    return [rec for line in text.split("\n") if (rec := _parse(line)) is not None]
 
 
 def _parse(line: str | bytes) -> dict | None:
