@@ -417,3 +417,12 @@ def test_with_logging_off_a_session_file_is_read_but_nothing_is_written(monkeypa
     r = chat(["And doubled?"], "--continue", "--no-log", monkeypatch=monkeypatch)
     assert "resumed 1 exchange(s)" in r.err and "What is 12+7?" in r.engine.prompts[0]
     assert not (isolated_home / "thinkcli.db").exists()
+
+
+def test_a_question_too_long_for_the_context_keeps_the_history_for_the_next(monkeypatch):
+    huge = "word " * 3000
+    r = chat(["one", "two", "three", huge, "four"], "-e", "low", monkeypatch=monkeypatch, n_ctx=1024)
+    assert r.code == 0
+    assert "error: " in r.err  # the long question did not fit
+    assert "no longer sent to the model" not in r.err  # and dropped nothing on its way out
+    assert all(word in r.engine.prompts[-1] for word in ("one", "two", "three", "four"))
