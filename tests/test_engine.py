@@ -348,3 +348,54 @@ def test_a_wanted_context_stops_at_the_trained_one(model_path):
         assert eng.info.n_ctx == eng.info.n_ctx_train == 8192
     finally:
         eng.close()
+
+
+def _failing_contexts(monkeypatch, times: int) -> None:
+    """Make llama.cpp refuse the next ``times`` contexts, as it does when memory runs out."""
+    import llama_cpp as lc
+
+    real, left = lc.llama_init_from_model, [times]
+
+    def init(model, params):
+        if left[0] > 0:
+            left[0] -= 1
+            return None
+        return real(model, params)
+
+    monkeypatch.setattr(lc, "llama_init_from_model", init)
+
+
+def test_a_context_that_cannot_grow_keeps_the_old_one(model_path, monkeypatch):
+    from thinkcli.engine.llama import LlamaEngine
+
+    eng = LlamaEngine(model_path, name="smollm2-135m", ctx=1024, n_seq_max=1, repack=False)
+    try:
+        _failing_contexts(monkeypatch, 1)
+        with pytest.raises(ModelError, match="keeps its 1-sequence context"):
+            eng.resize(4)
+        assert eng.n_seq_max == 1 and eng.count_tokens("Hello there") > 0
+        batch = eng.start(prompt_for(eng, "Hi"), n=1, sampling=GREEDY, seeds=[1])
+        try:
+            assert generate(batch, 3)[0]
+        finally:
+            batch.close()
+    finally:
+        eng.close()
+
+
+def test_an_engine_that_lost_its_context_refuses_every_call_in_one_line(model_path, monkeypatch):
+    from thinkcli.engine.llama import LlamaEngine
+
+    eng = LlamaEngine(model_path, name="smollm2-135m", ctx=1024, n_seq_max=1, repack=False)
+    prompt = prompt_for(eng, "Hi")
+    _failing_contexts(monkeypatch, 2)
+    with pytest.raises(ModelError, match="could not create"):
+        eng.resize(4)
+    for call in (lambda: eng.tokenize("Hello"), lambda: eng.count_tokens("Hello"), lambda: eng.piece(7000),
+                 lambda: eng.is_eog(7001), lambda: eng.resize(1),
+                 lambda: eng.start(prompt, n=1, sampling=GREEDY, seeds=[1])):
+        with pytest.raises(ModelError, match="no longer loaded") as caught:
+            call()
+        assert "\n" not in str(caught.value)
+    eng.close()  # and closing again is harmless
+

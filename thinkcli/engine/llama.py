@@ -128,6 +128,8 @@ class LlamaEngine:
             self.repack_choice = choose_repack(path, repack, note=note)
         self._batch = None  # one llama_batch, grown on demand and reused for every decode
         self._batch_size = 0
+        self._model = self._ctx = None
+        self._gone = "the model is closed"  # why a call finds no context (see _require)
         lc.llama_backend_init()
         started = time.perf_counter()
         if gpu_layers is None:
@@ -149,8 +151,11 @@ class LlamaEngine:
         self.threads = self.threads_choice.value
         self._path = path
         self._n_ctx = n_ctx
-        self._ctx = None
-        self._make_context(n_seq_max)
+        try:
+            self._make_context(n_seq_max)
+        except ModelError:
+            self.close()
+            raise
         self._n_vocab = lc.llama_vocab_n_tokens(self._vocab)
         self._eog_ids = None  # end-of-generation token ids, found on first need
         self._eog: dict[int, bool] = {}
@@ -170,6 +175,7 @@ class LlamaEngine:
         )
 
     def _make_context(self, n_seq_max: int) -> None:
+        """A context for ``n_seq_max`` sequences; on failure there is none (the model stays)."""
         cparams = lc.llama_context_default_params()
         cparams.n_ctx = self._n_ctx
         cparams.n_batch = min(self._n_ctx, 2048)
@@ -178,28 +184,54 @@ class LlamaEngine:
         cparams.kv_unified = True  # one shared cache: the prompt is stored once for all samples
         cparams.n_threads = self.threads
         cparams.n_threads_batch = self.threads
-        self._ctx = lc.llama_init_from_model(self._model, cparams)
-        if not self._ctx:
-            lc.llama_model_free(self._model)
-            self._model = None
+        ctx = lc.llama_init_from_model(self._model, cparams)
+        if not ctx:
             raise ModelError(f"llama.cpp could not create a {self._n_ctx}-token context for {self._path}")
-        self._mem = lc.llama_get_memory(self._ctx)
+        self._ctx = ctx
+        self._mem = lc.llama_get_memory(ctx)
         self.n_seq_max = n_seq_max
         self._held: dict[int, list[int]] = {}  # tokens each sequence holds, for prefix reuse
 
     def resize(self, n_seq_max: int) -> None:
         """Recreate the context for ``n_seq_max`` sequences, keeping the model loaded.
 
-        The cached conversation is lost: the next prompt is evaluated in full.
+        The cached conversation is lost: the next prompt is evaluated in full. If
+        llama.cpp cannot make the new context, a context of the old size is made again
+        (the memory the old one held is free once more) and the error says so; if not
+        even that works, the engine closes and every later call raises ``ModelError``.
         """
+        self._require()
+        old = self.n_seq_max
+        self._free_context()
+        try:
+            try:
+                self._make_context(max(1, n_seq_max))
+            except ModelError as exc:
+                self._make_context(old)
+                raise ModelError(f"{exc}; it keeps its {old}-sequence context") from None
+        finally:
+            if not self._ctx:  # neither size could be made (or Ctrl-C came in between)
+                self.close()
+                self._gone = ("the model is no longer loaded: llama.cpp could not remake its context "
+                              "(load it again)")
+
+    def _require(self) -> None:
+        """Refuse, in one line, a call that would reach a freed context or model."""
+        if not self._ctx:
+            raise ModelError(self._gone)
+
+    def _free_context(self) -> None:
+        if self._batch is not None:  # sized by the old context's n_batch
+            lc.llama_batch_free(self._batch)
+            self._batch, self._batch_size = None, 0
         if self._ctx:
             lc.llama_free(self._ctx)
-            self._ctx = None
-        self._make_context(max(1, n_seq_max))
+            self._ctx = self._mem = None
 
     # -- text and tokens ------------------------------------------------------
 
     def _meta(self, key: str) -> str | None:
+        self._require()
         size = lc.llama_model_meta_val_str(self._model, key.encode(), None, 0)
         if size < 0:
             return None
@@ -220,6 +252,7 @@ class LlamaEngine:
         return data
 
     def _piece(self, token: int) -> bytes:
+        self._require()
         buf = ctypes.create_string_buffer(64)
         n = lc.llama_token_to_piece(self._vocab, token, buf, 64, 0, True)
         if n < 0:
@@ -228,6 +261,7 @@ class LlamaEngine:
         return buf.raw[:n]
 
     def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
+        self._require()
         data = text.encode("utf-8")
         room = len(data) + 8
         buf = (lc.llama_token * room)()
@@ -244,6 +278,7 @@ class LlamaEngine:
     def is_eog(self, token: int) -> bool:
         eog = self._eog.get(token)
         if eog is None:
+            self._require()
             eog = self._eog[token] = bool(lc.llama_vocab_is_eog(self._vocab, token))
         return eog
 
@@ -252,6 +287,7 @@ class LlamaEngine:
 
     def _logits(self, batch_index: int) -> np.ndarray:
         """The logits row of ``batch_index``, as a numpy view (no copy)."""
+        self._require()
         ptr = lc.llama_get_logits_ith(self._ctx, batch_index)
         return np.frombuffer(self._row_type.from_address(ctypes.addressof(ptr.contents)), dtype=np.float32)
 
@@ -262,6 +298,7 @@ class LlamaEngine:
         index are one ``(rows, vocab)`` view and the numbers come from one
         vectorised ``StepStats.compute`` call for all paths.
         """
+        self._require()
         base = lc.llama_get_logits(self._ctx)
         start = ctypes.addressof(base.contents)
         row_bytes = 4 * self._n_vocab
@@ -285,6 +322,7 @@ class LlamaEngine:
 
     def start(self, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> LlamaBatch:
         """Evaluate ``prompt`` once (reusing any cached prefix) and open ``n`` sequences on it."""
+        self._require()
         if n > self.n_seq_max:
             raise ModelError(f"{n} samples need a context made for {n} sequences (have {self.n_seq_max})")
         tokens = self.prompt_tokens(prompt, room=self.info.n_ctx - n)
@@ -306,6 +344,7 @@ class LlamaEngine:
 
     def prompt_tokens(self, prompt: str, *, room: int) -> list[int]:
         """``prompt`` as tokens (with BOS where the model wants one), refused if over ``room``."""
+        self._require()
         add_bos = bool(lc.llama_vocab_get_add_bos(self._vocab)) and not (
             self.info.bos_token and prompt.startswith(self.info.bos_token)
         )
@@ -323,6 +362,7 @@ class LlamaEngine:
 
     def share_prefix(self, seq: int, upto: int) -> None:
         """Make ``seq`` hold sequence 0's first ``upto`` positions, and nothing else."""
+        self._require()
         lc.llama_memory_seq_rm(self._mem, seq, -1, -1)
         if upto > 0:
             lc.llama_memory_seq_cp(self._mem, 0, seq, 0, upto)
@@ -331,6 +371,7 @@ class LlamaEngine:
     def n_batch(self) -> int:
         """Most tokens thinkcli gives one ``llama_decode``: few enough that Ctrl-C, noticed
         only between two calls, stops a long prompt within a chunk."""
+        self._require()
         return min(PROMPT_CHUNK, lc.llama_n_batch(self._ctx))
 
     def _reuse(self, tokens: list[int]) -> int:
@@ -375,6 +416,7 @@ class LlamaEngine:
 
     def decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
         """One ``llama_decode`` over ``(seq, pos, token, wants_logits)`` entries."""
+        self._require()
         if self._chooser is not None and self._chooser.due():
             self._adapt_threads(wait=False)
         batch = self._batch_for(len(entries))
@@ -400,10 +442,12 @@ class LlamaEngine:
         return self._batch
 
     def sample(self, sampler, batch_index: int) -> int:
+        self._require()
         return lc.llama_sampler_sample(sampler, self._ctx, batch_index)
 
     def sample_without_end(self, sampler, batch_index: int) -> int:
         """Sample again with every end-of-generation token masked out of the logits."""
+        self._require()
         if self._eog_ids is None:
             self._eog_ids = np.array([t for t in range(self._n_vocab) if self.is_eog(t)], dtype=np.int64)
         self._logits(batch_index)[self._eog_ids] = -np.inf
@@ -413,6 +457,7 @@ class LlamaEngine:
         lc.llama_sampler_free(chain)
 
     def forget(self, seq: int, from_pos: int) -> None:
+        self._require()
         lc.llama_memory_seq_rm(self._mem, seq, from_pos, -1)
 
     def remember(self, held: dict[int, list[int]]) -> None:
@@ -420,12 +465,8 @@ class LlamaEngine:
         self._held = {seq: list(tokens) for seq, tokens in held.items()}
 
     def close(self) -> None:
-        if self._batch is not None:
-            lc.llama_batch_free(self._batch)
-            self._batch = None
-        if self._ctx:
-            lc.llama_free(self._ctx)
-            self._ctx = None
+        """Free the context and the model; later calls raise ``ModelError``; closing twice is harmless."""
+        self._free_context()
         if self._model:
             lc.llama_model_free(self._model)
             self._model = None
