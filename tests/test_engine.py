@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import pytest
 
 from thinkcli.engine import Sampling
@@ -399,3 +401,51 @@ def test_an_engine_that_lost_its_context_refuses_every_call_in_one_line(model_pa
         assert "\n" not in str(caught.value)
     eng.close()  # and closing again is harmless
 
+
+def test_an_interrupted_load_frees_the_model(model_path, monkeypatch):
+    import llama_cpp as lc
+
+    from thinkcli.engine import hardware
+    from thinkcli.engine.llama import LlamaEngine
+
+    loaded, freed = [], []
+    real_load, real_free = lc.llama_model_load_from_file, lc.llama_model_free
+
+    def load(path, params):
+        model = real_load(path, params)
+        loaded.append(ctypes.cast(model, ctypes.c_void_p).value)
+        return model
+
+    def free(model):
+        freed.append(ctypes.cast(model, ctypes.c_void_p).value)
+        real_free(model)
+
+    def interrupted(self, *, wait):
+        raise KeyboardInterrupt  # Ctrl-C while the threads are measured, after the model is in memory
+
+    monkeypatch.setattr(lc, "llama_model_load_from_file", load)
+    monkeypatch.setattr(lc, "llama_model_free", free)
+    monkeypatch.setattr(hardware.ThreadChooser, "choose", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        LlamaEngine(model_path, name="smollm2-135m", ctx=1024, n_seq_max=1, repack=False)
+    assert loaded and freed == loaded
+
+
+def test_a_bad_template_file_after_the_load_frees_the_model(home_with_model, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from thinkcli import load
+    from thinkcli.config import load_settings
+    from thinkcli.engine import llama
+    from thinkcli.errors import InputError
+
+    closed = []
+    real_close = llama.LlamaEngine.close
+    monkeypatch.setattr(llama.LlamaEngine, "close", lambda self: closed.append(self) or real_close(self))
+    env = {"THINKCLI_HOME": str(home_with_model), "THINKCLI_CACHE": str(tmp_path / "cache")}
+    settings = replace(load_settings(env=env), repack="off", chat_template_file=str(tmp_path / "missing.jinja"))
+    with pytest.raises(InputError, match="no such file"):
+        load.open_engine(settings, env, Console(file=None), n_seq_max=1, debug=False)
+    assert len(closed) == 1

@@ -65,11 +65,15 @@ def open_engine(
         repack=repack,
         debug=debug,
     )
-    engine.info = with_template_file(engine.info, settings)
-    if debug:
-        err.print(f"[dim]repacking {'on' if repack.value else 'off'}: {repack.why}[/dim]", highlight=False)
-        threads = engine.threads_choice
-        err.print(f"[dim]threads {threads.value}: {threads.why}[/dim]", highlight=False)
+    try:  # a bad template file (or Ctrl-C) must not leave the loaded model behind
+        engine.info = with_template_file(engine.info, settings)
+        if debug:
+            err.print(f"[dim]repacking {'on' if repack.value else 'off'}: {repack.why}[/dim]", highlight=False)
+            threads = engine.threads_choice
+            err.print(f"[dim]threads {threads.value}: {threads.why}[/dim]", highlight=False)
+    except BaseException:
+        engine.close()
+        raise
     return engine
 
 

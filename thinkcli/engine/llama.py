@@ -138,9 +138,19 @@ class LlamaEngine:
         mparams.n_gpu_layers = 999 if gpu_layers < 0 else gpu_layers
         mparams.use_extra_bufts = bool(self.repack_choice.value)
         self._chooser = ThreadChooser() if threads is None else None  # measures over the load
-        self._model = lc.llama_model_load_from_file(str(path).encode(), mparams)
-        if not self._model:
-            raise ModelError(f"llama.cpp could not load {path} (run with --debug to see why)")
+        try:  # Ctrl-C lands when the load returns: a half-made engine must not keep the model
+            self._model = lc.llama_model_load_from_file(str(path).encode(), mparams)
+            if not self._model:
+                raise ModelError(f"llama.cpp could not load {path} (run with --debug to see why)")
+            self._setup(path, name, ctx=ctx, want_ctx=want_ctx, threads=threads, n_seq_max=n_seq_max,
+                        gpu_layers=gpu_layers, started=started)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, path: Path, name: str, *, ctx: int | None, want_ctx: int, threads: int | None,
+               n_seq_max: int, gpu_layers: int, started: float) -> None:
+        """Everything after the model load: threads, the context, the caches and ``info``."""
         self._vocab = lc.llama_model_get_vocab(self._model)
         n_train = lc.llama_model_n_ctx_train(self._model)
         n_ctx = ctx or min(n_train, max(8192, want_ctx))
@@ -151,11 +161,7 @@ class LlamaEngine:
         self.threads = self.threads_choice.value
         self._path = path
         self._n_ctx = n_ctx
-        try:
-            self._make_context(n_seq_max)
-        except ModelError:
-            self.close()
-            raise
+        self._make_context(n_seq_max)
         self._n_vocab = lc.llama_vocab_n_tokens(self._vocab)
         self._eog_ids = None  # end-of-generation token ids, found on first need
         self._eog: dict[int, bool] = {}
