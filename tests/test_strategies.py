@@ -343,6 +343,15 @@ def test_verify_reads_not_correct_as_a_rejection():
     assert result.samples[0].verified is False and result.chosen == 2
 
 
+def test_a_voter_the_verifier_cannot_judge_counts_as_an_even_chance():
+    # Path 0 is surer, but the verifier can say nothing of it; path 1 it all but confirms.
+    # Counted at full weight, the unjudged path would outvote the confirmed one.
+    unclear = [("This is not correct.", -0.1), EOG]
+    _, _, _, result = drive([answer_script("4", 3.0), answer_script("5", 2.5), unclear, YES], "vote+verify", 2)
+    assert result.samples[0].verify_p is None and result.samples[1].verify_p > 0.99
+    assert result.answer == "Answer: 5" and result.votes["5"] > result.votes["4"]
+
+
 def test_verify_probability_weighs_both_choices():
     engine = FakeEngine([[("Yes", math.log(0.3)), EOG]])
     batch = engine.start("q", n=1, sampling=Sampling(), seeds=[1])
