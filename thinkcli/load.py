@@ -77,20 +77,32 @@ def open_engine(
     return engine
 
 
-def connect(settings: Settings, env: Mapping[str, str]):
-    """A client for the configured server, with the key from ``api_key_env`` (never stored)."""
+_warned_clear: set[str] = set()  # servers already warned about (once a process: chat reconnects)
+
+
+def connect(settings: Settings, env: Mapping[str, str], err: Console):
+    """A client for the configured server, with the key from ``api_key_env`` (never stored).
+
+    A key about to go over plain http to another machine is warned about on ``err``, once.
+    """
     from thinkcli.engine.remote.client import Client
 
     if not settings.base_url:
         raise UsageError("--backend openai needs a server: --base-url URL (or base_url in the config)")
-    return Client(settings.base_url, env.get(settings.api_key_env) or None, key_env=settings.api_key_env)
+    client = Client(settings.base_url, env.get(settings.api_key_env) or None, key_env=settings.api_key_env)
+    if client.key_in_clear and client.root not in _warned_clear:
+        _warned_clear.add(client.root)
+        err.print(f"warning: the key in {settings.api_key_env} goes to {client.root} over plain http, "
+                  "readable on the way; use https unless the network is yours",
+                  style="yellow", markup=False, highlight=False, soft_wrap=True)
+    return client
 
 
 def open_remote(settings: Settings, env: Mapping[str, str], err: Console, *, debug: bool) -> Engine:
     """Connect to the configured OpenAI-compatible server and pick its model."""
     from thinkcli.engine.remote import RemoteEngine, list_models
 
-    client = connect(settings, env)
+    client = connect(settings, env, err)
     try:
         model = pick_model(settings.model, [m["id"] for m in list_models(client)], client.api)
         explicit = read_template_file(settings.chat_template_file) if settings.chat_template_file else None
