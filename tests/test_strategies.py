@@ -441,7 +441,7 @@ def test_a_path_below_the_floor_is_pruned_and_does_not_vote():
     assert pruned.think_end == "pruned" and pruned.thinking_tokens == PRUNE_AFTER
     assert pruned.answer == "" and 1 in engine.batches[0].stopped
     assert kept.think_end == "stop" and kept.extracted == "4"
-    assert [i for i, _ in run.ballots()] == [0]
+    assert run.voters() == [0]
     tally, indexes = run.tally()
     assert tally.votes.keys() == {"4"} and indexes == [0]
 
@@ -450,7 +450,7 @@ def test_no_floor_means_no_pruning():
     unsure = [("x", -5.0, 0.5)] * 80 + [("</think>", -0.1), ("Answer: 5", -0.01), EOG]
     _, run = make_run([unsure], make_plan())
     list(run.explore(1))
-    assert run.samples[0].result().think_end == "stop" and [i for i, _ in run.ballots()] == [0]
+    assert run.samples[0].result().think_end == "stop" and run.voters() == [0]
 
 
 def test_events_carry_the_budget_and_a_glimpse_of_each_path():
