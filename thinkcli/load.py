@@ -51,9 +51,10 @@ def open_engine(
     from thinkcli import crash
     from thinkcli.engine import hardware, llama  # only now: --help never loads llama.cpp
 
-    crash.install(debug=debug)
     repack = llama.choose_repack(path, settings.repack, memory=hardware.memory_path(env),
                                  note=lambda text: err.print(f"[dim]{text}[/dim]"))
+    # Started now, the watcher comes up while the model loads; AMX is blamed only where it can be.
+    crash.install(debug=debug, amx=hardware.has_amx(llama.system_info()) and bool(repack.value))
     engine = llama.LlamaEngine(
         path,
         name=settings.model if not settings.model.endswith(".gguf") else info.name,
