@@ -20,6 +20,7 @@ import numpy as np
 from thinkcli.engine import ModelInfo, Sampling, hardware
 from thinkcli.engine.batch import LlamaBatch, common_prefix
 from thinkcli.engine.hardware import Choice, ThreadChooser
+from thinkcli.engine.prompt import Prompt, render_marked
 from thinkcli.engine.stats import StepStats
 from thinkcli.engine.template import render_for
 from thinkcli.errors import ContextOverflowError, ModelError
@@ -165,6 +166,7 @@ class LlamaEngine:
         self._n_vocab = lc.llama_vocab_n_tokens(self._vocab)
         self._eog_ids = None  # end-of-generation token ids, found on first need
         self._eog: dict[int, bool] = {}
+        self._control: dict[int, bool] = {}
         self._pieces: dict[int, bytes] = {}
         self._row_type = ctypes.c_float * self._n_vocab
         self._stats = StepStats(self._n_vocab)
@@ -266,20 +268,50 @@ class LlamaEngine:
             n = lc.llama_token_to_piece(self._vocab, token, buf, -n, 0, True)
         return buf.raw[:n]
 
-    def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
+    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]:
+        """``text`` as tokens; ``special``: the text of a control token is that token."""
         self._require()
         data = text.encode("utf-8")
         room = len(data) + 8
         buf = (lc.llama_token * room)()
-        n = lc.llama_tokenize(self._vocab, data, len(data), buf, room, add_bos, True)
+        n = lc.llama_tokenize(self._vocab, data, len(data), buf, room, add_bos, special)
         if n < 0:
             room = -n
             buf = (lc.llama_token * room)()
-            n = lc.llama_tokenize(self._vocab, data, len(data), buf, room, add_bos, True)
+            n = lc.llama_tokenize(self._vocab, data, len(data), buf, room, add_bos, special)
         return list(buf[:n])
 
+    def text_tokens(self, text: str, *, add_bos: bool = False) -> list[int]:
+        """``text`` as tokens, where a ``Prompt``'s data never becomes a control token.
+
+        The whole text is tokenized as usual; only if that finds control tokens the
+        template segments alone do not (the user wrote one) is each segment tokenized
+        on its own, the data without special parsing. Usual prompts keep the exact
+        tokens of one pass (a boundary between two passes can tokenize differently).
+        """
+        whole = self.tokenize(text, add_bos=add_bos)
+        if not isinstance(text, Prompt) or not text.has_data:
+            return whole
+        parts: list[int] = []
+        for i, (segment, data) in enumerate(text.segments):
+            parts += self.tokenize(segment, add_bos=add_bos and i == 0, special=not data)
+        return whole if self._controls(whole) == self._controls(parts) else parts
+
+    def _controls(self, tokens: list[int]) -> list[int]:
+        """The control (and unknown) tokens among ``tokens``: what special parsing adds."""
+        out = []
+        for token in tokens:
+            control = self._control.get(token)
+            if control is None:
+                attr = lc.llama_vocab_get_attr(self._vocab, token)
+                control = bool(attr & (lc.LLAMA_TOKEN_ATTR_CONTROL | lc.LLAMA_TOKEN_ATTR_UNKNOWN))
+                self._control[token] = control
+            if control:
+                out.append(token)
+        return out
+
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenize(text))
+        return len(self.text_tokens(text))
 
     def is_eog(self, token: int) -> bool:
         eog = self._eog.get(token)
@@ -288,8 +320,9 @@ class LlamaEngine:
             eog = self._eog[token] = bool(lc.llama_vocab_is_eog(self._vocab, token))
         return eog
 
-    def render(self, messages: list[dict], **template_kwargs: object) -> str:
-        return render_for(self.info, messages, **template_kwargs)
+    def render(self, messages: list[dict], **template_kwargs: object) -> Prompt:
+        """The conversation in the model's template; its texts are data (see ``Prompt``)."""
+        return render_marked(lambda marked: render_for(self.info, marked, **template_kwargs), messages)
 
     def _logits(self, batch_index: int) -> np.ndarray:
         """The logits row of ``batch_index``, as a numpy view (no copy)."""
@@ -354,7 +387,7 @@ class LlamaEngine:
         add_bos = bool(lc.llama_vocab_get_add_bos(self._vocab)) and not (
             self.info.bos_token and prompt.startswith(self.info.bos_token)
         )
-        tokens = self.tokenize(prompt, add_bos=add_bos)
+        tokens = self.text_tokens(prompt, add_bos=add_bos)
         if len(tokens) >= room:
             raise ContextOverflowError(
                 f"the prompt is {len(tokens)} tokens but the context holds {self.info.n_ctx} "
