@@ -276,7 +276,8 @@ def test_a_fatal_signal_leaves_one_line_naming_the_cause(how):
 
 
 def test_amx_is_blamed_only_where_the_build_has_it_and_repacking_was_on():
-    code = "from thinkcli import crash\ncrash.install(amx=True)\nimport os, signal\nos.kill(os.getpid(), signal.SIGBUS)\n"
+    code = ("from thinkcli import crash\ncrash.install(amx=True)\n"
+            "import os, signal\nos.kill(os.getpid(), signal.SIGBUS)\n")
     done = _crash(code)
     assert done.returncode == -signal.SIGBUS
     assert done.stderr.strip().splitlines() == [crash.crash_line("SIGBUS", amx=True).strip()]
@@ -374,7 +375,8 @@ def test_an_amx_build_whose_probe_crashes_loads_without_repacking(home_with_mode
 @pytest.mark.model
 @pytest.mark.parametrize("build, repack, blamed", [
     (AMX_BUILD, "on", True), (AMX_BUILD, "off", False), ("CPU : AVX2 = 1 | REPACK = 1 |", "on", False)])
-def test_loading_tells_the_watcher_whether_amx_can_be_blamed(home_with_model, tmp_path, monkeypatch, build, repack, blamed):
+def test_loading_tells_the_watcher_whether_amx_can_be_blamed(home_with_model, tmp_path, monkeypatch,
+                                                             build, repack, blamed):
     from dataclasses import replace
 
     from rich.console import Console
