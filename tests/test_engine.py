@@ -441,6 +441,9 @@ def test_a_bad_template_file_after_the_load_frees_the_model(home_with_model, tmp
     from thinkcli.engine import llama
     from thinkcli.errors import InputError
 
+    from thinkcli import crash
+
+    monkeypatch.setattr(crash, "install", lambda **_: True)  # no watcher for the test process
     closed = []
     real_close = llama.LlamaEngine.close
     monkeypatch.setattr(llama.LlamaEngine, "close", lambda self: closed.append(self) or real_close(self))
