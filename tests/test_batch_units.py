@@ -114,6 +114,37 @@ def test_the_output_file_resumes_and_heals_a_torn_line(tmp_path):
     assert read_records(path) == []
 
 
+def test_a_whole_last_record_without_a_newline_is_kept_and_counted(tmp_path):
+    path = tmp_path / "out.jsonl"
+    a = json.dumps(record(Problem("a", "q", 1), "low", _result()))
+    b = json.dumps(record(Problem("b", "q", 2), "low", _result()))
+    path.write_text(a + "\n" + b)  # the last record is whole; only its newline is missing
+    assert done_keys(path) == {("a", "low"), ("b", "low")}
+    writer = ResultWriter.open(path, overwrite=False)
+    writer.write(record(Problem("c", "q", 3), "low", _result()))
+    writer.close()
+    assert [r["id"] for r in read_records(path)] == ["a", "b", "c"]
+    assert path.read_text().count("\n") == 3
+
+
+def test_a_record_holding_a_unicode_line_separator_is_one_record(tmp_path):
+    path = tmp_path / "out.jsonl"
+    writer = ResultWriter.open(path, overwrite=False)
+    writer.write(record(Problem("a", "q", 1), "low", _result(answer="one\u2028two\x85three")))
+    writer.close()  # json.dumps(ensure_ascii=False) leaves U+2028 and NEL unescaped
+    assert [r["answer"] for r in read_records(path)] == ["one\u2028two\x85three"]
+    assert done_keys(path) == {("a", "low")}
+
+
+def test_a_torn_last_line_is_neither_counted_nor_kept(tmp_path):
+    path = tmp_path / "out.jsonl"
+    a = json.dumps(record(Problem("a", "q", 1), "low", _result()))
+    path.write_text(a + "\n" + a[:-1].replace('"a"', '"b"'))  # the closing brace never made it
+    assert done_keys(path) == {("a", "low")}
+    ResultWriter.open(path, overwrite=False).close()
+    assert path.read_text() == a + "\n"
+
+
 def test_wilson_interval():
     low, high = wilson(8, 20)
     assert low == pytest.approx(0.2188, abs=1e-3) and high == pytest.approx(0.6134, abs=1e-3)

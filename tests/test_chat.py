@@ -30,11 +30,11 @@ class Outcome:
         self.code, self.out, self.err, self.engine = code, out, err, engine
 
 
-def chat(lines: list[str], *args: str, monkeypatch, scripts=(THOUGHT,), **engine_kw) -> Outcome:
+def chat(lines: list[str], *args: str, monkeypatch, scripts=(THOUGHT,), stdout_isatty=False, **engine_kw) -> Outcome:
     engine = FakeEngine(list(scripts), **engine_kw)
     out, err = io.StringIO(), io.StringIO()
     env = Environment(stdin=io.BytesIO("\n".join(lines).encode()), stdout=out, stderr=err,
-                      stdin_isatty=False, stdout_isatty=False, vars=dict(os.environ))
+                      stdin_isatty=False, stdout_isatty=stdout_isatty, vars=dict(os.environ))
     monkeypatch.setattr(cli, "_environment", lambda: env)
     monkeypatch.setattr(sys, "stderr", err)
     monkeypatch.setattr(thinkcli.load, "open_engine", lambda *a, **k: engine)
@@ -178,8 +178,14 @@ def test_system_trace_copy_and_stats(monkeypatch):
     assert r.engine.prompts[0].startswith("<|im_start|>system\nBe brief.")
     assert r.out.count("Let me add") == 2
     assert "the last turn explored 1 path(s)" in r.err
-    assert "\x1b]52;c;VGhlIGFuc3dlciBpcyAxOS4=\x07" in r.out  # base64 of the answer
+    assert "\x1b]52" not in r.out and "nothing copied: stdout is not a terminal" in r.err
     assert "evaluated" in r.err and "reused" in r.err
+
+
+def test_copy_writes_the_clipboard_escape_to_a_terminal(monkeypatch):
+    r = chat(["q", "/copy"], monkeypatch=monkeypatch, stdout_isatty=True)
+    assert "\x1b]52;c;VGhlIGFuc3dlciBpcyAxOS4=\x07" in r.out  # base64 of the answer
+    assert "copied 17 characters" in r.err
 
 
 def test_continue_resumes_the_last_session(monkeypatch, isolated_home):
@@ -417,3 +423,12 @@ def test_with_logging_off_a_session_file_is_read_but_nothing_is_written(monkeypa
     r = chat(["And doubled?"], "--continue", "--no-log", monkeypatch=monkeypatch)
     assert "resumed 1 exchange(s)" in r.err and "What is 12+7?" in r.engine.prompts[0]
     assert not (isolated_home / "thinkcli.db").exists()
+
+
+def test_a_question_too_long_for_the_context_keeps_the_history_for_the_next(monkeypatch):
+    huge = "word " * 3000
+    r = chat(["one", "two", "three", huge, "four"], "-e", "low", monkeypatch=monkeypatch, n_ctx=1024)
+    assert r.code == 0
+    assert "error: " in r.err  # the long question did not fit
+    assert "no longer sent to the model" not in r.err  # and dropped nothing on its way out
+    assert all(word in r.engine.prompts[-1] for word in ("one", "two", "three", "four"))

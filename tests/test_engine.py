@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import pytest
 
 from thinkcli.engine import Sampling
@@ -378,3 +380,105 @@ def test_a_context_past_the_trained_length_holds_more_paths_none_longer(model_pa
         batch.close()
     finally:
         eng.close()
+
+
+def _failing_contexts(monkeypatch, times: int) -> None:
+    """Make llama.cpp refuse the next ``times`` contexts, as it does when memory runs out."""
+    import llama_cpp as lc
+
+    real, left = lc.llama_init_from_model, [times]
+
+    def init(model, params):
+        if left[0] > 0:
+            left[0] -= 1
+            return None
+        return real(model, params)
+
+    monkeypatch.setattr(lc, "llama_init_from_model", init)
+
+
+def test_a_context_that_cannot_grow_keeps_the_old_one(model_path, monkeypatch):
+    from thinkcli.engine.llama import LlamaEngine
+
+    eng = LlamaEngine(model_path, name="smollm2-135m", ctx=1024, n_seq_max=1, repack=False)
+    try:
+        _failing_contexts(monkeypatch, 1)
+        with pytest.raises(ModelError, match="keeps its 1-sequence context"):
+            eng.resize(4)
+        assert eng.n_seq_max == 1 and eng.count_tokens("Hello there") > 0
+        batch = eng.start(prompt_for(eng, "Hi"), n=1, sampling=GREEDY, seeds=[1])
+        try:
+            assert generate(batch, 3)[0]
+        finally:
+            batch.close()
+    finally:
+        eng.close()
+
+
+def test_an_engine_that_lost_its_context_refuses_every_call_in_one_line(model_path, monkeypatch):
+    from thinkcli.engine.llama import LlamaEngine
+
+    eng = LlamaEngine(model_path, name="smollm2-135m", ctx=1024, n_seq_max=1, repack=False)
+    prompt = prompt_for(eng, "Hi")
+    _failing_contexts(monkeypatch, 2)
+    with pytest.raises(ModelError, match="could not create"):
+        eng.resize(4)
+    for call in (lambda: eng.tokenize("Hello"), lambda: eng.count_tokens("Hello"), lambda: eng.piece(7000),
+                 lambda: eng.is_eog(7001), lambda: eng.resize(1),
+                 lambda: eng.start(prompt, n=1, sampling=GREEDY, seeds=[1])):
+        with pytest.raises(ModelError, match="no longer loaded") as caught:
+            call()
+        assert "\n" not in str(caught.value)
+    eng.close()  # and closing again is harmless
+
+
+def test_an_interrupted_load_frees_the_model(model_path, monkeypatch):
+    import llama_cpp as lc
+
+    from thinkcli.engine import hardware
+    from thinkcli.engine.llama import LlamaEngine
+
+    loaded, freed = [], []
+    real_load, real_free = lc.llama_model_load_from_file, lc.llama_model_free
+
+    def load(path, params):
+        model = real_load(path, params)
+        loaded.append(ctypes.cast(model, ctypes.c_void_p).value)
+        return model
+
+    def free(model):
+        freed.append(ctypes.cast(model, ctypes.c_void_p).value)
+        real_free(model)
+
+    def interrupted(self, *, wait):
+        raise KeyboardInterrupt  # Ctrl-C while the threads are measured, after the model is in memory
+
+    monkeypatch.setattr(lc, "llama_model_load_from_file", load)
+    monkeypatch.setattr(lc, "llama_model_free", free)
+    monkeypatch.setattr(hardware.ThreadChooser, "choose", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        LlamaEngine(model_path, name="smollm2-135m", ctx=1024, n_seq_max=1, repack=False)
+    assert loaded and freed == loaded
+
+
+def test_a_bad_template_file_after_the_load_frees_the_model(home_with_model, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from thinkcli import load
+    from thinkcli.config import load_settings
+    from thinkcli.engine import llama
+    from thinkcli.errors import InputError
+
+    from thinkcli import crash
+
+    monkeypatch.setattr(crash, "install", lambda **_: True)  # no watcher for the test process
+    closed = []
+    real_close = llama.LlamaEngine.close
+    monkeypatch.setattr(llama.LlamaEngine, "close", lambda self: closed.append(self) or real_close(self))
+    env = {"THINKCLI_HOME": str(home_with_model), "THINKCLI_CACHE": str(tmp_path / "cache")}
+    settings = replace(load_settings(env=env), repack="off", chat_template_file=str(tmp_path / "missing.jinja"))
+    with pytest.raises(InputError, match="no such file"):
+        load.open_engine(settings, env, Console(file=None), n_seq_max=1, debug=False)
+    assert len(closed) == 1

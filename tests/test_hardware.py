@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -253,6 +254,13 @@ def test_proc_stat_is_read_for_the_usable_cpus_only(tmp_path):
 # -- a crash leaves a word ----------------------------------------------------------
 
 
+def _crash(code: str, *, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+    """Run ``code`` in a child python that imports this tree; stderr is waited for to its end,
+    which is also the end of the watcher (it holds the same stderr)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                          cwd=Path(crash.__file__).parents[1], **kw)
+
+
 @pytest.mark.parametrize("how", ["fault", "signal"])
 def test_a_fatal_signal_leaves_one_line_naming_the_cause(how):
     code = (
@@ -260,20 +268,73 @@ def test_a_fatal_signal_leaves_one_line_naming_the_cause(how):
         + ("import ctypes\nctypes.string_at(0)\n" if how == "fault" else
            "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          cwd=Path(crash.__file__).parents[1])
+    done = _crash(code)
     assert done.returncode == -signal.SIGSEGV
     lines = done.stderr.strip().splitlines()
-    assert lines == [crash.crash_line(signal.SIGSEGV).decode().strip()]
-    assert "thinkcli" in lines[0] and "--no-repack" in lines[0] and "--debug" in lines[0]
+    assert lines == [crash.crash_line("SIGSEGV").strip()]
+    assert lines[0] == "thinkcli: error: llama.cpp crashed (SIGSEGV); run with --debug for details"
+
+
+def test_amx_is_blamed_only_where_the_build_has_it_and_repacking_was_on():
+    code = ("from thinkcli import crash\ncrash.install(amx=True)\n"
+            "import os, signal\nos.kill(os.getpid(), signal.SIGBUS)\n")
+    done = _crash(code)
+    assert done.returncode == -signal.SIGBUS
+    assert done.stderr.strip().splitlines() == [crash.crash_line("SIGBUS", amx=True).strip()]
+    assert "(SIGBUS)" in done.stderr and "AMX" in done.stderr and "--no-repack" in done.stderr
 
 
 def test_debug_adds_the_python_stack_before_the_line():
-    code = "from thinkcli import crash\ncrash.install(debug=True)\nimport ctypes\nctypes.string_at(0)\n"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          cwd=Path(crash.__file__).parents[1])
+    done = _crash("from thinkcli import crash\ncrash.install(debug=True)\nimport ctypes\nctypes.string_at(0)\n")
     assert done.returncode == -signal.SIGSEGV
-    assert "Fatal Python error" in done.stderr and done.stderr.strip().endswith("for details")
+    assert "Fatal Python error: Segmentation fault" in done.stderr and "string_at" in done.stderr
+    assert done.stderr.endswith(crash.crash_line("SIGSEGV", debug=True))
+
+
+def test_a_normal_exit_says_nothing_and_the_watcher_leaves_with_it():
+    code = ("from thinkcli import crash\nassert crash.install(debug=True)\nimport time\ntime.sleep(0.3)\n"
+            "print(crash._watcher.pid)\n")
+    done = _crash(code, timeout=30)
+    assert done.returncode == 0 and done.stderr == ""
+    stat = Path(f"/proc/{int(done.stdout)}/stat")
+
+    def ended() -> bool:  # gone, or dead and waiting for whichever process adopted it to reap it
+        try:
+            return stat.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+        except FileNotFoundError:
+            return True
+
+    deadline = time.monotonic() + 10  # its stderr closed as it began to exit; the rest follows
+    while not ended() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ended()
+
+
+def test_a_crash_while_another_thread_holds_the_gil_still_ends_with_the_line():
+    # The crashing thread is in native code without the GIL (as in llama_decode) while
+    # another thread holds it and will not let go (a C call made through PyDLL keeps it).
+    # A handler that needs the GIL would wait here forever.
+    code = (
+        "import ctypes, signal, sys, threading\n"
+        "from thinkcli import crash\ncrash.install()\n"
+        "def hog():\n"
+        "    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGSEGV})  # the signal goes to the main thread\n"
+        "    print('ready', flush=True)\n"
+        "    ctypes.PyDLL(None).sleep(30)\n"
+        "threading.Thread(target=hog, daemon=True).start()\n"
+        "ctypes.CDLL(None).sleep(30)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=Path(crash.__file__).parents[1])
+    try:
+        assert child.stdout.readline() == "ready\n"
+        time.sleep(0.5)  # the hog is inside its sleep, holding the GIL
+        os.kill(child.pid, signal.SIGSEGV)
+        _, err = child.communicate(timeout=15)
+    finally:
+        child.kill()
+    assert child.returncode == -signal.SIGSEGV
+    assert err.strip().splitlines() == [crash.crash_line("SIGSEGV").strip()]
 
 
 @pytest.mark.model
@@ -311,10 +372,34 @@ def test_an_amx_build_whose_probe_crashes_loads_without_repacking(home_with_mode
     assert built == [False, False] and "remembered" in out.getvalue()
 
 
-def test_installing_twice_keeps_the_first_handler_alive():
-    # A chat that switches model loads the engine again: the handler must not be replaced.
-    code = "from thinkcli import crash\ncrash.install()\ncrash.install()\nimport ctypes\nctypes.string_at(0)\n"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          cwd=Path(crash.__file__).parents[1])
+@pytest.mark.model
+@pytest.mark.parametrize("build, repack, blamed", [
+    (AMX_BUILD, "on", True), (AMX_BUILD, "off", False), ("CPU : AVX2 = 1 | REPACK = 1 |", "on", False)])
+def test_loading_tells_the_watcher_whether_amx_can_be_blamed(home_with_model, tmp_path, monkeypatch,
+                                                             build, repack, blamed):
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from thinkcli import load
+    from thinkcli.config import load_settings
+    from thinkcli.engine import llama
+    from thinkcli.engine.fake import FakeEngine
+
+    installs = []
+    monkeypatch.setattr(crash, "install", lambda **k: installs.append(k) or True)
+    monkeypatch.setattr(llama, "system_info", lambda: build)
+    monkeypatch.setattr(llama, "LlamaEngine", lambda *a, **k: FakeEngine([]))  # nothing decodes here
+    env = {"THINKCLI_HOME": str(home_with_model), "THINKCLI_CACHE": str(tmp_path / "cache")}
+    settings = replace(load_settings(env=env), repack=repack)
+    load.open_engine(settings, env, Console(file=None), n_seq_max=1, debug=False).close()
+    assert installs == [{"debug": False, "amx": blamed}]
+
+
+def test_installing_twice_keeps_one_watcher_and_takes_the_latest_wording():
+    # A chat that switches model loads the engine again: one watcher, told the new model's case.
+    code = ("from thinkcli import crash\ncrash.install(amx=True)\nfirst = crash._watcher\n"
+            "crash.install()\nassert crash._watcher is first\nimport ctypes\nctypes.string_at(0)\n")
+    done = _crash(code)
     assert done.returncode == -signal.SIGSEGV
-    assert done.stderr.strip().splitlines() == [crash.crash_line(signal.SIGSEGV).decode().strip()]
+    assert done.stderr.strip().splitlines() == [crash.crash_line("SIGSEGV").strip()]

@@ -103,6 +103,43 @@ def test_bad_base_urls_are_usage_errors(url, says):
     assert "pass" not in str(caught.value) and "sk-abc" not in str(caught.value)
 
 
+@pytest.mark.parametrize("url, key, clear", [
+    ("http://gpu-box:8080/v1", SECRET, True),
+    ("http://10.0.0.7:8080/v1", SECRET, True),
+    ("https://gpu-box:8080/v1", SECRET, False),
+    ("http://gpu-box:8080/v1", None, False),
+    ("http://localhost:8080/v1", SECRET, False),
+    ("http://api.localhost:8080/v1", SECRET, False),
+    ("http://127.0.0.5:8080/v1", SECRET, False),
+    ("http://[::1]:8080/v1", SECRET, False),
+])
+def test_a_key_over_plain_http_is_noticed_off_this_machine(url, key, clear):
+    client = Client(url, key)
+    try:
+        assert client.key_in_clear is clear
+    finally:
+        client.close()
+
+
+def test_connect_warns_once_when_the_key_would_cross_the_network_in_clear(monkeypatch):
+    from rich.console import Console
+
+    from thinkcli import load
+    from thinkcli.config import Settings
+
+    monkeypatch.setattr(load, "_warned_clear", set())
+    out = io.StringIO()
+    err = Console(file=out, width=300)
+    settings = Settings(backend="openai", base_url="http://gpu-box:8080/v1")
+    for _ in range(2):
+        load.connect(settings, {"OPENAI_API_KEY": SECRET}, err).close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and "plain http" in lines[0] and "gpu-box" in lines[0] and SECRET not in lines[0]
+    load.connect(Settings(backend="openai", base_url="http://localhost:8080/v1"), {"OPENAI_API_KEY": SECRET}, err).close()
+    load.connect(settings, {}, err).close()
+    assert len(out.getvalue().splitlines()) == 1
+
+
 def test_a_refused_connection_is_retried_then_one_clear_error():
     sleeps = Sleeps()
     client = Client(f"http://127.0.0.1:{closed_port()}/v1", sleep=sleeps)

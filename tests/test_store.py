@@ -78,6 +78,17 @@ def test_the_file_and_its_journal_are_private(db):
     assert oct(db.stat().st_mode & 0o777) == "0o600"
 
 
+def test_a_directory_made_for_the_log_is_private_and_one_already_there_is_left_alone(tmp_path):
+    made = tmp_path / "fresh" / "thinkcli.db"
+    RunStore(made).close()
+    assert oct(made.parent.stat().st_mode & 0o777) == "0o700"
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    RunStore(shared / "thinkcli.db").close()
+    assert oct(shared.stat().st_mode & 0o777) == "0o755"  # the user's own directory keeps their choice
+
+
 def test_reading_a_missing_store_creates_nothing(db):
     with RunStore(db, create=False) as store:
         assert store.recent(5) == [] and store.last() is None and store.count() == 0

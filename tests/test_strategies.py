@@ -350,6 +350,15 @@ def test_verify_reads_not_correct_as_a_rejection():
     assert result.samples[0].verified is False and result.chosen == 2
 
 
+def test_a_voter_the_verifier_cannot_judge_counts_as_an_even_chance():
+    # Path 0 is surer, but the verifier can say nothing of it; path 1 it all but confirms.
+    # Counted at full weight, the unjudged path would outvote the confirmed one.
+    unclear = [("This is not correct.", -0.1), EOG]
+    _, _, _, result = drive([answer_script("4", 3.0), answer_script("5", 2.5), unclear, YES], "vote+verify", 2)
+    assert result.samples[0].verify_p is None and result.samples[1].verify_p > 0.99
+    assert result.answer == "Answer: 5" and result.votes["5"] > result.votes["4"]
+
+
 def test_verify_probability_weighs_both_choices():
     engine = FakeEngine([[("Yes", math.log(0.3)), EOG]])
     batch = engine.start("q", n=1, sampling=Sampling(), seeds=[1])
@@ -439,7 +448,7 @@ def test_a_path_below_the_floor_is_pruned_and_does_not_vote():
     assert pruned.think_end == "pruned" and pruned.thinking_tokens == PRUNE_AFTER
     assert pruned.answer == "" and 1 in engine.batches[0].stopped
     assert kept.think_end == "stop" and kept.extracted == "4"
-    assert [i for i, _ in run.ballots()] == [0]
+    assert run.voters() == [0]
     tally, indexes = run.tally()
     assert tally.votes.keys() == {"4"} and indexes == [0]
 
@@ -448,7 +457,7 @@ def test_no_floor_means_no_pruning():
     unsure = [("x", -5.0, 0.5)] * 80 + [("</think>", -0.1), ("Answer: 5", -0.01), EOG]
     _, run = make_run([unsure], make_plan())
     list(run.sched.solo(run.explore(1)))
-    assert run.samples[0].result().think_end == "stop" and [i for i, _ in run.ballots()] == [0]
+    assert run.samples[0].result().think_end == "stop" and run.voters() == [0]
 
 
 def test_events_carry_the_budget_and_a_glimpse_of_each_path():

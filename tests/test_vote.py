@@ -222,11 +222,17 @@ def test_running_confidence_rejects_bad_window() -> None:
 # --- vote -------------------------------------------------------------------------
 
 
-def test_weight_is_confidence_scaled_by_p_true() -> None:
+def test_weight_is_confidence_scaled_by_p_true_against_an_even_chance() -> None:
     assert weight(Ballot("1", 2.5)) == 2.5
     assert weight(Ballot("1", -1.0)) == 0.0  # clamped: a confidence is never negative
-    assert weight(Ballot("1", 2.0, p_true=0.25)) == pytest.approx(0.5)
-    assert weight(Ballot("1", 2.0, p_true=None)) == 2.0
+    assert weight(Ballot("1", 2.0, p_true=0.25)) == pytest.approx(1.0)
+    assert weight(Ballot("1", 2.0, p_true=0.5)) == weight(Ballot("1", 2.0, p_true=None)) == 2.0
+    assert weight(Ballot("1", 2.0, p_true=0.9)) == pytest.approx(3.6)
+
+
+def test_an_unverified_ballot_weighs_as_an_even_chance_beside_verified_ones() -> None:
+    assert vote([Ballot("4", 3.0), Ballot("5", 2.5, p_true=0.9)]).leader == "5"
+    assert vote([Ballot("4", 3.0), Ballot("5", 2.5, p_true=0.55)]).leader == "4"
 
 
 def test_majority_wins_and_chosen_is_its_most_confident_member() -> None:

@@ -94,7 +94,7 @@ def print_served(env: Environment, settings: Settings, *, json_out: bool) -> Non
     """List what an OpenAI-compatible server offers (``/v1/models``)."""
     from thinkcli.engine.remote import list_models
 
-    client = connect(settings, env.vars)
+    client = connect(settings, env.vars, env.err_console())
     try:
         served = list_models(client)
     finally:

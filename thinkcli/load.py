@@ -51,9 +51,10 @@ def open_engine(
     from thinkcli import crash
     from thinkcli.engine import hardware, llama  # only now: --help never loads llama.cpp
 
-    crash.install(debug=debug)
     repack = llama.choose_repack(path, settings.repack, memory=hardware.memory_path(env),
                                  note=lambda text: err.print(f"[dim]{text}[/dim]"))
+    # Started now, the watcher comes up while the model loads; AMX is blamed only where it can be.
+    crash.install(debug=debug, amx=hardware.has_amx(llama.system_info()) and bool(repack.value))
     engine = llama.LlamaEngine(
         path,
         name=settings.model if not settings.model.endswith(".gguf") else info.name,
@@ -65,11 +66,15 @@ def open_engine(
         repack=repack,
         debug=debug,
     )
-    engine.info = with_fallback(replace(engine.info, **own_template), path, info)
-    if debug:
-        err.print(f"[dim]repacking {'on' if repack.value else 'off'}: {repack.why}[/dim]", highlight=False)
-        threads = engine.threads_choice
-        err.print(f"[dim]threads {threads.value}: {threads.why}[/dim]", highlight=False)
+    try:  # a bad template file (or Ctrl-C) must not leave the loaded model behind
+        engine.info = with_fallback(replace(engine.info, **own_template), path, info)
+        if debug:
+            err.print(f"[dim]repacking {'on' if repack.value else 'off'}: {repack.why}[/dim]", highlight=False)
+            threads = engine.threads_choice
+            err.print(f"[dim]threads {threads.value}: {threads.why}[/dim]", highlight=False)
+    except BaseException:
+        engine.close()
+        raise
     return engine
 
 
@@ -87,13 +92,25 @@ def with_fallback(info: ModelInfo, path: Path, gguf: GGUFInfo) -> ModelInfo:
     return replace(info, chat_template=chosen.family.template, fallback=chosen)
 
 
-def connect(settings: Settings, env: Mapping[str, str]):
-    """A client for the configured server, with the key from ``api_key_env`` (never stored)."""
+_warned_clear: set[str] = set()  # servers already warned about (once a process: chat reconnects)
+
+
+def connect(settings: Settings, env: Mapping[str, str], err: Console):
+    """A client for the configured server, with the key from ``api_key_env`` (never stored).
+
+    A key about to go over plain http to another machine is warned about on ``err``, once.
+    """
     from thinkcli.engine.remote.client import Client
 
     if not settings.base_url:
         raise UsageError("--backend openai needs a server: --base-url URL (or base_url in the config)")
-    return Client(settings.base_url, env.get(settings.api_key_env) or None, key_env=settings.api_key_env)
+    client = Client(settings.base_url, env.get(settings.api_key_env) or None, key_env=settings.api_key_env)
+    if client.key_in_clear and client.root not in _warned_clear:
+        _warned_clear.add(client.root)
+        err.print(f"warning: the key in {settings.api_key_env} goes to {client.root} over plain http, "
+                  "readable on the way; use https unless the network is yours",
+                  style="yellow", markup=False, highlight=False, soft_wrap=True)
+    return client
 
 
 def open_remote(settings: Settings, env: Mapping[str, str], err: Console, *, debug: bool) -> Engine:
@@ -101,7 +118,7 @@ def open_remote(settings: Settings, env: Mapping[str, str], err: Console, *, deb
     from thinkcli.engine.remote import RemoteEngine, list_models
 
     own_template = template_file(settings)
-    client = connect(settings, env)
+    client = connect(settings, env, err)
     try:
         model = pick_model(settings.model, [m["id"] for m in list_models(client)], client.api)
         engine = RemoteEngine(

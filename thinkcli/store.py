@@ -414,11 +414,20 @@ def _errors(path: Path, what: str) -> Iterator[None]:
 
 
 def _create_private(path: Path) -> None:
-    """Make the file (and its directory) readable by the user alone before sqlite opens it.
+    """Make the file readable by the user alone before sqlite opens it, and its directory
+    too when this makes it.
 
-    SQLite gives the ``-wal`` and ``-shm`` files the database file's permissions.
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's permissions. A
+    directory made here is 0700 (only the last one: missing parents such as
+    ``~/.local/share`` get the usual permissions); one that already exists keeps its
+    mode, since it may be a directory the user chose and set up (``THINKCLI_HOME``),
+    and the file in it is private either way.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     os.close(fd)
 

@@ -183,9 +183,18 @@ class VoteResult:
     runner_up: int | None
 
 
+EVEN_CHANCE = 0.5  # the P(true) that says nothing: the verifier's neutral point
+
+
 def weight(ballot: Ballot) -> float:
-    """A ballot's weight: its confidence (negative clamped to 0), times P(true) when verified."""
-    scale = 1.0 if ballot.p_true is None else ballot.p_true
+    """A ballot's weight: its confidence (negative clamped to 0), scaled by its P(true).
+
+    The scale is P(true) against an even chance (``p_true / 0.5``), so a ballot the
+    verifier could not judge (``p_true`` None: it was not asked, or put almost no mass
+    on Yes or No) weighs as one judged an even chance, never more than one judged
+    likely right.
+    """
+    scale = 1.0 if ballot.p_true is None else ballot.p_true / EVEN_CHANCE
     return max(ballot.confidence, 0.0) * scale
 
 

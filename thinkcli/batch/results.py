@@ -1,7 +1,8 @@
 """The output of a batch run: one JSON line per problem, appended as each one finishes.
 
-Resuming reads back which (id, effort) pairs a file already holds; a torn last line
-(the run was killed mid-write) is dropped, so the file is never left unreadable.
+Resuming reads back which (id, effort) pairs a file already holds. A last line without its
+newline is judged once, the same way for both: a whole record is kept (and given its newline),
+a torn one (the run was killed mid-write) is dropped, so the file is never left unreadable.
 """
 
 from __future__ import annotations
@@ -59,15 +60,18 @@ def read_records(path: Path) -> list[dict]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
-    records = []
-    for line in text.splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict):
-            records.append(rec)
-    return records
+    # Lines end on "\n" alone: str.splitlines would also break at U+2028 or NEL, which
+    # json.dumps(ensure_ascii=False) leaves unescaped inside an answer.
+    return [rec for line in text.split("\n") if (rec := _parse(line)) is not None]
+
+
+def _parse(line: str | bytes) -> dict | None:
+    """The record on ``line``, or None when it is not one (a torn write, a stray value)."""
+    try:
+        rec = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return rec if isinstance(rec, dict) else None
 
 
 class ResultWriter:
@@ -86,20 +90,36 @@ class ResultWriter:
     def open(cls, path: Path, *, overwrite: bool) -> ResultWriter:
         """Open ``path`` for appending (``overwrite``: start it empty), healing a torn last line."""
         if not overwrite and path.exists():
-            data = path.read_bytes()
-            if data and not data.endswith(b"\n"):  # killed mid-line: keep only whole records
-                cut = data.rfind(b"\n") + 1
-                with path.open("r+b") as f:
-                    f.truncate(cut)
+            _heal(path)
         stream = path.open("w" if overwrite else "a", encoding="utf-8")
         return cls(stream, sync=True)
 
     def write(self, rec: dict) -> None:
+        """Append one record as a line, flushed (and synced for a file)."""
         self._stream.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self._stream.flush()
         if self._sync:
             os.fsync(self._stream.fileno())
 
     def close(self) -> None:
+        """Close the file; a stream that was handed in stays open."""
         if self._sync:
             self._stream.close()
+
+
+def _heal(path: Path) -> None:
+    """End ``path`` on a newline: complete a whole last record, cut a torn one.
+
+    The test is :func:`_parse`, the one :func:`read_records` (and so :func:`done_keys`)
+    applies, so a record counted as done is a record the file keeps.
+    """
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return
+    start = data.rfind(b"\n") + 1
+    with path.open("r+b") as f:
+        if _parse(data[start:]) is not None:
+            f.seek(len(data))
+            f.write(b"\n")
+        else:
+            f.truncate(start)

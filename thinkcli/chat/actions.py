@@ -133,6 +133,8 @@ def _undo(chat: Chat, cmd: Command) -> None:
 
 def _copy(chat: Chat, cmd: Command) -> None:
     text = _last(chat).answer
+    if not chat.env.stdout_isatty:  # the escape is for a terminal; a file or pipe would keep it as text
+        raise CommandError("nothing copied: stdout is not a terminal (/copy asks the terminal, by OSC 52)")
     payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
     chat.env.stdout.write(f"\x1b]52;c;{payload}\x07")
     chat.env.stdout.flush()

@@ -66,10 +66,11 @@ class Chat:
     def ask(self, question: str, *, seed: int | None = None) -> Exchange:
         """Run one turn on ``question``; the exchange is kept (even interrupted) and recorded."""
         self.session.fit(self.session.level())  # /effort may have asked for more than was loaded
-        messages = self._fit(question)
+        messages, first = self._fit(question)
         plan = self.session.plan(messages)
         if seed is not None:
             plan = replace(plan, seed=seed)
+        self._drop(first)  # the turn goes ahead: only now is the older history let go
         mode = "terminal" if self.env.stdout_isatty else "plain"
         hint = "/trace" if mode == "terminal" and self.recorder.hint_wanted() else ""
         renderer = make_renderer(mode=mode, thinking=self.settings.thinking, out=self.out, err=self.err, hint=hint)
@@ -83,8 +84,12 @@ class Chat:
                                             session_system=self.conv.system)
         return exchange
 
-    def _fit(self, question: str) -> list[dict]:
-        """The turn's messages; the oldest exchanges go once the prompt passes half the context."""
+    def _fit(self, question: str) -> tuple[list[dict], int]:
+        """The turn's messages, and the first exchange they hold.
+
+        The oldest exchanges go once the prompt passes half the context; nothing is
+        dropped for good here, since a question that cannot be planned drops nothing.
+        """
         level = self.session.level()
         limit = planner.positions(self.session.engine.info) // 2
         skip = self.first
@@ -93,12 +98,14 @@ class Chat:
             if skip >= len(self.conv.exchanges) or self.session.prompt_tokens(messages, level) <= limit:
                 break
             skip += 1
-        if skip > self.first:
-            dropped = skip - self.first
+        return messages, skip
+
+    def _drop(self, first: int) -> None:
+        """Stop sending the exchanges before ``first`` from now on, and say so."""
+        if first > self.first:
             self.say(f"the conversation outgrew the {planner.positions(self.session.engine.info)}-token context: "
-                     f"the oldest {dropped} exchange(s) are no longer sent to the model", "yellow")
-            self.first = skip
-        return messages
+                     f"the oldest {first - self.first} exchange(s) are no longer sent to the model", "yellow")
+            self.first = first
 
     def retry(self) -> None:
         """Ask the last question again with a new seed, in place of its exchange."""

@@ -146,7 +146,12 @@ class Engine(Protocol):
         of its own to size); a cache it keeps may be lost."""
 
     def render(self, messages: list[dict], **template_kwargs: object) -> str:
-        """Render a conversation with the model's chat template, ready for the reply."""
+        """Render a conversation with the model's chat template, ready for the reply.
+
+        An engine that tokenizes returns a ``thinkcli.engine.prompt.Prompt`` (a ``str``
+        that marks the conversation's text as data) and honours it in ``start``,
+        ``admit`` and ``count_tokens``; one that sends text may return a plain ``str``.
+        """
 
     def count_tokens(self, text: str) -> int:
         """How many tokens ``text`` takes."""

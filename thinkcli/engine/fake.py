@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence, Union
 
 from thinkcli.engine import ModelInfo, Sampling, Token
+from thinkcli.engine.prompt import Prompt, render_marked
 from thinkcli.engine.template import render
 
 EOG = object()  # put in a script to end generation there (the end of a script does too)
@@ -170,8 +171,8 @@ class FakeEngine:
         self.seeds: list[list[int]] = []
         self._next = 0
 
-    def render(self, messages: list[dict], **template_kwargs: object) -> str:
-        return render(self.info.chat_template, messages, **template_kwargs)
+    def render(self, messages: list[dict], **template_kwargs: object) -> Prompt:
+        return render_marked(lambda marked: render(self.info.chat_template, marked, **template_kwargs), messages)
 
     def resize(self, n_seq_max: int, *, n_ctx: int | None = None) -> None:
         self.n_seq_max = n_seq_max

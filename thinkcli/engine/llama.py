@@ -21,6 +21,7 @@ import numpy as np
 from thinkcli.engine import ModelInfo, Sampling, hardware
 from thinkcli.engine.batch import LlamaBatch, common_prefix
 from thinkcli.engine.hardware import Choice, ThreadChooser
+from thinkcli.engine.prompt import Prompt, render_marked
 from thinkcli.engine.stats import StepStats
 from thinkcli.engine.template import render_for
 from thinkcli.errors import ContextOverflowError, ModelError
@@ -130,6 +131,8 @@ class LlamaEngine:
             self.repack_choice = choose_repack(path, repack, note=note)
         self._batch = None  # one llama_batch, grown on demand and reused for every decode
         self._batch_size = 0
+        self._model = self._ctx = None
+        self._gone = "the model is closed"  # why a call finds no context (see _require)
         lc.llama_backend_init()
         started = time.perf_counter()
         if gpu_layers is None:
@@ -138,9 +141,19 @@ class LlamaEngine:
         mparams.n_gpu_layers = 999 if gpu_layers < 0 else gpu_layers
         mparams.use_extra_bufts = bool(self.repack_choice.value)
         self._chooser = ThreadChooser() if threads is None else None  # measures over the load
-        self._model = lc.llama_model_load_from_file(str(path).encode(), mparams)
-        if not self._model:
-            raise ModelError(f"llama.cpp could not load {path} (run with --debug to see why)")
+        try:  # Ctrl-C lands when the load returns: a half-made engine must not keep the model
+            self._model = lc.llama_model_load_from_file(str(path).encode(), mparams)
+            if not self._model:
+                raise ModelError(f"llama.cpp could not load {path} (run with --debug to see why)")
+            self._setup(path, name, ctx=ctx, want_ctx=want_ctx, threads=threads, n_seq_max=n_seq_max,
+                        gpu_layers=gpu_layers, started=started)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, path: Path, name: str, *, ctx: int | None, want_ctx: int, threads: int | None,
+               n_seq_max: int, gpu_layers: int, started: float) -> None:
+        """Everything after the model load: threads, the context, the caches and ``info``."""
         self._vocab = lc.llama_model_get_vocab(self._model)
         n_train = lc.llama_model_n_ctx_train(self._model)
         n_ctx = ctx or want_ctx
@@ -151,11 +164,11 @@ class LlamaEngine:
         self.threads = self.threads_choice.value
         self._path = path
         self._n_ctx = n_ctx
-        self._ctx = None
         self._make_context(n_seq_max)
         self._n_vocab = lc.llama_vocab_n_tokens(self._vocab)
         self._eog_ids = None  # end-of-generation token ids, found on first need
         self._eog: dict[int, bool] = {}
+        self._control: dict[int, bool] = {}
         self._pieces: dict[int, bytes] = {}
         self._row_type = ctypes.c_float * self._n_vocab
         self._stats = StepStats(self._n_vocab)
@@ -172,6 +185,7 @@ class LlamaEngine:
         )
 
     def _make_context(self, n_seq_max: int) -> None:
+        """A context for ``n_seq_max`` sequences; on failure there is none (the model stays)."""
         cparams = lc.llama_context_default_params()
         cparams.n_ctx = self._n_ctx
         cparams.n_batch = min(self._n_ctx, 2048)
@@ -180,30 +194,55 @@ class LlamaEngine:
         cparams.kv_unified = True  # one shared cache: the prompt is stored once for all samples
         cparams.n_threads = self.threads
         cparams.n_threads_batch = self.threads
-        self._ctx = lc.llama_init_from_model(self._model, cparams)
-        if not self._ctx:
-            lc.llama_model_free(self._model)
-            self._model = None
+        ctx = lc.llama_init_from_model(self._model, cparams)
+        if not ctx:
             raise ModelError(f"llama.cpp could not create a {self._n_ctx}-token context for {self._path}")
-        self._mem = lc.llama_get_memory(self._ctx)
+        self._ctx = ctx
+        self._mem = lc.llama_get_memory(ctx)
         self.n_seq_max = n_seq_max
         self._held: dict[int, list[int]] = {}  # tokens each sequence holds, for prefix reuse
 
     def resize(self, n_seq_max: int, *, n_ctx: int | None = None) -> None:
         """Recreate the context for ``n_seq_max`` sequences (and ``n_ctx`` cells), keeping the
-        model loaded. The cached conversation is lost: the next prompt is evaluated in full.
+        model loaded.
+
+        The cached conversation is lost: the next prompt is evaluated in full. If
+        llama.cpp cannot make the new context, a context of the old size is made again
+        (the memory the old one held is free once more) and the error says so; if not
+        even that works, the engine closes and every later call raises ``ModelError``.
         """
+        self._require()
+        old = self.n_seq_max
+        self._free_context()
+        try:
+            try:
+                self._make_context(max(1, n_seq_max))
+            except ModelError as exc:
+                self._make_context(old)
+                raise ModelError(f"{exc}; it keeps its {old}-sequence context") from None
+        finally:
+            if not self._ctx:  # neither size could be made (or Ctrl-C came in between)
+                self.close()
+                self._gone = ("the model is no longer loaded: llama.cpp could not remake its context "
+                              "(load it again)")
+
+    def _require(self) -> None:
+        """Refuse, in one line, a call that would reach a freed context or model."""
+        if not self._ctx:
+            raise ModelError(self._gone)
+
+    def _free_context(self) -> None:
+        if self._batch is not None:  # sized by the old context's n_batch
+            lc.llama_batch_free(self._batch)
+            self._batch, self._batch_size = None, 0
         if self._ctx:
             lc.llama_free(self._ctx)
-            self._ctx = None
-        if n_ctx:
-            self._n_ctx = n_ctx
-        self._make_context(max(1, n_seq_max))
-        self.info = replace(self.info, n_ctx=lc.llama_n_ctx(self._ctx))
+            self._ctx = self._mem = None
 
     # -- text and tokens ------------------------------------------------------
 
     def _meta(self, key: str) -> str | None:
+        self._require()
         size = lc.llama_model_meta_val_str(self._model, key.encode(), None, 0)
         if size < 0:
             return None
@@ -224,6 +263,7 @@ class LlamaEngine:
         return data
 
     def _piece(self, token: int) -> bytes:
+        self._require()
         buf = ctypes.create_string_buffer(64)
         n = lc.llama_token_to_piece(self._vocab, token, buf, 64, 0, True)
         if n < 0:
@@ -231,31 +271,65 @@ class LlamaEngine:
             n = lc.llama_token_to_piece(self._vocab, token, buf, -n, 0, True)
         return buf.raw[:n]
 
-    def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
+    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]:
+        """``text`` as tokens; ``special``: the text of a control token is that token."""
+        self._require()
         data = text.encode("utf-8")
         room = len(data) + 8
         buf = (lc.llama_token * room)()
-        n = lc.llama_tokenize(self._vocab, data, len(data), buf, room, add_bos, True)
+        n = lc.llama_tokenize(self._vocab, data, len(data), buf, room, add_bos, special)
         if n < 0:
             room = -n
             buf = (lc.llama_token * room)()
-            n = lc.llama_tokenize(self._vocab, data, len(data), buf, room, add_bos, True)
+            n = lc.llama_tokenize(self._vocab, data, len(data), buf, room, add_bos, special)
         return list(buf[:n])
 
+    def text_tokens(self, text: str, *, add_bos: bool = False) -> list[int]:
+        """``text`` as tokens, where a ``Prompt``'s data never becomes a control token.
+
+        The whole text is tokenized as usual; only if that finds control tokens the
+        template segments alone do not (the user wrote one) is each segment tokenized
+        on its own, the data without special parsing. Usual prompts keep the exact
+        tokens of one pass (a boundary between two passes can tokenize differently).
+        """
+        whole = self.tokenize(text, add_bos=add_bos)
+        if not isinstance(text, Prompt) or not text.has_data:
+            return whole
+        parts: list[int] = []
+        for i, (segment, data) in enumerate(text.segments):
+            parts += self.tokenize(segment, add_bos=add_bos and i == 0, special=not data)
+        return whole if self._controls(whole) == self._controls(parts) else parts
+
+    def _controls(self, tokens: list[int]) -> list[int]:
+        """The control (and unknown) tokens among ``tokens``: what special parsing adds."""
+        out = []
+        for token in tokens:
+            control = self._control.get(token)
+            if control is None:
+                attr = lc.llama_vocab_get_attr(self._vocab, token)
+                control = bool(attr & (lc.LLAMA_TOKEN_ATTR_CONTROL | lc.LLAMA_TOKEN_ATTR_UNKNOWN))
+                self._control[token] = control
+            if control:
+                out.append(token)
+        return out
+
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenize(text))
+        return len(self.text_tokens(text))
 
     def is_eog(self, token: int) -> bool:
         eog = self._eog.get(token)
         if eog is None:
+            self._require()
             eog = self._eog[token] = bool(lc.llama_vocab_is_eog(self._vocab, token))
         return eog
 
-    def render(self, messages: list[dict], **template_kwargs: object) -> str:
-        return render_for(self.info, messages, **template_kwargs)
+    def render(self, messages: list[dict], **template_kwargs: object) -> Prompt:
+        """The conversation in the model's template; its texts are data (see ``Prompt``)."""
+        return render_marked(lambda marked: render_for(self.info, marked, **template_kwargs), messages)
 
     def _logits(self, batch_index: int) -> np.ndarray:
         """The logits row of ``batch_index``, as a numpy view (no copy)."""
+        self._require()
         ptr = lc.llama_get_logits_ith(self._ctx, batch_index)
         return np.frombuffer(self._row_type.from_address(ctypes.addressof(ptr.contents)), dtype=np.float32)
 
@@ -266,6 +340,7 @@ class LlamaEngine:
         index are one ``(rows, vocab)`` view and the numbers come from one
         vectorised ``StepStats.compute`` call for all paths.
         """
+        self._require()
         base = lc.llama_get_logits(self._ctx)
         start = ctypes.addressof(base.contents)
         row_bytes = 4 * self._n_vocab
@@ -289,6 +364,7 @@ class LlamaEngine:
 
     def start(self, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> LlamaBatch:
         """Evaluate ``prompt`` once (reusing any cached prefix) and open ``n`` sequences on it."""
+        self._require()
         if n > self.n_seq_max:
             raise ModelError(f"{n} samples need a context made for {n} sequences (have {self.n_seq_max})")
         tokens = self.prompt_tokens(prompt, room=self.info.n_ctx - n)
@@ -310,10 +386,11 @@ class LlamaEngine:
 
     def prompt_tokens(self, prompt: str, *, room: int) -> list[int]:
         """``prompt`` as tokens (with BOS where the model wants one), refused if over ``room``."""
+        self._require()
         add_bos = bool(lc.llama_vocab_get_add_bos(self._vocab)) and not (
             self.info.bos_token and prompt.startswith(self.info.bos_token)
         )
-        tokens = self.tokenize(prompt, add_bos=add_bos)
+        tokens = self.text_tokens(prompt, add_bos=add_bos)
         if len(tokens) >= room:
             raise ContextOverflowError(
                 f"the prompt is {len(tokens)} tokens but the context holds {self.info.n_ctx} "
@@ -327,6 +404,7 @@ class LlamaEngine:
 
     def share_prefix(self, seq: int, upto: int) -> None:
         """Make ``seq`` hold sequence 0's first ``upto`` positions, and nothing else."""
+        self._require()
         lc.llama_memory_seq_rm(self._mem, seq, -1, -1)
         if upto > 0:
             lc.llama_memory_seq_cp(self._mem, 0, seq, 0, upto)
@@ -335,6 +413,7 @@ class LlamaEngine:
     def n_batch(self) -> int:
         """Most tokens thinkcli gives one ``llama_decode``: few enough that Ctrl-C, noticed
         only between two calls, stops a long prompt within a chunk."""
+        self._require()
         return min(PROMPT_CHUNK, lc.llama_n_batch(self._ctx))
 
     def _reuse(self, tokens: list[int]) -> int:
@@ -379,6 +458,7 @@ class LlamaEngine:
 
     def decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
         """One ``llama_decode`` over ``(seq, pos, token, wants_logits)`` entries."""
+        self._require()
         if self._chooser is not None and self._chooser.due():
             self._adapt_threads(wait=False)
         batch = self._batch_for(len(entries))
@@ -404,10 +484,12 @@ class LlamaEngine:
         return self._batch
 
     def sample(self, sampler, batch_index: int) -> int:
+        self._require()
         return lc.llama_sampler_sample(sampler, self._ctx, batch_index)
 
     def sample_without_end(self, sampler, batch_index: int) -> int:
         """Sample again with every end-of-generation token masked out of the logits."""
+        self._require()
         if self._eog_ids is None:
             self._eog_ids = np.array([t for t in range(self._n_vocab) if self.is_eog(t)], dtype=np.int64)
         self._logits(batch_index)[self._eog_ids] = -np.inf
@@ -417,6 +499,7 @@ class LlamaEngine:
         lc.llama_sampler_free(chain)
 
     def forget(self, seq: int, from_pos: int) -> None:
+        self._require()
         lc.llama_memory_seq_rm(self._mem, seq, from_pos, -1)
 
     def copy_sequence(self, source: int, seq: int) -> None:
@@ -429,12 +512,8 @@ class LlamaEngine:
         self._held = {seq: list(tokens) for seq, tokens in held.items()}
 
     def close(self) -> None:
-        if self._batch is not None:
-            lc.llama_batch_free(self._batch)
-            self._batch = None
-        if self._ctx:
-            lc.llama_free(self._ctx)
-            self._ctx = None
+        """Free the context and the model; later calls raise ``ModelError``; closing twice is harmless."""
+        self._free_context()
         if self._model:
             lc.llama_model_free(self._model)
             self._model = None

@@ -230,15 +230,6 @@ class Run:
             return None
         return round(1.0 / (1.0 + math.exp(no - yes)), 4)
 
-    def ballots(self) -> list[tuple[int, Ballot]]:
-        """Each unpruned, undecided sample's index and ballot (for counting agreement)."""
-        results = [s.result() for s in self.samples]
-        return [
-            (i, Ballot(r.extracted, r.confidence))
-            for i, r in enumerate(results)
-            if r.think_end != "pruned" and r.answer_end != "decided"
-        ]
-
     def voters(self) -> list[int]:
         """The paths that may vote: trusted, then the most confident ``plan.keep`` of them.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import ipaddress
 import json
 import random
 import socket
@@ -49,6 +50,18 @@ def split_base_url(url: str) -> tuple[str, str]:
     root_path = path[: -len("/v1")] if path.endswith("/v1") else path
     root = urlunsplit((parts.scheme, parts.netloc, root_path, "", ""))
     return root, root + "/v1"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine by itself: ``localhost`` (and ``*.localhost``,
+    RFC 6761) or a loopback address. Other names are not resolved: they count as remote."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def retry_after(value: str | None) -> float | None:
@@ -141,6 +154,9 @@ class Client:
         read_timeout: float = READ_TIMEOUT_S,
     ) -> None:
         self.root, self.api = split_base_url(base_url)
+        parts = urlsplit(self.root)
+        # Whether the key crosses a network unencrypted (said once, by whoever connects).
+        self.key_in_clear = bool(api_key) and parts.scheme == "http" and not is_loopback(parts.hostname or "")
         self._key_env = key_env
         self._key = api_key or ""  # only to strike it out of server messages that echo it
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
