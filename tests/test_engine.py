@@ -461,24 +461,34 @@ def test_an_interrupted_load_frees_the_model(model_path, monkeypatch):
     assert loaded and freed == loaded
 
 
-def test_a_bad_template_file_after_the_load_frees_the_model(home_with_model, tmp_path, monkeypatch):
+def test_a_failure_after_the_load_frees_the_model(home_with_model, tmp_path, monkeypatch):
     from dataclasses import replace
 
     from rich.console import Console
 
-    from thinkcli import load
+    from thinkcli import crash, load
     from thinkcli.config import load_settings
     from thinkcli.engine import llama
     from thinkcli.errors import InputError
 
-    from thinkcli import crash
-
     monkeypatch.setattr(crash, "install", lambda **_: True)  # no watcher for the test process
-    closed = []
-    real_close = llama.LlamaEngine.close
+    closed, made = [], []
+    real_close, real_init = llama.LlamaEngine.close, llama.LlamaEngine.__init__
     monkeypatch.setattr(llama.LlamaEngine, "close", lambda self: closed.append(self) or real_close(self))
+    monkeypatch.setattr(llama.LlamaEngine, "__init__", lambda self, *a, **k: made.append(1) or real_init(self, *a, **k))
     env = {"THINKCLI_HOME": str(home_with_model), "THINKCLI_CACHE": str(tmp_path / "cache")}
-    settings = replace(load_settings(env=env), repack="off", chat_template_file=str(tmp_path / "missing.jinja"))
+    settings = replace(load_settings(env=env), repack="off")
+    # A bad template file fails before any model is loaded...
     with pytest.raises(InputError, match="no such file"):
+        load.open_engine(replace(settings, chat_template_file=str(tmp_path / "missing.jinja")), env,
+                         Console(file=None), n_seq_max=1, debug=False)
+    assert made == [] and closed == []
+
+    # ...and Ctrl-C in what follows the load (the prompt format) frees the model it made.
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(load, "with_fallback", interrupted)
+    with pytest.raises(KeyboardInterrupt):
         load.open_engine(settings, env, Console(file=None), n_seq_max=1, debug=False)
-    assert len(closed) == 1
+    assert made == [1] and len(closed) == 1
