@@ -13,7 +13,8 @@ from thinkcli.config import Settings
 from thinkcli.engine import ModelInfo
 from thinkcli.engine.template import read_template_file
 from thinkcli.errors import InputError
-from thinkcli.preview import MetadataEngine, preview, with_template_file
+from thinkcli.load import with_template_file
+from thinkcli.preview import MetadataEngine, preview
 from thinkcli.reasoning import PROMPTED_INSTRUCTION
 
 QUESTION = "What is 2+2?"

@@ -17,7 +17,7 @@ from thinkcli.engine import Engine, ModelInfo, families
 from thinkcli.errors import ModelError, ThinkError, UsageError
 from thinkcli.models.gguf import GGUFInfo, read_gguf
 from thinkcli.models.store import ModelStore, NotPulled
-from thinkcli.preview import template_file
+from thinkcli.engine.template import read_template_file
 
 
 def model_store(env: Mapping[str, str]) -> ModelStore:
@@ -93,6 +93,20 @@ def with_fallback(info: ModelInfo, path: Path, gguf: GGUFInfo) -> ModelInfo:
 
 
 _warned_clear: set[str] = set()  # servers already warned about (once a process: chat reconnects)
+
+
+def template_file(settings: Settings) -> dict:
+    """The ``ModelInfo`` fields ``--chat-template-file`` (``chat_template_file``) sets,
+    read and checked now (before any model loads); empty when it is not set."""
+    path = settings.chat_template_file
+    if not path:
+        return {}
+    return {"chat_template": read_template_file(path), "chat_template_file": str(Path(path).expanduser())}
+
+
+def with_template_file(info: ModelInfo, settings: Settings) -> ModelInfo:
+    """``info`` with the template of ``--chat-template-file`` (``chat_template_file``), if set."""
+    return replace(info, **template_file(settings))
 
 
 def connect(settings: Settings, env: Mapping[str, str], err: Console):

@@ -7,12 +7,10 @@ Reads the chat template and special tokens from the GGUF metadata (or
 from __future__ import annotations
 
 import json
-from dataclasses import replace
-from pathlib import Path
 
 from thinkcli.config import EffortPreset, Settings
 from thinkcli.engine import ModelInfo
-from thinkcli.engine.template import read_template_file, render_for
+from thinkcli.engine.template import render_for
 from thinkcli.errors import ExitStatus
 from thinkcli.session import model_format, one_question, template_note
 from thinkcli.strategies.prompt import build_prompt
@@ -38,20 +36,6 @@ class MetadataEngine:
         """The prompt as llama.cpp would tokenize it, with its automatic BOS shown."""
         bos = self.info.bos_token
         return bos + prompt if self.add_bos and bos and not prompt.startswith(bos) else prompt
-
-
-def template_file(settings: Settings) -> dict:
-    """The ``ModelInfo`` fields ``--chat-template-file`` (``chat_template_file``) sets,
-    read and checked now (before any model loads); empty when it is not set."""
-    path = settings.chat_template_file
-    if not path:
-        return {}
-    return {"chat_template": read_template_file(path), "chat_template_file": str(Path(path).expanduser())}
-
-
-def with_template_file(info: ModelInfo, settings: Settings) -> ModelInfo:
-    """``info`` with the template of ``--chat-template-file`` (``chat_template_file``), if set."""
-    return replace(info, **template_file(settings))
 
 
 def preview(engine: MetadataEngine, settings: Settings, level: EffortPreset, question: str) -> dict:
@@ -97,7 +81,7 @@ def print_prompt(env, settings: Settings, level: EffortPreset, question: str, *,
 
 
 def _local_metadata(env, settings: Settings) -> MetadataEngine:
-    from thinkcli.load import locate, with_fallback
+    from thinkcli.load import locate, with_fallback, with_template_file
     from thinkcli.models.vocab import special_tokens
 
     path, gguf = locate(settings, env.vars, env.err_console())

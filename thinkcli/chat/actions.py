@@ -26,7 +26,7 @@ from thinkcli.render.shading import print_shaded
 from thinkcli.store import StoreError
 
 if TYPE_CHECKING:
-    from thinkcli.chat.repl import Chat
+    from thinkcli.chat.state import Chat
 
 
 def execute(chat: Chat, cmd: Command) -> bool:

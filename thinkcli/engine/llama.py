@@ -1,4 +1,5 @@
-"""The llama.cpp engine: the only module that imports ``llama_cpp``.
+"""The llama.cpp engine (with ``llama_tokens.py`` and ``batch.py``, the only code that
+imports ``llama_cpp``).
 
 It owns the model and context lifetime, evaluates a prompt once, copies its KV
 cache to several sequences and decodes them together in one ``llama_decode``
@@ -8,7 +9,6 @@ batch, each with its own sampler chain. Everything leaving it is our own type.
 from __future__ import annotations
 
 import ctypes
-import math
 import os
 import time
 from dataclasses import replace
@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import llama_cpp as lc
-import numpy as np
 
 from thinkcli.engine import ModelInfo, Sampling, hardware
 from thinkcli.engine.batch import LlamaBatch, common_prefix
 from thinkcli.engine.hardware import Choice, ThreadChooser
+from thinkcli.engine.llama_tokens import Tokens, sampler_chain
 from thinkcli.engine.prompt import Prompt, render_marked
 from thinkcli.engine.stats import StepStats
 from thinkcli.engine.template import render_for
@@ -87,7 +87,7 @@ def gpu_offload_supported() -> bool:
     return bool(lc.llama_supports_gpu_offload())
 
 
-class LlamaEngine:
+class LlamaEngine(Tokens):
     """A GGUF model loaded through llama.cpp, ready to decode up to ``n_seq_max`` sequences.
 
     Args:
@@ -212,14 +212,19 @@ class LlamaEngine:
         even that works, the engine closes and every later call raises ``ModelError``.
         """
         self._require()
-        old = self.n_seq_max
+        old, old_ctx = self.n_seq_max, self._n_ctx
         self._free_context()
         try:
             try:
+                self._n_ctx = n_ctx or old_ctx
                 self._make_context(max(1, n_seq_max))
             except ModelError as exc:
+                self._n_ctx = old_ctx
                 self._make_context(old)
                 raise ModelError(f"{exc}; it keeps its {old}-sequence context") from None
+            finally:
+                if self._ctx:
+                    self.info = replace(self.info, n_ctx=lc.llama_n_ctx(self._ctx))
         finally:
             if not self._ctx:  # neither size could be made (or Ctrl-C came in between)
                 self.close()
@@ -250,115 +255,9 @@ class LlamaEngine:
         lc.llama_model_meta_val_str(self._model, key.encode(), buf, size + 1)
         return buf.value.decode("utf-8", errors="replace")
 
-    def _token_text(self, token: int) -> str:
-        if token < 0:
-            return ""
-        return self.piece(token).decode("utf-8", errors="replace")
-
-    def piece(self, token: int) -> bytes:
-        """The bytes of ``token`` (special tokens included), cached: called for every token."""
-        data = self._pieces.get(token)
-        if data is None:
-            data = self._pieces[token] = self._piece(token)
-        return data
-
-    def _piece(self, token: int) -> bytes:
-        self._require()
-        buf = ctypes.create_string_buffer(64)
-        n = lc.llama_token_to_piece(self._vocab, token, buf, 64, 0, True)
-        if n < 0:
-            buf = ctypes.create_string_buffer(-n)
-            n = lc.llama_token_to_piece(self._vocab, token, buf, -n, 0, True)
-        return buf.raw[:n]
-
-    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]:
-        """``text`` as tokens; ``special``: the text of a control token is that token."""
-        self._require()
-        data = text.encode("utf-8")
-        room = len(data) + 8
-        buf = (lc.llama_token * room)()
-        n = lc.llama_tokenize(self._vocab, data, len(data), buf, room, add_bos, special)
-        if n < 0:
-            room = -n
-            buf = (lc.llama_token * room)()
-            n = lc.llama_tokenize(self._vocab, data, len(data), buf, room, add_bos, special)
-        return list(buf[:n])
-
-    def text_tokens(self, text: str, *, add_bos: bool = False) -> list[int]:
-        """``text`` as tokens, where a ``Prompt``'s data never becomes a control token.
-
-        The whole text is tokenized as usual; only if that finds control tokens the
-        template segments alone do not (the user wrote one) is each segment tokenized
-        on its own, the data without special parsing. Usual prompts keep the exact
-        tokens of one pass (a boundary between two passes can tokenize differently).
-        """
-        whole = self.tokenize(text, add_bos=add_bos)
-        if not isinstance(text, Prompt) or not text.has_data:
-            return whole
-        parts: list[int] = []
-        for i, (segment, data) in enumerate(text.segments):
-            parts += self.tokenize(segment, add_bos=add_bos and i == 0, special=not data)
-        return whole if self._controls(whole) == self._controls(parts) else parts
-
-    def _controls(self, tokens: list[int]) -> list[int]:
-        """The control (and unknown) tokens among ``tokens``: what special parsing adds."""
-        out = []
-        for token in tokens:
-            control = self._control.get(token)
-            if control is None:
-                attr = lc.llama_vocab_get_attr(self._vocab, token)
-                control = bool(attr & (lc.LLAMA_TOKEN_ATTR_CONTROL | lc.LLAMA_TOKEN_ATTR_UNKNOWN))
-                self._control[token] = control
-            if control:
-                out.append(token)
-        return out
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.text_tokens(text))
-
-    def is_eog(self, token: int) -> bool:
-        eog = self._eog.get(token)
-        if eog is None:
-            self._require()
-            eog = self._eog[token] = bool(lc.llama_vocab_is_eog(self._vocab, token))
-        return eog
-
     def render(self, messages: list[dict], **template_kwargs: object) -> Prompt:
         """The conversation in the model's template; its texts are data (see ``Prompt``)."""
         return render_marked(lambda marked: render_for(self.info, marked, **template_kwargs), messages)
-
-    def _logits(self, batch_index: int) -> np.ndarray:
-        """The logits row of ``batch_index``, as a numpy view (no copy)."""
-        self._require()
-        ptr = lc.llama_get_logits_ith(self._ctx, batch_index)
-        return np.frombuffer(self._row_type.from_address(ctypes.addressof(ptr.contents)), dtype=np.float32)
-
-    def token_stats(self, batch_indices: Sequence[int], tokens: Sequence[int]) -> tuple[list[float], list[float]]:
-        """Each chosen token's log-probability and its position's token confidence.
-
-        llama.cpp keeps a decode's output rows contiguous, so the rows of every
-        index are one ``(rows, vocab)`` view and the numbers come from one
-        vectorised ``StepStats.compute`` call for all paths.
-        """
-        self._require()
-        base = lc.llama_get_logits(self._ctx)
-        start = ctypes.addressof(base.contents)
-        row_bytes = 4 * self._n_vocab
-        rows = [
-            (ctypes.addressof(lc.llama_get_logits_ith(self._ctx, i).contents) - start) // row_bytes
-            for i in batch_indices
-        ]
-        count = max(rows) + 1
-        block = np.frombuffer((ctypes.c_float * (count * self._n_vocab)).from_address(start), dtype=np.float32)
-        block = block.reshape(count, self._n_vocab)
-        logprob, confidence = self._stats.compute(block, np.asarray(tokens), np.asarray(rows))
-        return logprob.tolist(), confidence.tolist()
-
-    def logprob(self, batch_index: int, token: int) -> float:
-        """Log-probability of ``token`` under the raw distribution at ``batch_index``."""
-        logits = self._logits(batch_index)
-        top = float(logits.max())
-        return float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))
 
     # -- decoding -------------------------------------------------------------
 
@@ -380,7 +279,7 @@ class LlamaEngine:
             prompt_tokens=len(tokens),
             prompt_eval_tokens=len(tokens) - keep,
             logits_index=last_index,
-            samplers=[_sampler_chain(sampling, seed) for seed in seeds[:n]],
+            samplers=[sampler_chain(sampling, seed) for seed in seeds[:n]],
             prompt=tokens,
         )
 
@@ -397,10 +296,6 @@ class LlamaEngine:
                 "(shorten the input or raise --ctx)"
             )
         return tokens
-
-    def sampler(self, sampling: Sampling, seed: int):
-        """A new sampler chain (the batch that uses it frees it)."""
-        return _sampler_chain(sampling, seed)
 
     def share_prefix(self, seq: int, upto: int) -> None:
         """Make ``seq`` hold sequence 0's first ``upto`` positions, and nothing else."""
@@ -483,21 +378,6 @@ class LlamaEngine:
             self._batch = lc.llama_batch_init(self._batch_size, 0, 1)
         return self._batch
 
-    def sample(self, sampler, batch_index: int) -> int:
-        self._require()
-        return lc.llama_sampler_sample(sampler, self._ctx, batch_index)
-
-    def sample_without_end(self, sampler, batch_index: int) -> int:
-        """Sample again with every end-of-generation token masked out of the logits."""
-        self._require()
-        if self._eog_ids is None:
-            self._eog_ids = np.array([t for t in range(self._n_vocab) if self.is_eog(t)], dtype=np.int64)
-        self._logits(batch_index)[self._eog_ids] = -np.inf
-        return lc.llama_sampler_sample(sampler, self._ctx, batch_index)
-
-    def free_sampler(self, chain) -> None:
-        lc.llama_sampler_free(chain)
-
     def forget(self, seq: int, from_pos: int) -> None:
         self._require()
         lc.llama_memory_seq_rm(self._mem, seq, from_pos, -1)
@@ -517,19 +397,3 @@ class LlamaEngine:
         if self._model:
             lc.llama_model_free(self._model)
             self._model = None
-
-
-def _sampler_chain(sampling: Sampling, seed: int):
-    chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
-    if sampling.temperature <= 0:
-        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_greedy())
-        return chain
-    if sampling.top_k > 0:
-        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_k(sampling.top_k))
-    if sampling.top_p < 1.0:
-        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_p(sampling.top_p, 1))
-    lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_temp(sampling.temperature))
-    lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_dist(seed & 0xFFFFFFFF))
-    return chain
-
-

@@ -17,14 +17,26 @@ import queue
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import Iterator, Protocol, Sequence
 
-from thinkcli.engine import Sampling, Token
-from thinkcli.engine.remote.client import Cancel
+from thinkcli.engine import ModelInfo, Sampling, Token
+from thinkcli.engine.remote.client import Cancel, Client
 from thinkcli.errors import PathError, RemoteError
 
-if TYPE_CHECKING:
-    from thinkcli.engine.remote import RemoteEngine
+
+class Requests(Protocol):
+    """What a batch asks of ``RemoteEngine``: requests to stream, and their tokens."""
+
+    info: ModelInfo
+    client: Client
+    parallel: int
+
+    def count_tokens(self, text: str) -> int: ...
+    def estimate_tokens(self, text: str) -> int: ...
+    def stream(self, text: str, cancelled: Cancel, **ask: object) -> Iterator[dict]: ...
+    def delta_state(self, text: str, *, logprobs: bool = True) -> dict: ...
+    def tokens_of(self, seq: int, choice: dict, state: dict) -> list[Token]: ...
+    def choice_logprobs(self, text: str, choices: Sequence[Sequence[str]]) -> list[float]: ...
 
 POLL_S = 0.1  # how often a waiting step looks up (Ctrl-C is seen between two waits)
 NO_MASS = -30.0  # log-probability of a choice none of whose first tokens was in the top list
@@ -70,7 +82,7 @@ class _Path:
 class RemoteBatch:
     """The ``Batch`` protocol over concurrent streamed completion requests."""
 
-    def __init__(self, engine: RemoteEngine, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> None:
+    def __init__(self, engine: Requests, prompt: str, *, n: int, sampling: Sampling, seeds: Sequence[int]) -> None:
         self._engine = engine
         self._queue: queue.Queue = queue.Queue()
         self._paths: dict[int, _Path] = {}

@@ -27,7 +27,7 @@ from jinja2.sandbox import (
 from jinja2.utils import _PassArg
 from markupsafe import Markup
 
-from thinkcli.engine.template import sizes
+import thinkcli.engine.template.sizes as sizes
 from thinkcli.engine.template.limits import Limits
 
 
