@@ -21,8 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from thinkcli.events import Result, SampleResult, Stats  # noqa: E402
-from thinkcli.history import Recorder  # noqa: E402
-from thinkcli.store import RunRecord, RunStore, now  # noqa: E402
+from thinkcli.runlog.record import RunRecord, now  # noqa: E402
+from thinkcli.runlog.recorder import Recorder  # noqa: E402
+from thinkcli.runlog.store import RunStore  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 21
 WORDS = "so the sum of twelve and seven must be checked again step by step".split()

@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from thinkcli.events import Result, SampleResult, Stats  # noqa: E402
 from thinkcli.render.html import run_report  # noqa: E402
-from thinkcli.store import RunRecord, RunStore, now  # noqa: E402
-from thinkcli.tokens import TokenTrace, pack  # noqa: E402
+from thinkcli.runlog.record import RunRecord, now  # noqa: E402
+from thinkcli.runlog.store import RunStore  # noqa: E402
+from thinkcli.runlog.tokens import TokenTrace, pack  # noqa: E402
 from thinkcli.vote import Ballot, trace_confidence, vote  # noqa: E402
 
 WORDS = ("so the sum of twelve and seven must be checked again step by step carefully because "

@@ -20,7 +20,7 @@ from thinkcli.chat.sessions import Conversation, Exchange, SessionStore, read_se
 from thinkcli.engine.fake import EOG, FakeEngine
 from thinkcli.env import Environment
 from thinkcli.errors import InputError
-from thinkcli.store import RunStore
+from thinkcli.runlog.store import RunStore
 
 THOUGHT = ["Let", " me", " add", "</think>", "The", " answer", " is", " 19.", EOG]
 

@@ -19,7 +19,7 @@ from thinkcli.env import Environment
 from thinkcli.render.html import SCRIPT, run_report
 from thinkcli.render.path_html import CURVE_POINTS
 from thinkcli.render.htmlkit import CSS, _hash, json_script, write_atomic
-from thinkcli.store import RunStore
+from thinkcli.runlog.store import RunStore
 
 TEMPLATE = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] "
 INJECTED = "<script>window.__pwned=1</script>"

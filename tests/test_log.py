@@ -13,7 +13,7 @@ import thinkcli.cli as cli
 import thinkcli.load
 from thinkcli.engine.fake import EOG, FakeEngine
 from thinkcli.env import Environment
-from thinkcli.store import RunStore
+from thinkcli.runlog.store import RunStore
 
 THOUGHT = ["Let", " me", " add", " them.", "</think>", "The", " answer", " is", " 19.", EOG]
 TEMPLATE = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] "

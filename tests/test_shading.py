@@ -15,8 +15,8 @@ from thinkcli.engine.fake import EOG
 from thinkcli.render.shading import (
     INSERTED, SURE, Scale, Segment, bracketed, fits, legend, print_confidence, segments, shaded,
 )
-from thinkcli.store import RunStore
-from thinkcli.tokens import PathTokens
+from thinkcli.runlog.store import RunStore
+from thinkcli.runlog.tokens import PathTokens
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Twenty tokens: the reasoning "aaaa..." then the answer; token 6 is far less sure than the rest.

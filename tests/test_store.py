@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import thinkcli.store as store_module
+import thinkcli.runlog.store as store_module
 from thinkcli.events import Result, SampleResult, Stats
-from thinkcli.store import RunRecord, RunStore, StoreError, now
+from thinkcli.runlog.record import RunRecord, now
+from thinkcli.runlog.store import RunStore, StoreError
 
 
 def result(answer: str = "The answer is 19.", reasoning: str = "Let me add.", **kw) -> Result:
@@ -147,7 +148,8 @@ def test_counters_count(db):
 _WRITER = textwrap.dedent("""
     import sys
     from thinkcli.events import Result
-    from thinkcli.store import RunRecord, RunStore, now
+    from thinkcli.runlog.record import RunRecord, now
+    from thinkcli.runlog.store import RunStore
     path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     sys.stdin.readline()  # all writers start together
     with RunStore(__import__("pathlib").Path(path)) as store:
@@ -178,7 +180,8 @@ _TORN = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from thinkcli.events import Result
-    from thinkcli.store import RunRecord, RunStore, now
+    from thinkcli.runlog.record import RunRecord, now
+    from thinkcli.runlog.store import RunStore
     store = RunStore(Path(sys.argv[1]))
     store.record(RunRecord("ask", "kept", Result(answer="whole"), now()))
     db = store._db

@@ -10,12 +10,13 @@ import pytest
 from thinkcli.engine.fake import EOG, FakeEngine
 from thinkcli.events import Result, SampleResult
 from thinkcli.reasoning import FORMATS
-from thinkcli.store import RunRecord, RunStore, now
+from thinkcli.runlog.record import RunRecord, now
+from thinkcli.runlog.store import RunStore
 from thinkcli.strategies import Plan, Run
 from thinkcli.strategies import events as run_events
 from thinkcli.strategies.sample import Budget
 from thinkcli.engine import Sampling
-from thinkcli.tokens import INSERTED, PathTokens, TokenTrace, pack, unpack
+from thinkcli.runlog.tokens import INSERTED, PathTokens, TokenTrace, pack, unpack
 from thinkcli.vote import trace_confidence
 
 FMT = FORMATS["prompted"]

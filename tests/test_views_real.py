@@ -14,7 +14,7 @@ import pytest
 
 from browser import Browser, find_chromium
 from thinkcli.render.shading import fits
-from thinkcli.store import RunStore
+from thinkcli.runlog.store import RunStore
 from thinkcli.vote import trace_confidence
 
 pytestmark = pytest.mark.model

@@ -11,12 +11,12 @@ from pathlib import Path
 from thinkcli.config import Settings, data_dir
 from thinkcli.env import Environment
 from thinkcli.errors import ExitStatus, InputError, UsageError
-from thinkcli.history import Recorder, plan_dict
+from thinkcli.runlog.recorder import Recorder, plan_dict
 from thinkcli.models.catalog import DEFAULT_MODEL
 from thinkcli.preview import print_prompt
 from thinkcli.render import answer, make_renderer
 from thinkcli.session import Knobs, Opener, Session, preset_for
-from thinkcli.store import RunRecord, now
+from thinkcli.runlog.record import RunRecord, now
 
 SUGGESTED_MODEL = "qwen3-1.7b"  # named to users of the demo model: small, and it really reasons
 

@@ -294,7 +294,7 @@ def trace(
     html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help="Write the run as one self-contained HTML page: every path with its confidence curve, the vote, the plan and the stats.", show_default=False),
 ) -> None:
     """Print a recorded run's full reasoning, every path headed by its number; or shade it, or write it as a page."""
-    from thinkcli.history import run_trace
+    from thinkcli.runlog.commands import run_trace
 
     with _closed_pipe_is_fine():
         raise typer.Exit(int(run_trace(_environment(), run_id, path, confidence=confidence, html=html)))
@@ -310,7 +310,7 @@ def log(
     yes: bool = typer.Option(False, "--yes", "-y", metavar="", help="With --clear: don't ask."),
 ) -> None:
     """List recorded runs newest first, search them, or show one whole."""
-    from thinkcli.history import clear_log, run_log
+    from thinkcli.runlog.commands import clear_log, run_log
 
     env = _environment()
     with _closed_pipe_is_fine():

@@ -108,7 +108,7 @@ class Result:
     interrupted: bool = False
     seed: int | None = None  # the seed sampling used (``--seed`` reproduces the run)
     stats: Stats = field(default_factory=Stats)
-    # Each path's TokenTrace (thinkcli.tokens), for the run log alone: never in ``to_dict``.
+    # Each path's TokenTrace (thinkcli.runlog.tokens), for the run log alone: never in ``to_dict``.
     tokens: list = field(default_factory=list, repr=False, compare=False)
 
     def to_dict(self) -> dict:

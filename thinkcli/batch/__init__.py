@@ -24,11 +24,12 @@ from thinkcli.config import EffortPreset, Settings
 from thinkcli.env import Environment
 from thinkcli.errors import ContextOverflowError, ExitStatus, ThinkError, UsageError
 from thinkcli.events import Done, Notice, Result
-from thinkcli.history import Recorder, plan_dict
+from thinkcli.runlog.recorder import Recorder, plan_dict
 from thinkcli.planner import PARALLEL_MOST
 from thinkcli.scheduler import Task
 from thinkcli.session import Knobs, Opener, Session, preset_for
-from thinkcli.store import RunRecord, stamp, store_path
+from thinkcli.runlog.record import RunRecord, stamp
+from thinkcli.runlog.store import store_path
 from thinkcli.strategies.run import Plan
 
 __all__ = ["BatchOptions", "parse_levels", "run_batch_command"]

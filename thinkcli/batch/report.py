@@ -14,7 +14,7 @@ from thinkcli.batch.sweep import summarize
 from thinkcli.errors import UsageError
 from thinkcli.render.batch_html import Recorded, batch_report
 from thinkcli.render.htmlkit import write_atomic
-from thinkcli.store import RunStore, StoreError
+from thinkcli.runlog.store import RunStore, StoreError
 
 
 def check_report(path: Path) -> None:

@@ -23,7 +23,7 @@ from thinkcli.chat.commands import Command, CommandError, help_lines
 from thinkcli.chat.sessions import Conversation, markdown, read_session, write_atomic
 from thinkcli.render.recorded import print_trace
 from thinkcli.render.shading import print_shaded
-from thinkcli.store import StoreError
+from thinkcli.runlog.store import StoreError
 
 if TYPE_CHECKING:
     from thinkcli.chat.state import Chat

@@ -20,7 +20,7 @@ from thinkcli.chat.state import Chat, open_session
 from thinkcli.config import Settings, data_dir
 from thinkcli.env import Environment
 from thinkcli.errors import ExitStatus, ThinkError
-from thinkcli.history import Recorder
+from thinkcli.runlog.recorder import Recorder
 from thinkcli.session import Knobs, Opener
 
 PROMPT = ">>> "

@@ -1,7 +1,7 @@
 """Chat sessions that are never lost: the conversation, its JSON form, and where it is kept.
 
 A ``Conversation`` is the system prompt and the exchanges so far. ``SessionStore`` keeps
-sessions in the run log (``thinkcli.store``): each turn is one recorded run, and a
+sessions in the run log (``thinkcli.runlog``): each turn is one recorded run, and a
 conversation is rebuilt from its turns' runs. Session files of earlier versions
 (``<data dir>/sessions/NAME.json``) are imported the first time they are looked up.
 """
@@ -18,7 +18,8 @@ from pathlib import Path
 
 from thinkcli.errors import InputError
 from thinkcli.events import Result, SampleResult, Stats
-from thinkcli.store import RunRecord, RunStore, StoreError, stamp
+from thinkcli.runlog.record import RunRecord, stamp
+from thinkcli.runlog.store import RunStore, StoreError
 from thinkcli.reasoning import history_messages
 
 IMPORTED = "session_files_imported"  # the run log's counter: the files of earlier versions are in

@@ -16,10 +16,10 @@ from thinkcli.chat.sessions import Conversation, Exchange, SessionStore
 from thinkcli.config import Settings
 from thinkcli.env import Environment
 from thinkcli.errors import ThinkError
-from thinkcli.history import Recorder, plan_dict
+from thinkcli.runlog.recorder import Recorder, plan_dict
 from thinkcli.render import answer, make_renderer
 from thinkcli.session import Knobs, Opener, Session, configured_levels, preset_for
-from thinkcli.store import RunRecord, now
+from thinkcli.runlog.record import RunRecord, now
 
 
 class Chat:

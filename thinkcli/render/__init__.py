@@ -19,10 +19,10 @@ from thinkcli.render.terminal import TerminalRenderer
 
 Mode = Literal["terminal", "plain", "json"]
 
-__all__ = ["Mode", "Renderer", "Thinking", "Turn", "answer", "collect", "dispatch", "make_renderer"]
+__all__ = ["Mode", "Renderer", "Thinking", "TurnEvents", "answer", "collect", "dispatch", "make_renderer"]
 
 
-class Turn(Protocol):
+class TurnEvents(Protocol):
     """A turn's events, closable, with its partial result after Ctrl-C."""
 
     def __iter__(self) -> Iterator[Event]: ...
@@ -116,7 +116,7 @@ def dispatch(events: Iterable[Event], renderer: Renderer) -> Result:
         raise
 
 
-def answer(turn: Turn, renderer: Renderer) -> Result:
+def answer(turn: TurnEvents, renderer: Renderer) -> Result:
     """Draw one turn and return its result; Ctrl-C ends the turn, not the caller.
 
     On KeyboardInterrupt the turn is closed, the renderer keeps what it showed
@@ -135,10 +135,10 @@ def answer(turn: Turn, renderer: Renderer) -> Result:
         turn.close()
 
 
-def collect(events: Iterable[Event] | Turn) -> Result:
+def collect(events: Iterable[Event] | TurnEvents) -> Result:
     """The result of a turn (or any event stream), drawing nothing.
 
-    A ``Turn`` stopped by Ctrl-C gives its partial result, marked interrupted;
+    A turn stopped by Ctrl-C gives its partial result, marked interrupted;
     a bare stream lets the KeyboardInterrupt through.
     """
     stream = iter(events)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from thinkcli.render.path_html import Curve, path_weight, usable_tokens, y_range
 from thinkcli.render.htmlkit import binned, esc, num, page
 from thinkcli.render.recorded import first_line
-from thinkcli.tokens import PathTokens
+from thinkcli.runlog.tokens import PathTokens
 
 if TYPE_CHECKING:
     from thinkcli.batch.sweep import LevelSummary

@@ -15,7 +15,7 @@ from thinkcli.render.htmlkit import dl, esc, json_script, num, page, write_atomi
 from thinkcli.render.path_html import path_cards, path_weight, samples_of
 from thinkcli.render.recorded import local_time, stats_line
 from thinkcli.render.shading import LABELS, Scale
-from thinkcli.tokens import PathTokens
+from thinkcli.runlog.tokens import PathTokens
 
 SCRIPT = """(function(){var g=document.getElementById('paths'),t=document.getElementById('toolbar');if(!g||!t)return;
 t.hidden=false;t.addEventListener('click',function(e){var b=e.target.closest('button');if(!b)return;

@@ -12,7 +12,7 @@ from typing import Sequence
 
 from thinkcli.render.htmlkit import binned, dl, esc, num
 from thinkcli.render.shading import INSERTED, SURE, Scale, fits, segments
-from thinkcli.tokens import PathTokens
+from thinkcli.runlog.tokens import PathTokens
 from thinkcli.vote import Ballot, weight
 
 CURVE_POINTS = 160  # a curve's points at most: 16 paths of 4,000 tokens stay small

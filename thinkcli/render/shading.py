@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from thinkcli.render.recorded import path_header, print_trace
-from thinkcli.tokens import PathTokens
+from thinkcli.runlog.tokens import PathTokens
 
 Mode = Literal["color", "mono", "plain"]
 SHARES = (0.05, 0.15, 0.30)  # the levels' upper bounds, as shares of the run's tokens (least sure first)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Generator, Iterable, Iterator
 
 from thinkcli.engine import Batch, Engine, Sampling
-from thinkcli.events import Event, Progress, Result, SampleResult, Stats, Text
+from thinkcli.events import Progress, Result, SampleResult, Stats, Text
 from thinkcli.reasoning import ReasoningFormat, output_format
 from thinkcli.scheduler import STEP, Open, Opened, Program, Scheduler
 from thinkcli.strategies.prompt import build_prompt

@@ -10,17 +10,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Mapping
 
 from thinkcli.config import data_dir
 from thinkcli.errors import ThinkError
-from thinkcli.events import Result
-from thinkcli.tokens import PathTokens, pack, unpack
+from thinkcli.runlog.record import RunRecord, precise, precise_now
+from thinkcli.runlog.tokens import PathTokens, pack, unpack
 
 DB_NAME = "thinkcli.db"
 BUSY_TIMEOUT_MS = 15_000  # another process writing: wait this long for the lock
@@ -80,55 +77,9 @@ class StoreError(ThinkError):
     """The run log cannot be opened, read or written; the message names the file."""
 
 
-def now() -> str:
-    """The current time as UTC ISO 8601, to the second (``2026-01-31T09:15:02Z``)."""
-    return stamp(time.time())
-
-
-def stamp(seconds: float) -> str:
-    """A ``time.time()`` value as UTC ISO 8601, to the second."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
-def _precise_now() -> str:
-    """UTC ISO 8601 to the microsecond: orders sessions touched within one second."""
-    return _precise(time.time())
-
-
-def _precise(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def store_path(env: Mapping[str, str]) -> Path:
     """Where the run log lives: ``<data dir>/thinkcli.db``."""
     return data_dir(env) / DB_NAME
-
-
-@dataclass(slots=True)
-class RunRecord:
-    """One run to record: what was asked, how, and the ``Result`` (stored as ``--json`` prints it).
-
-    Args:
-        command: ``ask``, ``chat`` or ``batch``.
-        question: the question as sent (with any piped context).
-        result: the run's result.
-        started: when the run began (``now()``).
-        finished: when it ended (default: when recorded).
-        system: the system prompt.
-        plan: the plan's fields (budgets, sampling), or None when unknown.
-        session: the chat session's name.
-        turn: the turn's index in its session (0 first).
-    """
-
-    command: str
-    question: str
-    result: Result
-    started: str
-    finished: str = field(default_factory=now)
-    system: str = ""
-    plan: dict | None = None
-    session: str | None = None
-    turn: int | None = None
 
 
 class RunStore:
@@ -180,7 +131,7 @@ class RunStore:
         with self._transaction("write") as db:
             run_id = self._insert(db, run)
             if run.session is not None and run.turn is not None:
-                self._touch_session(db, run.session, session_system or "", run.turn + 1, _precise_now())
+                self._touch_session(db, run.session, session_system or "", run.turn + 1, precise_now())
             if bump is not None:
                 self._bump(db, bump)
             return run_id
@@ -192,7 +143,7 @@ class RunStore:
         ``updated`` (a ``time.time()`` value, e.g. the file's mtime) dates the session for
         ``--continue``; ``created`` is when it began (default: now).
         """
-        when = _precise_now() if updated is None else _precise(updated)
+        when = precise_now() if updated is None else precise(updated)
         with self._transaction("write") as db:
             ids = [self._insert(db, run) for run in runs]
             self._touch_session(db, name, system, len(runs), when, created=created)
@@ -201,7 +152,7 @@ class RunStore:
     def set_session(self, name: str, *, system: str, turns: int) -> None:
         """Make or update a chat session's row: its system prompt and how many turns it holds."""
         with self._transaction("write") as db:
-            self._touch_session(db, name, system, turns, _precise_now())
+            self._touch_session(db, name, system, turns, precise_now())
 
     def bump(self, key: str) -> None:
         """Add one to a counter in the meta table."""
