@@ -17,11 +17,7 @@ import typer
 
 from thinkcli import __version__
 from thinkcli.errors import ExitStatus, ThinkError
-from thinkcli.options import (
-    INPUT, OUTPUT, ApiKeyEnv, Backend, BaseUrl, ChatTemplateFile, Ctx, Debug, Effort, GpuLayers, HideThinking,
-    MaxTokens, MinThink, Model, NoLog, NoRepack, NoThink, Parallel, ReasoningFormat, Samples, Seed, ShowThinking,
-    System, Temperature, Threads, ThinkBudget, TopK, TopP, opt, run_config,
-)
+from thinkcli.options import INPUT, OUTPUT, ApiKeyEnv, opt, run_config, run_options
 
 app = typer.Typer(
     name="thinkcli",
@@ -106,6 +102,7 @@ Flags override the config file and THINKCLI_* variables."""
 
 
 @app.command(help=_ASK_HELP)
+@run_options()
 def ask(
     question: Optional[List[str]] = typer.Argument(
         None, metavar="QUESTION...", help="The question; several words are joined into one.", show_default=False
@@ -114,40 +111,16 @@ def ask(
         [], "--file", "-f", metavar="FILE", rich_help_panel=INPUT, show_default=False,
         help="Read the problem from a file (repeatable).",
     ),
-    system: System = None,
-    model: Model = None,
-    effort: Effort = None,
-    think_budget: ThinkBudget = None,
-    min_think: MinThink = None,
-    samples: Samples = None,
-    no_think: NoThink = False,
-    show_thinking: ShowThinking = False,
-    hide_thinking: HideThinking = False,
-    reasoning_format: ReasoningFormat = None,
-    chat_template_file: ChatTemplateFile = None,
-    temperature: Temperature = None,
-    top_p: TopP = None,
-    top_k: TopK = None,
-    max_tokens: MaxTokens = None,
-    seed: Seed = None,
-    ctx: Ctx = None,
-    gpu_layers: GpuLayers = None,
-    threads: Threads = None,
-    backend: Backend = None,
-    base_url: BaseUrl = None,
-    api_key_env: ApiKeyEnv = None,
-    parallel: Parallel = None,
-    no_repack: NoRepack = False,
     no_stdin: Annotated[bool, opt("--no-stdin", panel=INPUT, help="Never read standard input (for shell loops).")] = False,
     print_prompt: Annotated[bool, opt("--print-prompt", panel=OUTPUT, help="Print the exact prompt that would be decoded, and exit.")] = False,
     json_out: Annotated[bool, opt("--json", panel=OUTPUT, help="One JSON object: answer, reasoning, stats.")] = False,
-    no_log: NoLog = False,
-    debug: Debug = False,
+    *,
+    run: dict,
 ) -> None:
     from thinkcli.ask import read_question, run_ask
 
     env = _environment()
-    settings, knobs = _run_config(env, locals(), json=json_out)
+    settings, knobs = _run_config(env, {**run, "print_prompt": print_prompt}, json=json_out)
     text = read_question(env, " ".join(question or []), file, stdin=not no_stdin)
     with _closed_pipe_is_fine():
         status = run_ask(env, settings, knobs, text, _opener(env))
@@ -155,47 +128,25 @@ def ask(
 
 
 @app.command()
+@run_options()
 def chat(
     resume: bool = typer.Option(False, "--continue", "-c", help="Continue the last session."),
     session: Optional[str] = typer.Option(None, "--session", help="Continue (or start) the session NAME."),
-    system: System = None,
-    model: Model = None,
-    effort: Effort = None,
-    think_budget: ThinkBudget = None,
-    min_think: MinThink = None,
-    samples: Samples = None,
-    no_think: NoThink = False,
-    show_thinking: ShowThinking = False,
-    hide_thinking: HideThinking = False,
-    reasoning_format: ReasoningFormat = None,
-    chat_template_file: ChatTemplateFile = None,
-    temperature: Temperature = None,
-    top_p: TopP = None,
-    top_k: TopK = None,
-    max_tokens: MaxTokens = None,
-    seed: Seed = None,
-    ctx: Ctx = None,
-    gpu_layers: GpuLayers = None,
-    threads: Threads = None,
-    backend: Backend = None,
-    base_url: BaseUrl = None,
-    api_key_env: ApiKeyEnv = None,
-    parallel: Parallel = None,
-    no_repack: NoRepack = False,
-    no_log: NoLog = False,
-    debug: Debug = False,
+    *,
+    run: dict,
 ) -> None:
     """Hold a conversation: the model stays loaded, each turn thinks, then answers."""
     from thinkcli.chat.repl import run_chat
 
     env = _environment()
-    settings, knobs = _run_config(env, locals())
+    settings, knobs = _run_config(env, run)
     with _closed_pipe_is_fine():
         status = run_chat(env, settings, knobs, _opener(env), resume=resume, name=session)
     raise typer.Exit(int(status))
 
 
 @app.command()
+@run_options(leave_out=("show_thinking", "hide_thinking"))
 def batch(
     source: str = typer.Argument(..., metavar="FILE", help="Problems: JSONL records or one per line of text; - for stdin."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results here (resumed if it exists)."),
@@ -206,38 +157,16 @@ def batch(
     plot: Optional[Path] = typer.Option(None, "--plot", help="Save the scaling curve as .png or .svg (needs matplotlib)."),
     report: Optional[Path] = typer.Option(None, "--report", metavar="FILE.html", help="Write the effort table, the accuracy-against-tokens curve and every problem's result at each level (with its run's paths) as one self-contained HTML page."),
     json_out: bool = typer.Option(False, "--json", help="Print the effort summary as JSON."),
-    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=16, help="Problems decoded at once (single-path levels; default: by level and context); on a server, also the most requests in flight."),
-    effort: Effort = None,
-    system: System = None,
-    model: Model = None,
-    think_budget: ThinkBudget = None,
-    min_think: MinThink = None,
-    samples: Samples = None,
-    no_think: NoThink = False,
-    reasoning_format: ReasoningFormat = None,
-    chat_template_file: ChatTemplateFile = None,
-    temperature: Temperature = None,
-    top_p: TopP = None,
-    top_k: TopK = None,
-    max_tokens: MaxTokens = None,
-    seed: Seed = None,
-    ctx: Ctx = None,
-    gpu_layers: GpuLayers = None,
-    threads: Threads = None,
-    backend: Backend = None,
-    base_url: BaseUrl = None,
-    api_key_env: ApiKeyEnv = None,
-    no_repack: NoRepack = False,
-    no_log: NoLog = False,
-    debug: Debug = False,
+    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, max=16, help="Problems decoded at once (default: as many as keep every path's budget, up to 4); on a server, also the most requests in flight."),
+    *,
+    run: dict,
 ) -> None:
     """Solve a file of problems; with --effort a,b,c compare the levels."""
     from thinkcli.batch import BatchOptions, parse_levels, run_batch_command
 
     env = _environment()
-    opts = dict(locals(), show_thinking=False, hide_thinking=False)
-    settings, knobs = _run_config(env, opts)
-    levels = parse_levels(effort, settings)
+    settings, knobs = _run_config(env, run)
+    levels = parse_levels(run["effort"], settings)
     batch_opts = BatchOptions(source, fmt=fmt, output=output, overwrite=overwrite, limit=limit,
                               show_reasoning=show_reasoning, json=json_out, plot=plot, parallel=parallel,
                               report=report)

@@ -1,14 +1,17 @@
 """The options ask, chat and batch share: declared once, grouped in help panels.
 
-Each is an ``Annotated`` type a command's parameter takes; its default (``None``)
-means "from the config". ``run_config`` turns a command's parameters into
-``Settings`` and ``Knobs``.
+``@run_options()`` adds them to a command: the command declares only its own
+parameters and gets the shared ones as one dict, ``run``; ``run_config`` turns that
+into ``Settings`` and ``Knobs``. A default of ``None`` means "from the config".
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -55,6 +58,50 @@ ShowThinking = Annotated[bool, opt("--show-thinking", panel=OUTPUT, help="Keep t
 HideThinking = Annotated[bool, opt("--hide-thinking", panel=OUTPUT, help="Only a spinner while it thinks.")]
 Debug = Annotated[bool, opt("--debug", panel=OUTPUT, help="Tracebacks and llama.cpp's own log.")]
 NoLog = Annotated[bool, opt("--no-log", panel=OUTPUT, help="Don't record this run in the log (thinkcli log).")]
+
+
+# The shared options in the order --help lists them (each keeps its panel), with defaults.
+SHARED: dict[str, tuple[object, object]] = {
+    "system": (System, None), "model": (Model, None), "effort": (Effort, None), "think_budget": (ThinkBudget, None),
+    "min_think": (MinThink, None), "samples": (Samples, None), "no_think": (NoThink, False),
+    "show_thinking": (ShowThinking, False), "hide_thinking": (HideThinking, False),
+    "reasoning_format": (ReasoningFormat, None), "chat_template_file": (ChatTemplateFile, None),
+    "temperature": (Temperature, None), "top_p": (TopP, None), "top_k": (TopK, None), "max_tokens": (MaxTokens, None),
+    "seed": (Seed, None), "ctx": (Ctx, None), "gpu_layers": (GpuLayers, None), "threads": (Threads, None),
+    "backend": (Backend, None), "base_url": (BaseUrl, None), "api_key_env": (ApiKeyEnv, None),
+    "parallel": (Parallel, None), "no_repack": (NoRepack, False), "no_log": (NoLog, False), "debug": (Debug, False),
+}
+
+
+def run_options(*, leave_out: tuple[str, ...] = ()) -> Callable:
+    """Give a command the shared options, after its own, as one keyword argument ``run``.
+
+    Args:
+        leave_out: shared options the command does not take (they are passed as their
+            defaults). A parameter the command declares itself replaces the shared one.
+    """
+
+    def decorate(command: Callable) -> Callable:
+        signature = inspect.signature(command)
+        hints = typing.get_type_hints(command, include_extras=True)  # the command's own, evaluated
+        own = [p.replace(annotation=hints.get(p.name, p.annotation))
+               for p in signature.parameters.values() if p.name != "run"]
+        taken = {p.name for p in own}
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+                 for name, (annotation, default) in SHARED.items() if name not in taken and name not in leave_out]
+
+        @functools.wraps(command)
+        def wrapper(**given):
+            run = {name: given.pop(name) if name in given and name not in taken else default
+                   for name, (_, default) in SHARED.items()}
+            run.update({name: given[name] for name in taken if name in SHARED})
+            return command(**given, run=run)
+
+        wrapper.__signature__ = signature.replace(parameters=own + added)
+        wrapper.__annotations__ = {**{p.name: p.annotation for p in own}, **{p.name: p.annotation for p in added}}
+        return wrapper
+
+    return decorate
 
 
 def in_range(flag: str, value: int | None, low: int, high: int | None = None) -> None:
