@@ -101,7 +101,7 @@ auto    1024, then 2048  2-8    adaptive vote
 Flags override the config file and THINKCLI_* variables."""
 
 
-@app.command(help=_ASK_HELP)
+@app.command(help=_ASK_HELP, epilog="More: docs/ask.md (in thinkcli's source).")
 @run_options()
 def ask(
     question: Optional[List[str]] = typer.Argument(
@@ -127,7 +127,7 @@ def ask(
     raise typer.Exit(int(status))
 
 
-@app.command()
+@app.command(epilog="More: docs/chat.md (in thinkcli's source).")
 @run_options()
 def chat(
     resume: bool = typer.Option(False, "--continue", "-c", help="Continue the last session."),
@@ -145,7 +145,7 @@ def chat(
     raise typer.Exit(int(status))
 
 
-@app.command()
+@app.command(epilog="More: docs/batch.md (in thinkcli's source).")
 @run_options(leave_out=("show_thinking", "hide_thinking"))
 def batch(
     source: str = typer.Argument(..., metavar="FILE", help="Problems: JSONL records or one per line of text; - for stdin."),
@@ -175,7 +175,7 @@ def batch(
     raise typer.Exit(int(status))
 
 
-@app.command()
+@app.command(epilog="More: docs/configuration.md (in thinkcli's source).")
 def pull(name: str = typer.Argument(..., help="A catalog name or hf:OWNER/REPO/FILE.gguf.")) -> None:
     """Download a model into the model store and verify it."""
     from thinkcli.load import model_store
@@ -185,7 +185,7 @@ def pull(name: str = typer.Argument(..., help="A catalog name or hf:OWNER/REPO/F
     typer.echo(str(path))
 
 
-@app.command()
+@app.command(epilog="More: docs/configuration.md (in thinkcli's source).")
 def models(
     json_out: bool = typer.Option(False, "--json", metavar="", help="Print JSON."),
     catalog: bool = typer.Option(False, "--catalog", metavar="", help="List the models thinkcli can pull by name."),
@@ -205,7 +205,7 @@ def models(
             print_models(env, json_out=json_out)
 
 
-@app.command()
+@app.command(epilog="More: docs/configuration.md (in thinkcli's source).")
 def rm(name: str = typer.Argument(..., help="A pulled model's name or hf: reference.")) -> None:
     """Delete a pulled model from the store."""
     from thinkcli.load import model_store
@@ -215,7 +215,7 @@ def rm(name: str = typer.Argument(..., help="A pulled model's name or hf: refere
     env.err_console().print(f"removed {path}")
 
 
-@app.command()
+@app.command(epilog="More: docs/log.md (in thinkcli's source).")
 def trace(
     run_id: Optional[int] = typer.Argument(None, metavar="ID", help="A run's id (thinkcli log lists them); default: the last run.", show_default=False),
     path: Optional[int] = typer.Option(None, "--path", metavar="N", help="Only path N's reasoning.", show_default=False),
@@ -229,7 +229,7 @@ def trace(
         raise typer.Exit(int(run_trace(_environment(), run_id, path, confidence=confidence, html=html)))
 
 
-@app.command()
+@app.command(epilog="More: docs/log.md (in thinkcli's source).")
 def log(
     run_id: Optional[int] = typer.Argument(None, metavar="ID", help="Show this run whole.", show_default=False),
     limit: int = typer.Option(20, "-n", metavar="N", help="How many runs to list."),
