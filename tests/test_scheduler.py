@@ -25,7 +25,9 @@ def reader(name: str, n: int = 1, log: list | None = None):
     opened = yield Open(name, n, GREEDY, tuple(range(n)))
     text: dict[int, str] = {seq: "" for seq in opened.seqs}
     live = set(opened.seqs)
-    while live:
+    for _ in range(100):  # a path stopped under it would otherwise be waited for forever
+        if not live:
+            break
         for token in (yield STEP):
             if token.eog:
                 live.discard(token.seq)
@@ -70,6 +72,25 @@ def test_a_run_that_can_never_get_its_paths_fails_alone():
                                                at_once=1))
     assert isinstance(got["big"][-1], ThinkError) and "3 paths" in str(got["big"][-1])
     assert got["ok"][-1].result.answer == "a"
+
+
+def test_a_run_that_gave_its_paths_back_does_not_take_them_from_the_next():
+    # A gives its sequence back while it still has work to do; B takes it; A ends. The
+    # sequence is B's now: A's end must not stop it.
+    engine = FakeEngine([["a", EOG], ["b", "b", "b", "b", EOG]])
+    scheduler = Scheduler(engine, seqs=1)
+
+    def early_release():
+        opened = yield Open("A", 1, GREEDY, (0,))
+        while (token := (yield STEP)) is not None and not any(t.eog for t in token):
+            pass
+        scheduler.release(opened.seqs)
+        for _ in range(2):  # still working, without paths, while B decodes
+            yield STEP
+        yield Done(Result(answer="A"))
+
+    got = items(scheduler.drive([Task("A", early_release()), Task("B", reader("B"))], at_once=2))
+    assert got["B"][-1].result.answer == "bbbb"
 
 
 class FailingBatch(FakeBatch):

@@ -81,6 +81,7 @@ class Scheduler:
         self.engine = engine
         self.batch: Batch | None = None
         self._free = list(range(max(1, seqs)))
+        self._owner: dict[int, Task] = {}  # which run each sequence in use belongs to
         self._keep_cache = keep_cache
 
     # -- what a run calls directly ------------------------------------------------------
@@ -91,7 +92,9 @@ class Scheduler:
         Returns:
             What the server said those paths evaluated and took from its cache, where it says.
         """
-        seqs = list(seqs)
+        seqs = [seq for seq in seqs if seq in self._owner]  # a sequence is given back once
+        for seq in seqs:
+            self._owner.pop(seq).seqs.discard(seq)
         reported = None
         if self.batch is not None:
             for seq in seqs:
@@ -170,8 +173,7 @@ class Scheduler:
     def _done(self, task: Task, active: list[Task]) -> None:
         active.remove(task)
         if task.seqs:  # a run that ended without giving its paths back
-            self.release(task.seqs)
-            task.seqs.clear()
+            self.release(list(task.seqs))
 
     def _fail(self, task: Task, error: ThinkError, active: list[Task]) -> Iterator[tuple[Task, ThinkError]]:
         """End ``task`` with ``error``: its program is thrown the error, so it cleans up."""
@@ -205,6 +207,7 @@ class Scheduler:
                 continue
             del self._free[: request.n]
             task.seqs.update(seqs)
+            self._owner.update(dict.fromkeys(seqs, task))
             task.waiting = None
             opened = True
             yield from self._advance(task, reply, active)
@@ -228,7 +231,7 @@ class Scheduler:
         except PathError as exc:  # some paths failed (a server's request): only their runs end
             tokens, failed = exc.tokens, exc.failures
         mine: dict[int, list[Token]] = {}
-        owner = {seq: task for task in active for seq in task.seqs}
+        owner = dict(self._owner)
         for token in tokens:
             task = owner.get(token.seq)
             if task is not None:
