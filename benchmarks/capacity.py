@@ -15,7 +15,7 @@ from _common import PROMPT, THREADS, median, model_path
 from thinkcli.engine import Sampling
 from thinkcli.engine.llama import LlamaEngine
 from thinkcli.reasoning import NO_THINKING
-from thinkcli.strategies import Budget, Plan, Run, events
+from thinkcli.turn import Budget, Plan, Run, events
 from thinkcli.render import collect
 
 TOKENS = 128

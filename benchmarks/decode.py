@@ -15,7 +15,7 @@ from thinkcli.engine import Sampling
 from thinkcli.engine.llama import LlamaEngine
 from thinkcli.reasoning import NO_THINKING
 from thinkcli.render import collect
-from thinkcli.strategies import Budget, Plan, Run, events
+from thinkcli.turn import Budget, Plan, Run, events
 
 TOKENS = 256
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5

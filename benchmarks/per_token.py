@@ -26,7 +26,7 @@ from thinkcli.engine.fake import FakeBatch
 from thinkcli.engine.stats import TOP_K, StepStats
 from thinkcli.events import Text
 from thinkcli.reasoning import FORMATS
-from thinkcli.strategies.sample import Budget, Sample
+from thinkcli.turn.sample import Budget, Sample
 
 VOCABS = (49_152, 151_936, 201_088)
 PATHS = (1, 4, 8)

@@ -22,8 +22,8 @@ from thinkcli.ask import Knobs, make_plan, preset_for
 from thinkcli.config import Settings
 from thinkcli.events import Done, Result
 from thinkcli.reasoning import detect_format
-from thinkcli.strategies import STRATEGIES, Run, paths_at_once
-from thinkcli.strategies.prompt import build_prompt
+from thinkcli.turn import STRATEGIES, Run, paths_at_once
+from thinkcli.turn.prompt import build_prompt
 from thinkcli.vote import Ballot, vote
 
 PROBLEMS = Path(__file__).with_name("problems.jsonl")

@@ -14,7 +14,7 @@ from thinkcli.engine.template import SAMPLE, read_template_file, render, templat
 from thinkcli.engine.template.limits import LIMITS, Limits
 from thinkcli.errors import ChatTemplateError, ContextOverflowError, InputError, TemplateLimitError
 from thinkcli.reasoning import FORMATS
-from thinkcli.strategies.prompt import build_prompt
+from thinkcli.turn.prompt import build_prompt
 
 USER = [{"role": "user", "content": "What is 2+2?"}]
 

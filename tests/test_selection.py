@@ -11,8 +11,8 @@ from thinkcli.engine import Sampling
 from thinkcli.engine.fake import EOG, FakeEngine
 from thinkcli.events import Done, Explored
 from thinkcli.reasoning import FORMATS
-from thinkcli.strategies import events as run_events
-from thinkcli.strategies import Budget, Plan, Run
+from thinkcli.turn import events as run_events
+from thinkcli.turn import Budget, Plan, Run
 
 HANA = [{"role": "user", "content": "Hana has 9 marbles and gets 8 more. How many marbles does Hana have now?"}]
 
@@ -110,7 +110,7 @@ def test_a_single_path_holds_no_vote():
 # -- the two-stage prompted format ------------------------------------------------
 
 from thinkcli.reasoning import ANSWER_TRIGGER, PROMPTED_INSTRUCTION  # noqa: E402
-from thinkcli.strategies.prompt import build_prompt  # noqa: E402
+from thinkcli.turn.prompt import build_prompt  # noqa: E402
 
 STEPWISE = FORMATS["stepwise"]
 

@@ -15,13 +15,13 @@ from thinkcli.engine import Sampling
 from thinkcli.engine.fake import EOG, FakeBatch, FakeEngine
 from thinkcli.events import Done, Explored, Notice, Progress, Text, ThinkingDone
 from thinkcli.reasoning import FORMATS, NO_THINKING, PROMPTED_INSTRUCTION, PROMPTED_PREFILL, detect_format
-from thinkcli.strategies import events as run_events
+from thinkcli.turn import events as run_events
 from thinkcli.vote import Ballot
-from thinkcli.strategies import Budget, Plan, Run, partial
-from thinkcli.strategies.prompt import build_prompt
-from thinkcli.strategies.sample import MAX_STALLS
+from thinkcli.turn import Budget, Plan, Run, partial
+from thinkcli.turn.prompt import build_prompt
+from thinkcli.turn.sample import MAX_STALLS
 from thinkcli.render.summary import explored_line
-from thinkcli.strategies.run import PRUNE_AFTER, VERIFY_PROMPT, _last_line
+from thinkcli.turn.run import PRUNE_AFTER, VERIFY_PROMPT, _last_line
 
 USER = [{"role": "user", "content": "q"}]
 MAX_STEPS = 5000  # the fake never fills its context by itself: a loop that ignores room would hang
@@ -494,7 +494,7 @@ def test_a_vote_waits_for_paths_that_could_still_change_the_winner():
 
 
 def test_cannot_change_winner_counts_each_unfinished_path_as_a_full_vote():
-    from thinkcli.strategies.run import GROWTH, cannot_change_winner
+    from thinkcli.turn.run import GROWTH, cannot_change_winner
 
     def ballots(**weights):  # one ballot of confidence w per answer a
         return [Ballot(a.lstrip("_"), w) for a, ws in weights.items() for w in ws]
@@ -511,7 +511,7 @@ def test_cannot_change_winner_counts_each_unfinished_path_as_a_full_vote():
 
 
 def test_cannot_change_winner_does_not_count_ballots_the_keep_filter_may_drop():
-    from thinkcli.strategies.run import cannot_change_winner
+    from thinkcli.turn.run import cannot_change_winner
 
     votes = [Ballot("4", 3.0), Ballot("4", 3.0), Ballot("4", 0.2), Ballot("5", 2.9)]
     # Without the filter the leader is ahead by 3.3 against one path of 1.0 * GROWTH...

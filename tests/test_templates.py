@@ -15,9 +15,9 @@ from thinkcli.errors import ModelError
 from thinkcli.events import Done
 from thinkcli.reasoning import FORMATS, PROMPTED_INSTRUCTION, detect_format, starts_in_thinking, thinking_closed_in_prompt
 from thinkcli.reasoning.formats import template_switches
-from thinkcli.strategies import events as run_events
-from thinkcli.strategies import Budget, Plan, Run
-from thinkcli.strategies.prompt import build_prompt, system_role
+from thinkcli.turn import events as run_events
+from thinkcli.turn import Budget, Plan, Run
+from thinkcli.turn.prompt import build_prompt, system_role
 
 USER = [{"role": "user", "content": "What is 2+2?"}]
 
@@ -370,7 +370,7 @@ MAGISTRAL = (
 
 
 def test_default_system_prompt_is_found_by_rendering():
-    from thinkcli.strategies.prompt import default_system_prompt
+    from thinkcli.turn.prompt import default_system_prompt
 
     assert default_system_prompt(DEFAULT_SYSTEM) == "You are Qwen."
     assert default_system_prompt(MAGISTRAL).startswith("You are Ministral, made by Mistral AI.\n\nFirst draft")

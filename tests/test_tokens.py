@@ -12,9 +12,9 @@ from thinkcli.events import Result, SampleResult
 from thinkcli.reasoning import FORMATS
 from thinkcli.runlog.record import RunRecord, now
 from thinkcli.runlog.store import RunStore
-from thinkcli.strategies import Plan, Run
-from thinkcli.strategies import events as run_events
-from thinkcli.strategies.sample import Budget
+from thinkcli.turn import Plan, Run
+from thinkcli.turn import events as run_events
+from thinkcli.turn.sample import Budget
 from thinkcli.engine import Sampling
 from thinkcli.runlog.tokens import INSERTED, PathTokens, TokenTrace, pack, unpack
 from thinkcli.vote import trace_confidence

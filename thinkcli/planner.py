@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from thinkcli.config import EffortPreset, Settings
 from thinkcli.engine import ModelInfo, Sampling
 from thinkcli.errors import ContextOverflowError
-from thinkcli.strategies import Budget, Plan, paths_at_once
+from thinkcli.turn import Budget, Plan, paths_at_once
 
 ANSWER_RESERVE = 256  # answer tokens each path keeps when its thinking budget is cut
 PATH_MARGIN = 64  # a path's wrap-up, close tag and slack

@@ -13,7 +13,7 @@ from thinkcli.engine import ModelInfo
 from thinkcli.engine.template import render_for
 from thinkcli.errors import ExitStatus
 from thinkcli.session import model_format, one_question, template_note
-from thinkcli.strategies.prompt import build_prompt
+from thinkcli.turn.prompt import build_prompt
 
 
 class MetadataEngine:

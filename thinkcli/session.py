@@ -20,8 +20,8 @@ from thinkcli.errors import UsageError
 from thinkcli.events import Event, Notice, Result
 from thinkcli.reasoning import ReasoningFormat, detect_format
 from thinkcli.scheduler import Program, Scheduler
-from thinkcli.strategies import Plan, Run, partial, paths_at_once, program
-from thinkcli.strategies.prompt import build_prompt
+from thinkcli.turn import Plan, Run, partial, paths_at_once, program
+from thinkcli.turn.prompt import build_prompt
 
 Opener = Callable[..., Engine]  # open_engine(settings, err, *, n_seq_max, debug, want_ctx) -> Engine
 

@@ -30,7 +30,7 @@ from thinkcli.scheduler import Task
 from thinkcli.session import Knobs, Opener, Session, preset_for
 from thinkcli.runlog.record import RunRecord, stamp
 from thinkcli.runlog.store import store_path
-from thinkcli.strategies.run import Plan
+from thinkcli.turn.run import Plan
 
 __all__ = ["BatchOptions", "parse_levels", "run_batch_command"]
 

@@ -1,7 +1,7 @@
 """Reasoning formats: the tags a model family thinks in, and detection from its template.
 
 Detection reads the Jinja chat template as text; the switches that turn thinking
-on and off live in ``thinkcli.strategies.prompt``.
+on and off live in ``thinkcli.turn.prompt``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from thinkcli.engine import Batch, Token
 from thinkcli.events import SampleResult, Text, ThinkingDone
-from thinkcli.strategies.sample import Sample
+from thinkcli.turn.sample import Sample
 from thinkcli.runlog.tokens import TokenTrace
 
 

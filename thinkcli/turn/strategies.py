@@ -1,4 +1,4 @@
-"""Effort strategies: how a run spends compute, chosen by name from a registry.
+"""Strategies: how a run spends compute, chosen by name from a registry.
 
 ``single`` streams one path; ``vote`` explores several paths in one batch and
 takes a confidence-weighted vote of the paths it trusts; ``vote+verify`` also
@@ -13,8 +13,7 @@ from typing import Callable, Iterator
 
 from thinkcli.events import Done, Event, Explored, Notice, Result
 from thinkcli.scheduler import Program
-from thinkcli.strategies.run import Plan, Run, chosen_text
-from thinkcli.strategies.sample import Budget
+from thinkcli.turn.run import Run, chosen_text
 from thinkcli.vote import Ballot, answer_counts, samples_to_add
 
 Strategy = Callable[[Run], Program]  # events, and Open and STEP for the scheduler
@@ -119,6 +118,3 @@ def partial(run: Run) -> Result:
         return run.result(0, interrupted=True)
     result, indexes = tally
     return run.result(indexes[result.chosen], result.votes, interrupted=True)
-
-
-__all__ = ["STRATEGIES", "Budget", "Plan", "Run", "Strategy", "events", "partial", "paths_at_once", "program"]

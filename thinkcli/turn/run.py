@@ -3,7 +3,7 @@
 ``Run.explore`` opens several paths of the question and yields their events while
 the scheduler (``thinkcli.scheduler``) decodes them, beside the paths of any other
 run in the same batch; ``Run.verify`` checks an answer in a short extra pass;
-``Run.result`` gathers what was spent. Strategies (``thinkcli.strategies``) decide
+``Run.result`` gathers what was spent. Strategies (``thinkcli.turn``) decide
 how to use them. Both are generators that ask the scheduler with ``Open`` and
 ``STEP`` between their events.
 """
@@ -19,9 +19,9 @@ from thinkcli.engine import Batch, Engine, Sampling
 from thinkcli.events import Progress, Result, SampleResult, Stats, Text
 from thinkcli.reasoning import ReasoningFormat, output_format
 from thinkcli.scheduler import STEP, Open, Opened, Program, Scheduler
-from thinkcli.strategies.prompt import build_prompt
-from thinkcli.strategies.sample import Budget, Sample
-from thinkcli.strategies.traced import TracedSample
+from thinkcli.turn.prompt import build_prompt
+from thinkcli.turn.sample import Budget, Sample
+from thinkcli.turn.traced import TracedSample
 from thinkcli.answers import extract_answer, is_numeric_question
 from thinkcli.vote import Ballot, VoteResult, keep_confident, vote, weight, why_not
 
