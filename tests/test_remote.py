@@ -832,3 +832,73 @@ def test_each_server_flavor_maps_the_think_loop(serve, tmp_path, flavor, answere
     if flavor == "ollama":
         assert "Ollama applies the model's template" in done.stderr
         assert not stub.bodies("/v1/completions")
+
+
+# -- defects found reading the code ---------------------------------------------------------
+
+
+def test_chat_mode_keeps_only_its_latest_renders_and_reads_them_safely_from_threads(serve):
+    # A chat renders its whole conversation every turn: the renders kept grew with the square
+    # of the turns, and worker threads iterated them while the main thread added more.
+    import threading
+
+    from thinkcli.engine.remote import RENDERS_KEPT
+
+    _, url = serve(script=["ok"])  # no /props: chat mode
+    engine = engine_on(url)
+    assert engine.chat_mode
+    first = engine.render(MESSAGES)
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def split_forever():
+        while not stop.is_set():
+            try:
+                engine._split(first + "x")
+            except RemoteError:
+                pass  # the first render may have been let go: a one-line error, not a crash
+            except BaseException as exc:  # noqa: BLE001 - what the test looks for
+                failures.append(exc)
+                return
+
+    reader = threading.Thread(target=split_forever)
+    reader.start()
+    try:
+        for turn in range(400):
+            engine.render([*MESSAGES, {"role": "assistant", "content": "x" * turn}, *MESSAGES])
+    finally:
+        stop.set()
+        reader.join()
+    assert failures == [] and len(engine._rendered) == RENDERS_KEPT
+
+
+def test_a_finished_streams_switch_lets_go_of_its_connection(serve):
+    # A stream's off switch held its socket; once the stream ended the connection could go
+    # back to the pool and serve another path's request, which a late cancel (a path that
+    # changed course just then) would have shut down.
+    from thinkcli.engine.remote.client import Cancel
+
+    _, url = serve(script=["one", " two"])
+    client = Client(url, sleep=Sleeps())
+    late = Cancel()
+    stream = client.stream("/completions", BODY, late)
+    next(stream)
+    assert late._socket is not None  # while it streams, the switch can wake the read
+    assert texts(list(stream)) == " two"
+    assert late._socket is None  # ended: a late set() reaches no connection
+    late.set()
+    assert texts(list(client.stream("/completions", BODY, Cancel()))) == "one two"
+    client.close()
+
+
+def test_a_top_list_with_two_tokens_of_one_spelling_keeps_both(serve):
+    # Keyed by text, two top entries that spell the same ('a' as two token ids) became one,
+    # and the confidence was a mean over 19 tokens instead of 20.
+    _, url = serve(chat_template=CHATML)
+    engine = engine_on(url)
+    top = [{"token": "a", "logprob": -0.1}, {"token": "a", "logprob": -3.0}] + [
+        {"token": f"t{i}", "logprob": -5.0} for i in range(18)]
+    choice = {"text": "a", "logprobs": {"content": [{"token": "a", "logprob": -0.1, "top_logprobs": top}]}}
+    (token,) = engine.tokens_of(0, choice, engine.delta_state(""))
+    assert token.confidence == pytest.approx((0.1 + 3.0 + 18 * 5.0) / 20)
+    engine.close()
