@@ -1,9 +1,9 @@
 """One reasoning path: tags its tokens and enforces its thinking budget.
 
 ``Sample.feed`` takes each token of its sequence, splits it into reasoning and
-answer, and steers the sequence: it closes thinking when the budget runs out,
-rejects a close before ``min_think`` (rewinding the tag and thinking on), and
-stops the sequence when the answer ends.
+answer, and steers the sequence: it closes thinking when the budget runs out or
+the thinking goes round in a loop, rejects a close before ``min_think`` (rewinding
+the tag and thinking on), and stops the sequence when the answer ends or loops.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from thinkcli.engine import Batch, Token
 from thinkcli.events import AnswerEnd, SampleResult, Text, ThinkEnd, ThinkingDone
 from thinkcli.reasoning import ReasoningFormat
 from thinkcli.answers import extract_answer
+from thinkcli.strategies.loops import ANSWER_WINDOW, WINDOW, LoopDetector
 from thinkcli.vote import RunningConfidence, trace_confidence
 
 ROOM_MARGIN = 8  # tokens kept free so a forced close always fits in the context
@@ -69,6 +70,7 @@ class Sample:
         self._marks: list[tuple[int, int, int, int]] = []
         self._stalls = 0  # early stops in a row with nothing written since the last injection
         self._confidences: list[float] = []  # token confidences of the trace, reasoning and answer
+        self._loops = LoopDetector()  # sees the generated text since thinkcli last steered the path
         self._waits = 0
         self.numeric = numeric
         self.measure = measure
@@ -111,11 +113,17 @@ class Sample:
         if closed_now:
             self._mark_thought("stop", batch)
         out = self._emit(segments)
+        self._loops.window = WINDOW if thinking else ANSWER_WINDOW
+        looping = self._loops.add(token.text)
         if thinking:
+            if not closed_now and looping:
+                return out + self._close_loop(batch)
             if not closed_now and self.thinking_tokens >= self._budget.think:
                 return out + self._force_close(batch, "budget")
         else:
             self.answer_tokens += 1
+            if looping:
+                return out + self._finish(batch, "loop")
         if self._answer_line_done:
             return out + self._finish(batch, "stop")
         if not thinking:
@@ -182,9 +190,31 @@ class Sample:
     def _inject_thinking(self, batch: Batch, text: str) -> None:
         start = len(self._raw)
         self._marks.append((start, start + len(text), batch.inject(self.index, text), 0))
+        self._loops.reset()  # a repetition that spans thinkcli's own text is not the model's loop
+
+    def _close_loop(self, batch: Batch) -> list[Text | ThinkingDone]:
+        """The thinking goes round in a loop: as at a budget end, wrap up and answer.
+
+        The loop's repeats are rewound first (its first cycle stays), so the answer
+        is not written under a page of the same line. They still count as thinking
+        spent, but neither the reasoning nor the path's confidence keeps them.
+        """
+        cut = len(self._raw) - self._loops.repeated_text_length()
+        tokens = generated = 0
+        while self._marks and (self._marks[-1][1] > cut or self._marks[-1][0] >= cut):
+            _, _, n, gen = self._marks.pop()
+            tokens += n
+            generated += gen
+        batch.rewind(self.index, tokens)
+        del self._confidences[len(self._confidences) - generated :]
+        raw, self._raw, self.reasoning = self._raw[:cut], "", ""
+        self._parser = self._fmt.parser(self._starts)
+        self._feed_parser(raw, collect=True)
+        return self._force_close(batch, "loop")
 
     def _force_close(self, batch: Batch, reason: ThinkEnd, *, wrap_up: bool = True) -> list[Text | ThinkingDone]:
         text = (self._budget.wrap_up if wrap_up else "\n") + self._fmt.close
+        self._loops.reset()
         if batch.room() <= batch.inject(self.index, text):
             return self._finish(batch, "length")
         out = self._emit(self._feed_parser(text))

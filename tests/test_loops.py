@@ -1,0 +1,232 @@
+"""Loop detection: the detector's rule, what a path that loops does, and text that only looks like a loop.
+
+``tests/data/repetition/legit`` holds text that repeats itself on purpose (a table, a
+numbered list, code, a refrain, a times table, long numbers): it must never be stopped.
+``tests/data/repetition/loops`` holds text real small models wrote while stuck: it must be.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+
+from thinkcli.engine.fake import EOG
+from thinkcli.events import Explored, SampleResult, ThinkingDone
+from thinkcli.render.summary import cut_note, thought_line, tally
+from thinkcli.strategies.loops import ANSWER_WINDOW, MAX_PERIOD, WINDOW, LoopDetector
+from thinkcli.vote import why_not
+
+from test_strategies import drive, texts
+
+DATA = Path(__file__).parent / "data" / "repetition"
+LEGIT = sorted((DATA / "legit").iterdir())
+LOOPS = sorted((DATA / "loops").iterdir())
+CHARS_PER_TOKEN = 4  # to read the rule in characters: a token is about four
+
+
+def words(n: int, stem: str = "w") -> list[str]:
+    """``n`` distinct word pieces: text that never repeats."""
+    return [f" {stem}{i}" for i in range(n)]
+
+
+def first_loop(detector: LoopDetector, pieces) -> int | None:
+    """How many pieces it took until the detector saw a loop, or None."""
+    return next((i for i, piece in enumerate(pieces, 1) if detector.add(piece)), None)
+
+
+# -- 1. the rule ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("period", [1, 2, 7, MAX_PERIOD])
+def test_a_cycle_is_found_when_its_repetition_covers_the_window(period):
+    detector = LoopDetector()
+    assert first_loop(detector, words(300, "p")) is None
+    cycle = words(period, "c")
+    assert first_loop(detector, cycle * (2 * WINDOW)) == WINDOW
+    assert (detector.period, detector.repeats) == (period, WINDOW - period)
+
+
+def test_the_shortest_period_is_reported():
+    detector = LoopDetector()
+    assert first_loop(detector, [" a", " b"] * WINDOW) == WINDOW and detector.period == 2
+
+
+def test_a_cycle_longer_than_the_longest_period_is_not_a_loop():
+    assert first_loop(LoopDetector(), words(MAX_PERIOD + 1) * 40) is None
+
+
+def test_a_cycle_that_changes_one_token_starts_counting_again():
+    cycle = words(5)
+    stream = cycle * 200
+    stream[150] = " changed"
+    # the tokens up to the change and one period after it no longer repeat exactly
+    assert first_loop(LoopDetector(), stream) == 150 + 1 + WINDOW
+
+
+def test_empty_pieces_of_an_unfinished_character_are_skipped():
+    cycle = [" a", "", "", "€", " b"]  # the euro sign arrives in three pieces
+    stream = cycle * WINDOW
+    whole = [i for i, piece in enumerate(stream, 1) if piece]
+    assert first_loop(LoopDetector(), stream) == whole[WINDOW - 1]
+
+
+def test_reset_forgets_the_repetition_so_far():
+    detector = LoopDetector()
+    assert first_loop(detector, [" a"] * (WINDOW - 1)) is None
+    detector.reset()
+    assert first_loop(detector, [" a"] * WINDOW) == WINDOW  # counted from the reset, not before it
+
+
+def test_repeated_text_length_is_the_loop_after_its_first_cycle():
+    detector = LoopDetector()
+    cycle = [" one", "\n", "two", "."]
+    stream = words(10) + cycle * WINDOW
+    found = first_loop(detector, stream)
+    loop = "".join(stream[10:found])
+    assert detector.repeated_text_length() == len(loop) - len("".join(cycle))
+
+
+def test_the_window_must_be_longer_than_the_period():
+    with pytest.raises(ValueError):
+        LoopDetector(max_period=64, window=64)
+    with pytest.raises(ValueError):
+        LoopDetector(max_period=0)
+
+
+# -- 2. real text, one character a token ---------------------------------------------
+
+
+@pytest.mark.parametrize("path", LEGIT, ids=lambda p: p.name)
+def test_text_that_repeats_on_purpose_is_not_a_loop_character_by_character(path):
+    detector = LoopDetector(MAX_PERIOD * CHARS_PER_TOKEN, WINDOW * CHARS_PER_TOKEN)
+    text = path.read_text()
+    at = first_loop(detector, text)
+    assert at is None, f"stopped at {text[max(0, at - 120):at]!r}"
+
+
+@pytest.mark.parametrize("path", LOOPS, ids=lambda p: p.name)
+def test_text_written_in_a_loop_is_a_loop_character_by_character(path):
+    detector = LoopDetector(MAX_PERIOD * CHARS_PER_TOKEN, WINDOW * CHARS_PER_TOKEN)
+    assert first_loop(detector, path.read_text()) is not None
+
+
+# -- 3. real text, tokenized as the real small model does ----------------------------
+
+
+@pytest.fixture(scope="module")
+def tokenize(model_path):
+    from thinkcli.engine.llama import LlamaEngine
+
+    engine = LlamaEngine(model_path, name="smollm2-135m", ctx=512, threads=1, n_seq_max=1)
+
+    def pieces(text: str) -> list[str]:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        return [decoder.decode(engine.piece(token)) for token in engine.tokenize(text)]
+
+    yield pieces
+    engine.close()
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("path", LEGIT, ids=lambda p: p.name)
+def test_text_that_repeats_on_purpose_is_not_a_loop_in_real_tokens(tokenize, path):
+    pieces = tokenize(path.read_text())
+    at = first_loop(LoopDetector(), pieces)
+    assert at is None, f"stopped at {''.join(pieces[max(0, at - 40):at])!r}"
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("path", LOOPS, ids=lambda p: p.name)
+def test_text_written_in_a_loop_is_a_loop_in_real_tokens(tokenize, path):
+    pieces = tokenize(path.read_text())
+    at = first_loop(LoopDetector(), pieces)
+    assert at is not None and at <= 2 * WINDOW
+
+
+# -- 4. a path that loops ------------------------------------------------------------
+
+CYCLE = [" I", " add", " the", " numbers", "."]
+LOOP_TOKENS = WINDOW  # a cycle after distinct words is found in thinking after exactly this many tokens
+
+
+def looping(tokens: int = LOOP_TOKENS) -> list[str]:
+    return (CYCLE * tokens)[:tokens]
+
+
+def test_a_loop_in_the_thinking_is_rewound_to_one_cycle_and_answered_like_a_budget_end():
+    wrap = "\nTime to answer.\n"
+    before = words(20)
+    script = [*before, *looping(), "The", " answer", " is", " 7", EOG]
+    engine, _, events, result = drive([script], think=2000, wrap_up=wrap)
+    batch = engine.batches[0]
+    assert batch.rewound == [(0, LOOP_TOKENS - len(CYCLE))]
+    assert batch.injected == [(0, wrap + "</think>")]
+    one_cycle = "".join(CYCLE)
+    assert batch.seen() == "".join(before) + one_cycle + wrap + "</think>" + "The answer is 7"
+    sample = result.samples[0]
+    assert (sample.think_end, sample.answer_end, sample.answer) == ("loop", "stop", "The answer is 7")
+    assert sample.thinking_tokens == len(before) + LOOP_TOKENS  # spent, though rewound
+    assert result.reasoning == ("".join(before) + one_cycle + wrap).strip()
+    assert [e.reason for e in events if isinstance(e, ThinkingDone)] == ["loop"]
+    assert texts(events, "reasoning").startswith(("".join(before) + one_cycle * 3).lstrip())  # shown, it stays
+
+
+def test_a_loop_in_the_answer_ends_the_path_with_a_note():
+    script = ["Let", " me", " think", "</think>", "The", " answer", " is", ":", *looping(ANSWER_WINDOW), " never", EOG]
+    engine, _, events, result = drive([script], think=100)
+    sample = result.samples[0]
+    assert (sample.think_end, sample.answer_end) == ("stop", "loop")
+    assert sample.answer_tokens == 4 + ANSWER_WINDOW and "never" not in result.answer
+    assert engine.batches[0].stopped == [0]
+    assert cut_note(result) == "(the answer was stopped: it kept repeating itself)"
+
+
+def test_a_loop_without_thinking_ends_the_answer():
+    _, _, _, result = drive([[*words(3), *looping(ANSWER_WINDOW), " never", EOG]], thinking=False)
+    assert (result.samples[0].think_end, result.samples[0].answer_end) == ("none", "loop")
+
+
+def test_an_answer_may_repeat_for_longer_than_thinking_may():
+    # a grid of zeros written out is a thing a user asks for
+    script = ["Let", " me", " think", "</think>", *looping(ANSWER_WINDOW - 1), " done", EOG]
+    _, _, _, result = drive([script], think=100)
+    assert result.samples[0].answer_end == "stop" and result.answer.endswith("done")
+
+
+def test_repetition_across_thinkcli_own_text_is_not_the_models_loop():
+    # a close before min_think is rewound and "Wait," injected: what came before is forgotten
+    stream = looping(3 * LOOP_TOKENS)
+    half, rest = stream[: LOOP_TOKENS - 10], stream[LOOP_TOKENS - 10 : 2 * LOOP_TOKENS - 20]
+    script = [*half, "</think>", *rest, "</think>", "It", " is", " 4", EOG]
+    engine, _, _, result = drive([script], think=2000, min_think=len(half) + 2, continuations=("Wait,",))
+    assert result.samples[0].think_end == "stop" and engine.batches[0].injected == [(0, "\nWait,")]
+
+
+def test_a_looped_path_does_not_vote():
+    good = ["Fine", "</think>", "Answer: 4", EOG]
+    stuck = [*looping(), "Answer: 5", EOG]
+    _, _, events, result = drive([good, stuck, stuck], "vote", 3, think=2000)
+    assert [s.think_end for s in result.samples] == ["stop", "loop", "loop"]
+    assert result.answer == "Answer: 4" and set(result.votes) == {"4"}
+    assert [s.why_not for s in result.samples] == [None] + ["its thinking went round in a loop"] * 2
+    explored = next(e for e in events if isinstance(e, Explored))
+    assert tally(explored.samples, explored.chosen) == "4 ×1 → 4 · 2 looped"
+
+
+def test_when_every_path_looped_they_vote_after_all():
+    stuck = [*looping(), "Answer: 5", EOG]
+    _, _, _, result = drive([stuck, stuck], "vote", 2, think=2000)
+    assert set(result.votes) == {"5"} and all(s.voted for s in result.samples)
+    assert "looped" not in tally(result.samples, result.chosen)
+
+
+def test_why_not_names_the_loop_and_thought_line_notes_it():
+    assert why_not(SampleResult(extracted="4", think_end="loop"), others_answered=True, thinking=True) == (
+        "its thinking went round in a loop"
+    )
+    assert why_not(SampleResult(extracted="4", answer_end="loop"), others_answered=True, thinking=True) == (
+        "its answer went round in a loop"
+    )
+    assert thought_line(4.2, 312, "loop") == "▸ Thought for 4.2s · 312 tokens (stopped a loop)"
