@@ -15,15 +15,16 @@ import pytest
 from thinkcli.engine.fake import EOG
 from thinkcli.events import Explored, SampleResult, ThinkingDone
 from thinkcli.render.summary import cut_note, thought_line, tally
-from thinkcli.strategies.loops import ANSWER_WINDOW, MAX_PERIOD, WINDOW, LoopDetector
+from thinkcli.strategies.loops import ANSWER_WINDOW, MAX_PERIOD, NUMBER_SHARE, WINDOW, LoopDetector
 from thinkcli.vote import why_not
 
+from test_ask_real import ask_json
 from test_strategies import drive, texts
 
 DATA = Path(__file__).parent / "data" / "repetition"
 LEGIT = sorted((DATA / "legit").iterdir())
 LOOPS = sorted((DATA / "loops").iterdir())
-CHARS_PER_TOKEN = 4  # to read the rule in characters: a token is about four
+CHARS_PER_TOKEN = 4  # to read the rule in characters: a token is about four, a digit one
 
 
 def words(n: int, stem: str = "w") -> list[str]:
@@ -79,13 +80,19 @@ def test_reset_forgets_the_repetition_so_far():
     assert first_loop(detector, [" a"] * WINDOW) == WINDOW  # counted from the reset, not before it
 
 
-def test_repeated_text_length_is_the_loop_after_its_first_cycle():
-    detector = LoopDetector()
-    cycle = [" one", "\n", "two", "."]
-    stream = words(10) + cycle * WINDOW
-    found = first_loop(detector, stream)
-    loop = "".join(stream[10:found])
-    assert detector.repeated_text_length() == len(loop) - len("".join(cycle))
+def test_a_loop_may_count_its_items():
+    # "70. If you have 18 marbles ...\n71. If you have 18 marbles ...": only the number changes
+    item = [".", " If", " you", " have", " ", "1", "8", " marbles", " in", " a", " bag", ",", " what", " is", " the",
+            " ratio", " of", " the", " number", " of", " marbles", " in", " the", " first", " bag", "?", "\n"]
+    stream = [piece for n in range(10, 99) for piece in [*str(n), *item]]
+    assert first_loop(LoopDetector(), stream) is not None
+
+
+def test_numbers_that_change_often_are_no_loop():
+    times = [piece for n in range(1, 500) for piece in ["7", " x", " ", *str(n % 10), " =", " ", *str(7 * (n % 10)), "\n"]]
+    assert first_loop(LoopDetector(), times) is None
+    digits = [str(d) for d in range(10)] * 100  # 0123456789 over and over is still a loop
+    assert first_loop(LoopDetector(), digits) == WINDOW
 
 
 def test_the_window_must_be_longer_than_the_period():
@@ -100,7 +107,7 @@ def test_the_window_must_be_longer_than_the_period():
 
 @pytest.mark.parametrize("path", LEGIT, ids=lambda p: p.name)
 def test_text_that_repeats_on_purpose_is_not_a_loop_character_by_character(path):
-    detector = LoopDetector(MAX_PERIOD * CHARS_PER_TOKEN, WINDOW * CHARS_PER_TOKEN)
+    detector = LoopDetector(MAX_PERIOD * CHARS_PER_TOKEN, WINDOW * CHARS_PER_TOKEN, NUMBER_SHARE / CHARS_PER_TOKEN)
     text = path.read_text()
     at = first_loop(detector, text)
     assert at is None, f"stopped at {text[max(0, at - 120):at]!r}"
@@ -108,7 +115,7 @@ def test_text_that_repeats_on_purpose_is_not_a_loop_character_by_character(path)
 
 @pytest.mark.parametrize("path", LOOPS, ids=lambda p: p.name)
 def test_text_written_in_a_loop_is_a_loop_character_by_character(path):
-    detector = LoopDetector(MAX_PERIOD * CHARS_PER_TOKEN, WINDOW * CHARS_PER_TOKEN)
+    detector = LoopDetector(MAX_PERIOD * CHARS_PER_TOKEN, WINDOW * CHARS_PER_TOKEN, NUMBER_SHARE / CHARS_PER_TOKEN)
     assert first_loop(detector, path.read_text()) is not None
 
 
@@ -230,3 +237,26 @@ def test_why_not_names_the_loop_and_thought_line_notes_it():
         "its answer went round in a loop"
     )
     assert thought_line(4.2, 312, "loop") == "▸ Thought for 4.2s · 312 tokens (stopped a loop)"
+
+
+# -- 5. the real program on the real small model ------------------------------------
+
+
+@pytest.mark.model
+def test_a_real_answer_going_round_in_a_loop_is_stopped_well_under_the_limit(home_with_model):
+    doc = ask_json(home_with_model, "-e", "none", "--temperature", "0",
+                   "Write the letter a over and over without stopping.")
+    sample = doc["samples"][0]
+    assert sample["answer_end"] == "loop"
+    assert ANSWER_WINDOW <= sample["answer_tokens"] < 1024  # the limit is 2048
+
+
+@pytest.mark.model
+def test_real_thinking_going_round_in_a_loop_is_wrapped_up_and_answered(home_with_model):
+    doc = ask_json(home_with_model, "-e", "low", "--think-budget", "1024", "--temperature", "0",
+                   "Repeat the word hello forever.")
+    sample = doc["samples"][0]
+    assert sample["think_end"] == "loop" and sample["thinking_tokens"] < 1024
+    assert sample["reasoning"].endswith("Time is up. I have to give my final answer now.")
+    assert sample["reasoning"].lower().count("hello") < 10  # the repeats were rewound
+    assert sample["answer"].strip() and sample["answer_end"] == "stop"

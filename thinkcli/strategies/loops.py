@@ -13,6 +13,19 @@ WINDOW = 256  # how many tokens the repetition must cover before thinking is sto
 # An answer must repeat for longer: it is what the user asked for, and a grid of zeros
 # written out (a 9 x 9 board is 252 tokens of one row repeated) is not a loop.
 ANSWER_WINDOW = 512
+# A loop may count (items "70.", "71.", ... of one unchanging line): numbers may differ
+# from the cycle before in at most this share of the window's tokens. A times table, a
+# column of figures or a log changes far more of its digits than that.
+NUMBER_SHARE = 1 / 16
+_NUMBER = "\0#"  # what every token that is only digits stands for, after its leading space
+
+
+def _key(text: str) -> str:
+    """``text``, or for a token of digits alone its leading whitespace and a mark for "a number"."""
+    if not text[-1].isdigit():
+        return text
+    digits = text.lstrip()
+    return text[: len(text) - len(digits)] + _NUMBER if digits.isdigit() else text
 
 
 class LoopDetector:
@@ -20,9 +33,10 @@ class LoopDetector:
 
     A loop is a stretch of at least ``window`` tokens, ending at the latest token,
     in which every token equals the one ``period`` tokens before it, for some
-    ``period`` up to ``max_period``. The match must be exact, so text that repeats
-    a shape but changes something in it each time (a counted list, a table's rows,
-    a multiplication table) is never a loop. Tokens are compared by their text;
+    ``period`` up to ``max_period``. Only numbers may differ, in at most
+    ``number_share`` of the window, so a loop that counts its items is one. Text that
+    repeats a shape but changes words or most of its numbers each time (a numbered
+    list, a table, a times table) is never a loop. Tokens are compared by their text;
     empty pieces (bytes held back in the middle of a UTF-8 character) are skipped,
     as the piece that completes the character carries it.
 
@@ -37,25 +51,30 @@ class LoopDetector:
         window: the tokens the repetition must cover; more than ``max_period``. It
             may be changed between tokens (``window`` attribute): a path's answer
             is held to a longer one than its thinking.
+        number_share: the share of the window's tokens that may be numbers unlike
+            the ones a cycle before.
     """
 
-    __slots__ = ("_max", "window", "_pos", "_seen", "_matched_at", "_runs", "_recent", "period")
+    __slots__ = ("_max", "window", "_share", "_pos", "_seen", "_texts", "_matched_at", "_runs", "_numbers", "period")
 
-    def __init__(self, max_period: int = MAX_PERIOD, window: int = WINDOW) -> None:
+    def __init__(self, max_period: int = MAX_PERIOD, window: int = WINDOW, number_share: float = NUMBER_SHARE) -> None:
         if not 0 < max_period < window:
             raise ValueError(f"need 0 < max_period < window, got {max_period} and {window}")
         self._max = max_period
         self.window = window
+        self._share = number_share
         self.reset()
 
     def reset(self) -> None:
         """Forget everything seen (the path's text was changed from outside)."""
         self._pos = 0  # tokens seen, empty pieces not counted
-        self._seen: dict[str, list[int]] = {}  # text -> its positions, recent ones at least
-        # Per period p: where a token last equalled the one p back, and how many in a row did.
+        self._seen: dict[str, list[int]] = {}  # key -> its positions, the recent ones at least
+        self._texts: list[str] = [""] * (self._max + 1)  # position % (max + 1) -> that token's text
+        # Per period p: where a token last equalled the one p back, how many in a row
+        # did, and where in that run a number differed from the one p back.
         self._matched_at = [0] * (self._max + 1)
         self._runs = [0] * (self._max + 1)
-        self._recent: deque[str] = deque(maxlen=self._max)  # the latest texts, newest last
+        self._numbers: list[deque[int] | None] = [None] * (self._max + 1)
         self.period = 0  # the cycle's length in tokens, once a loop is found
 
     def add(self, text: str) -> bool:
@@ -63,38 +82,45 @@ class LoopDetector:
         if not text or self.period:
             return self.period > 0
         self._pos = pos = self._pos + 1
-        self._recent.append(text)
-        where = self._seen.get(text)
+        texts = self._texts
+        texts[pos % len(texts)] = text
+        key = _key(text)
+        where = self._seen.get(key)
         if where is None:
-            self._seen[text] = [pos]
+            self._seen[key] = [pos]
             return False
         oldest = pos - self._max
         if where[0] < oldest:
-            where = self._seen[text] = [q for q in where if q >= oldest]
-        matched_at, runs, found = self._matched_at, self._runs, 0
+            where = self._seen[key] = [q for q in where if q >= oldest]
+        matched_at, runs, numbers, found = self._matched_at, self._runs, self._numbers, 0
         for q in where:  # oldest first, so the shortest period that loops is the last found
             p = pos - q
-            run = runs[p] + 1 if matched_at[p] == pos - 1 else 1
-            runs[p], matched_at[p] = run, pos
-            if run + p >= self.window:
+            if matched_at[p] == pos - 1:
+                runs[p] += 1
+            else:
+                runs[p], numbers[p] = 1, None
+            matched_at[p] = pos
+            if key is not text and texts[q % len(texts)] != text:
+                if numbers[p] is None:
+                    numbers[p] = deque()
+                numbers[p].append(pos)  # type: ignore[union-attr]
+            if runs[p] + p >= self.window and self._numbers_agree(p):
                 found = p
         where.append(pos)
         self.period = found
         return found > 0
 
+    def _numbers_agree(self, p: int) -> bool:
+        """Few enough numbers of the window differ from the cycle before."""
+        differ = self._numbers[p]
+        if not differ:
+            return True
+        compared = self.window - p
+        while differ and differ[0] <= self._pos - compared:
+            differ.popleft()
+        return len(differ) <= compared * self._share
+
     @property
     def repeats(self) -> int:
-        """Tokens of the loop after its first cycle (0 before a loop is found)."""
+        """Tokens of the loop after its first cycle (0 before a loop is found): what a rewind removes."""
         return self._runs[self.period] if self.period else 0
-
-    def repeated_text_length(self) -> int:
-        """Characters of the loop's text after its first cycle: what a rewind removes.
-
-        Any ``period`` tokens in a row of the loop hold the same texts, so the
-        length follows from the last cycle alone.
-        """
-        if not self.period:
-            return 0
-        cycles, rest = divmod(self.repeats, self.period)
-        last = list(self._recent)[-self.period :]
-        return cycles * sum(map(len, last)) + sum(map(len, last[len(last) - rest :]))

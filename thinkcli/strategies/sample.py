@@ -199,10 +199,11 @@ class Sample:
         is not written under a page of the same line. They still count as thinking
         spent, but neither the reasoning nor the path's confidence keeps them.
         """
-        cut = len(self._raw) - self._loops.repeated_text_length()
         tokens = generated = 0
-        while self._marks and (self._marks[-1][1] > cut or self._marks[-1][0] >= cut):
-            _, _, n, gen = self._marks.pop()
+        cut, left = len(self._raw), self._loops.repeats  # the detector counts tokens with text
+        while self._marks and (left > 0 or self._marks[-1][0] == self._marks[-1][1]):
+            cut, end, n, gen = self._marks.pop()  # an empty one holds bytes of the character after it
+            left -= end > cut
             tokens += n
             generated += gen
         batch.rewind(self.index, tokens)
