@@ -15,7 +15,7 @@ import pytest
 from thinkcli.engine.fake import EOG
 from thinkcli.events import Explored, SampleResult, ThinkingDone
 from thinkcli.render.summary import cut_note, thought_line, tally
-from thinkcli.strategies.loops import ANSWER_WINDOW, MAX_PERIOD, NUMBER_SHARE, WINDOW, LoopDetector
+from thinkcli.strategies.loops import ANSWER_WINDOW, MAX_PERIOD, NUMBER_SHARE, PARTIAL, WINDOW, LoopDetector
 from thinkcli.vote import why_not
 
 from test_ask_real import ask_json
@@ -93,6 +93,20 @@ def test_numbers_that_change_often_are_no_loop():
     assert first_loop(LoopDetector(), times) is None
     digits = [str(d) for d in range(10)] * 100  # 0123456789 over and over is still a loop
     assert first_loop(LoopDetector(), digits) == WINDOW
+
+
+def test_a_loop_in_progress_is_three_cycles_over_the_least_tokens():
+    detector = LoopDetector()
+    assert first_loop(detector, words(10) + words(30, "c") * 2) is None
+    assert detector.looping_now(least=1) == 0  # two cycles of 30
+    for piece in words(29, "c"):
+        detector.add(piece)
+    assert detector.looping_now(least=1) == 0  # not yet three
+    detector.add(" c29")
+    assert detector.looping_now() == 60  # three cycles, 90 tokens
+    assert detector.looping_now(least=91) == 0
+    detector.add(" other")
+    assert detector.looping_now() == 0  # it has to reach the latest token
 
 
 def test_the_window_must_be_longer_than_the_period():
@@ -178,6 +192,29 @@ def test_a_loop_in_the_thinking_is_rewound_to_one_cycle_and_answered_like_a_budg
     assert result.reasoning == ("".join(before) + one_cycle + wrap).strip()
     assert [e.reason for e in events if isinstance(e, ThinkingDone)] == ["loop"]
     assert texts(events, "reasoning").startswith(("".join(before) + one_cycle * 3).lstrip())  # shown, it stays
+
+
+def test_a_budget_that_runs_out_inside_a_loop_rewinds_it_too():
+    wrap = "\nTime to answer.\n"
+    before = words(20)
+    script = [*before, *looping(PARTIAL + 36), "It", " is", " 7", EOG]
+    engine, _, _, result = drive([script], think=20 + PARTIAL + 36, wrap_up=wrap)
+    assert engine.batches[0].rewound == [(0, PARTIAL + 36 - len(CYCLE))]
+    assert engine.batches[0].seen() == "".join(before) + "".join(CYCLE) + wrap + "</think>" + "It is 7"
+    assert result.samples[0].think_end == "loop"
+
+
+def test_a_budget_that_runs_out_after_a_little_repetition_is_a_budget_end():
+    script = [*words(20), *looping(PARTIAL - 1), "It", " is", " 7", EOG]
+    engine, _, _, result = drive([script], think=20 + PARTIAL - 1)
+    assert engine.batches[0].rewound == [] and result.samples[0].think_end == "budget"
+
+
+def test_after_thinking_that_looped_the_answer_is_held_to_the_thinking_window():
+    script = [*looping(), *words(3), *looping(WINDOW), " never", EOG]
+    _, _, _, result = drive([script], think=2000)
+    sample = result.samples[0]
+    assert (sample.think_end, sample.answer_end, sample.answer_tokens) == ("loop", "loop", 3 + WINDOW)
 
 
 def test_a_loop_in_the_answer_ends_the_path_with_a_note():

@@ -17,6 +17,8 @@ ANSWER_WINDOW = 512
 # from the cycle before in at most this share of the window's tokens. A times table, a
 # column of figures or a log changes far more of its digits than that.
 NUMBER_SHARE = 1 / 16
+# Thinking that ends (at its budget) inside this much repetition was looping too.
+PARTIAL = 64
 _NUMBER = "\0#"  # what every token that is only digits stands for, after its leading space
 
 
@@ -104,21 +106,36 @@ class LoopDetector:
                 if numbers[p] is None:
                     numbers[p] = deque()
                 numbers[p].append(pos)  # type: ignore[union-attr]
-            if runs[p] + p >= self.window and self._numbers_agree(p):
+            if runs[p] + p >= self.window and self._numbers_agree(p, self.window - p):
                 found = p
         where.append(pos)
         self.period = found
         return found > 0
 
-    def _numbers_agree(self, p: int) -> bool:
-        """Few enough numbers of the window differ from the cycle before."""
+    def _numbers_agree(self, p: int, compared: int) -> bool:
+        """Few enough numbers of the last ``compared`` tokens differ from the cycle before."""
         differ = self._numbers[p]
         if not differ:
             return True
-        compared = self.window - p
         while differ and differ[0] <= self._pos - compared:
             differ.popleft()
         return len(differ) <= compared * self._share
+
+    def looping_now(self, least: int = PARTIAL) -> int:
+        """Tokens after the first cycle of a loop in progress, not yet a window long; 0 if none.
+
+        A loop in progress repeats its cycle at least three times over at least
+        ``least`` tokens, up to the latest token. When several do, the longest counts.
+        """
+        if self.period:
+            return self.repeats
+        best = 0
+        for p in range(1, self._max + 1):
+            run = self._runs[p]
+            if (self._matched_at[p] == self._pos and run > best and run >= 2 * p and run + p >= least
+                    and self._numbers_agree(p, run)):
+                best = run
+        return best
 
     @property
     def repeats(self) -> int:

@@ -113,12 +113,15 @@ class Sample:
         if closed_now:
             self._mark_thought("stop", batch)
         out = self._emit(segments)
-        self._loops.window = WINDOW if thinking else ANSWER_WINDOW
+        # An answer gets a longer window, unless its thinking already went round in a loop.
+        self._loops.window = WINDOW if thinking or self.think_end == "loop" else ANSWER_WINDOW
         looping = self._loops.add(token.text)
         if thinking:
             if not closed_now and looping:
-                return out + self._close_loop(batch)
+                return out + self._close_loop(batch, self._loops.repeats)
             if not closed_now and self.thinking_tokens >= self._budget.think:
+                if repeats := self._loops.looping_now():  # the budget ran out in a loop
+                    return out + self._close_loop(batch, repeats)
                 return out + self._force_close(batch, "budget")
         else:
             self.answer_tokens += 1
@@ -192,15 +195,15 @@ class Sample:
         self._marks.append((start, start + len(text), batch.inject(self.index, text), 0))
         self._loops.reset()  # a repetition that spans thinkcli's own text is not the model's loop
 
-    def _close_loop(self, batch: Batch) -> list[Text | ThinkingDone]:
+    def _close_loop(self, batch: Batch, repeats: int) -> list[Text | ThinkingDone]:
         """The thinking goes round in a loop: as at a budget end, wrap up and answer.
 
-        The loop's repeats are rewound first (its first cycle stays), so the answer
-        is not written under a page of the same line. They still count as thinking
-        spent, but neither the reasoning nor the path's confidence keeps them.
+        The loop's ``repeats`` (the tokens after its first cycle) are rewound first, so
+        the answer is not written under a page of the same line. They still count as
+        thinking spent, but neither the reasoning nor the path's confidence keeps them.
         """
         tokens = generated = 0
-        cut, left = len(self._raw), self._loops.repeats  # the detector counts tokens with text
+        cut, left = len(self._raw), repeats  # the detector counts tokens with text
         while self._marks and (left > 0 or self._marks[-1][0] == self._marks[-1][1]):
             cut, end, n, gen = self._marks.pop()  # an empty one holds bytes of the character after it
             left -= end > cut
