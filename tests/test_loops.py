@@ -89,10 +89,35 @@ def test_a_loop_may_count_its_items():
 
 
 def test_numbers_that_change_often_are_no_loop():
-    times = [piece for n in range(1, 500) for piece in ["7", " x", " ", *str(n % 10), " =", " ", *str(7 * (n % 10)), "\n"]]
+    times = [piece for n in range(1, 500) for piece in ["7", " x", " ", *str(n), " =", " ", *str(7 * n), "\n"]]
     assert first_loop(LoopDetector(), times) is None
     digits = [str(d) for d in range(10)] * 100  # 0123456789 over and over is still a loop
     assert first_loop(LoopDetector(), digits) == WINDOW
+
+
+def line(n: int, stem: str) -> list[str]:
+    return [*words(n - 1, stem), "\n"]
+
+
+def test_lines_written_before_in_any_order_are_a_loop():
+    two, one = line(30, "a"), line(30, "b")  # "2 more pencils" or "1 more pencil": no fixed period
+    order = [two, two, one, two, one, one, two, one, one, one, two, two, two, one]
+    stream = [*words(10), *(piece for chosen in order for piece in chosen)]
+    detector = LoopDetector()
+    at = first_loop(detector, stream)
+    assert at == 10 + 3 * 30 + 9 * 30 and detector.repeats == 9 * 30 and detector.period == 0  # after "one" was new
+
+
+def test_a_paragraph_longer_than_the_longest_period_repeated_is_a_loop():
+    paragraph = line(MAX_PERIOD * 2, "p")
+    detector = LoopDetector()
+    assert first_loop(detector, paragraph * 4) == 3 * len(paragraph) and detector.repeats == 2 * len(paragraph)
+
+
+def test_old_lines_between_new_ones_are_no_loop():
+    refrain = line(12, "r")
+    stream = [piece for verse in range(40) for piece in [*line(20, f"v{verse}_"), *refrain, *refrain]]
+    assert first_loop(LoopDetector(), stream) is None
 
 
 def test_a_loop_in_progress_is_three_cycles_over_the_least_tokens():
@@ -107,6 +132,14 @@ def test_a_loop_in_progress_is_three_cycles_over_the_least_tokens():
     assert detector.looping_now(least=91) == 0
     detector.add(" other")
     assert detector.looping_now() == 0  # it has to reach the latest token
+
+
+def test_a_loop_in_progress_may_be_old_lines():
+    detector = LoopDetector()
+    first_loop(detector, [*line(20, "a"), *line(20, "b"), *line(20, "a"), *line(20, "b")])
+    assert detector.looping_now() == 0 and detector.looping_now(least=40) == 40
+    first_loop(detector, [*line(20, "a"), " half", " a", " line"])
+    assert detector.looping_now(least=63) == 63  # the unfinished line goes with them
 
 
 def test_the_window_must_be_longer_than_the_period():
@@ -246,6 +279,13 @@ def test_repetition_across_thinkcli_own_text_is_not_the_models_loop():
     script = [*half, "</think>", *rest, "</think>", "It", " is", " 4", EOG]
     engine, _, _, result = drive([script], think=2000, min_think=len(half) + 2, continuations=("Wait,",))
     assert result.samples[0].think_end == "stop" and engine.batches[0].injected == [(0, "\nWait,")]
+
+
+def test_an_answer_that_copies_out_what_the_thinking_drafted_is_no_loop():
+    draft = [piece for n in range(30) for piece in line(20, f"l{n}_")]  # 600 tokens of lines
+    script = [*draft, "</think>", *draft, EOG]
+    _, _, _, result = drive([script], think=2000)
+    assert (result.samples[0].think_end, result.samples[0].answer_end) == ("stop", "stop")
 
 
 def test_a_looped_path_does_not_vote():

@@ -1,7 +1,8 @@
-"""Loop detection: has a path begun to repeat the same few tokens over and over?
+"""Loop detection: has a path begun to repeat itself over and over?
 
 ``LoopDetector.add`` takes each generated token's text and says, in about a
-microsecond, whether the path's latest tokens are one short cycle repeated.
+microsecond, whether the path's latest tokens are one short cycle repeated, or
+lines it has already written.
 """
 
 from __future__ import annotations
@@ -31,16 +32,20 @@ def _key(text: str) -> str:
 
 
 class LoopDetector:
-    """Watches one path's tokens for a cycle that keeps repeating.
+    """Watches one path's tokens for text that keeps repeating.
 
     A loop is a stretch of at least ``window`` tokens, ending at the latest token,
-    in which every token equals the one ``period`` tokens before it, for some
-    ``period`` up to ``max_period``. Only numbers may differ, in at most
-    ``number_share`` of the window, so a loop that counts its items is one. Text that
-    repeats a shape but changes words or most of its numbers each time (a numbered
-    list, a table, a times table) is never a loop. Tokens are compared by their text;
-    empty pieces (bytes held back in the middle of a UTF-8 character) are skipped,
-    as the piece that completes the character carries it.
+    that is either a cycle or old lines. A cycle: every token equals the one
+    ``period`` tokens before it, for some ``period`` up to ``max_period``; only
+    numbers may differ, in at most ``number_share`` of the window, so a loop that
+    counts its items is one. Old lines: every line of the stretch is, exactly, one
+    the path wrote before (since the last ``reset``), which catches a loop that
+    varies its order ("2 more pencils", "1 more pencil", "2 more pencils", ...) or
+    whose cycle is a long paragraph. Text that repeats a shape but changes words
+    or most of its numbers each time (a numbered list, a table, a times table) is
+    never a loop. Tokens are compared by their text; empty pieces (bytes held back
+    in the middle of a UTF-8 character) are skipped, as the piece that completes
+    the character carries it.
 
     Only the periods at which the new token repeats an earlier one are touched:
     the distances back to that text's occurrences among the last ``max_period``
@@ -57,7 +62,8 @@ class LoopDetector:
             the ones a cycle before.
     """
 
-    __slots__ = ("_max", "window", "_share", "_pos", "_seen", "_texts", "_matched_at", "_runs", "_numbers", "period")
+    __slots__ = ("_max", "window", "_share", "_pos", "_seen", "_texts", "_matched_at", "_runs", "_numbers", "period",
+                 "_line", "_line_tokens", "_lines", "_old", "repeats")
 
     def __init__(self, max_period: int = MAX_PERIOD, window: int = WINDOW, number_share: float = NUMBER_SHARE) -> None:
         if not 0 < max_period < window:
@@ -77,13 +83,41 @@ class LoopDetector:
         self._matched_at = [0] * (self._max + 1)
         self._runs = [0] * (self._max + 1)
         self._numbers: list[deque[int] | None] = [None] * (self._max + 1)
-        self.period = 0  # the cycle's length in tokens, once a loop is found
+        self._line: list[str] = []  # the unfinished line's text
+        self._line_tokens = 0  # its tokens, counting the one that will end it
+        self._lines: set[str] = set()  # every finished line
+        self._old = 0  # tokens of the finished lines, up to the last, that were all old
+        self.period = 0  # the cycle's length in tokens, once a loop of one is found
+        self.repeats = 0  # tokens of the loop after its first time through, once one is found
 
     def add(self, text: str) -> bool:
         """Take the next token's text; True when the path is now in a loop."""
-        if not text or self.period:
-            return self.period > 0
-        self._pos = pos = self._pos + 1
+        if not text or self.repeats:
+            return self.repeats > 0
+        self._pos = self._pos + 1
+        return self._cycle(text) or self._old_lines(text)
+
+    def _old_lines(self, text: str) -> bool:
+        self._line_tokens += 1
+        if "\n" not in text:
+            self._line.append(text)
+            return False
+        first, *rest = text.split("\n")
+        self._line.append(first)
+        for piece in rest:
+            line = "".join(self._line)
+            if line in self._lines:
+                self._old += self._line_tokens
+            else:
+                self._lines.add(line)
+                self._old = 0
+            self._line, self._line_tokens = [piece], 0
+        if self._old >= self.window:
+            self.repeats = self._old
+        return self.repeats > 0
+
+    def _cycle(self, text: str) -> bool:
+        pos = self._pos
         texts = self._texts
         texts[pos % len(texts)] = text
         key = _key(text)
@@ -109,7 +143,8 @@ class LoopDetector:
             if runs[p] + p >= self.window and self._numbers_agree(p, self.window - p):
                 found = p
         where.append(pos)
-        self.period = found
+        if found:
+            self.period, self.repeats = found, runs[found]
         return found > 0
 
     def _numbers_agree(self, p: int, compared: int) -> bool:
@@ -122,22 +157,18 @@ class LoopDetector:
         return len(differ) <= compared * self._share
 
     def looping_now(self, least: int = PARTIAL) -> int:
-        """Tokens after the first cycle of a loop in progress, not yet a window long; 0 if none.
+        """Tokens after the first time through of a loop in progress, not yet a window long; 0 if none.
 
-        A loop in progress repeats its cycle at least three times over at least
-        ``least`` tokens, up to the latest token. When several do, the longest counts.
+        A loop in progress is at least ``least`` tokens up to the latest token: a
+        cycle repeated at least three times, or old lines (and the unfinished line
+        after them). When several are, the longest counts.
         """
-        if self.period:
+        if self.repeats:
             return self.repeats
-        best = 0
+        best = self._old + self._line_tokens if self._old and self._old + self._line_tokens >= least else 0
         for p in range(1, self._max + 1):
             run = self._runs[p]
             if (self._matched_at[p] == self._pos and run > best and run >= 2 * p and run + p >= least
                     and self._numbers_agree(p, run)):
                 best = run
         return best
-
-    @property
-    def repeats(self) -> int:
-        """Tokens of the loop after its first cycle (0 before a loop is found): what a rewind removes."""
-        return self._runs[self.period] if self.period else 0

@@ -112,6 +112,7 @@ class Sample:
                 return self._reject_close(batch, before)
         if closed_now:
             self._mark_thought("stop", batch)
+            self._loops.reset()  # an answer that copies out lines its thinking drafted is no loop
         out = self._emit(segments)
         # An answer gets a longer window, unless its thinking already went round in a loop.
         self._loops.window = WINDOW if thinking or self.think_end == "loop" else ANSWER_WINDOW
