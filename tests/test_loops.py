@@ -108,6 +108,17 @@ def test_lines_written_before_in_any_order_are_a_loop():
     assert at == 10 + 3 * 30 + 9 * 30 and detector.repeats == 9 * 30 and detector.period == 0  # after "one" was new
 
 
+def pencils(n: int) -> list[str]:
+    return ["You", " have", " ", str(n), " more", " pencils", " than", " Ken", " has", ".", " How", " many", " pencils",
+            " does", " Ken", " have", " now", "?", "\n", "<think>", "\n"]
+
+
+def test_old_lines_may_include_a_few_that_differ_only_in_their_numbers():
+    counts = [2, 2, 1, 2, 1, 3, 2, 1, 2, 2, 1, 4, 2, 1, 1, 2, 3, 1, 2, 2, 1, 1, 2, 3, 1, 2, 2, 1, 1, 2]
+    stream = [piece for n in counts for piece in pencils(n)]
+    assert first_loop(LoopDetector(), stream) is not None
+
+
 def test_a_paragraph_longer_than_the_longest_period_repeated_is_a_loop():
     paragraph = line(MAX_PERIOD * 2, "p")
     detector = LoopDetector()

@@ -7,6 +7,7 @@ lines it has already written.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 
 MAX_PERIOD = 64  # the longest cycle, in tokens, that counts as a loop
@@ -18,8 +19,13 @@ ANSWER_WINDOW = 512
 # from the cycle before in at most this share of the window's tokens. A times table, a
 # column of figures or a log changes far more of its digits than that.
 NUMBER_SHARE = 1 / 16
+# Old lines may include lines that differ from an old one only in their numbers ("3 more
+# pencils" among "2 more" and "1 more"), up to this share of their tokens. A song that
+# counts down changes a number in every line: it is no loop.
+NEAR_SHARE = 1 / 8
 # Thinking that ends (at its budget) inside this much repetition was looping too.
 PARTIAL = 64
+_DIGITS = re.compile(r"\d+")
 _NUMBER = "\0#"  # what every token that is only digits stands for, after its leading space
 
 
@@ -38,10 +44,11 @@ class LoopDetector:
     that is either a cycle or old lines. A cycle: every token equals the one
     ``period`` tokens before it, for some ``period`` up to ``max_period``; only
     numbers may differ, in at most ``number_share`` of the window, so a loop that
-    counts its items is one. Old lines: every line of the stretch is, exactly, one
-    the path wrote before (since the last ``reset``), which catches a loop that
-    varies its order ("2 more pencils", "1 more pencil", "2 more pencils", ...) or
-    whose cycle is a long paragraph. Text that repeats a shape but changes words
+    counts its items is one. Old lines: every line of the stretch is one the path
+    wrote before (since the last ``reset``), which catches a loop that varies its
+    order ("2 more pencils", "1 more pencil", "2 more pencils", ...) or whose cycle
+    is a long paragraph; a line that differs from an old one only in its numbers
+    counts as old while such lines are at most ``NEAR_SHARE`` of the stretch. Text that repeats a shape but changes words
     or most of its numbers each time (a numbered list, a table, a times table) is
     never a loop. Tokens are compared by their text; empty pieces (bytes held back
     in the middle of a UTF-8 character) are skipped, as the piece that completes
@@ -63,7 +70,7 @@ class LoopDetector:
     """
 
     __slots__ = ("_max", "window", "_share", "_pos", "_seen", "_texts", "_matched_at", "_runs", "_numbers", "period",
-                 "_line", "_line_tokens", "_lines", "_old", "repeats")
+                 "_line", "_line_tokens", "_lines", "_shapes", "_old", "_near", "repeats")
 
     def __init__(self, max_period: int = MAX_PERIOD, window: int = WINDOW, number_share: float = NUMBER_SHARE) -> None:
         if not 0 < max_period < window:
@@ -86,7 +93,9 @@ class LoopDetector:
         self._line: list[str] = []  # the unfinished line's text
         self._line_tokens = 0  # its tokens, counting the one that will end it
         self._lines: set[str] = set()  # every finished line
+        self._shapes: set[str] = set()  # ... with its numbers masked
         self._old = 0  # tokens of the finished lines, up to the last, that were all old
+        self._near = 0  # ... of which in lines old only but for their numbers
         self.period = 0  # the cycle's length in tokens, once a loop of one is found
         self.repeats = 0  # tokens of the loop after its first time through, once one is found
 
@@ -105,16 +114,24 @@ class LoopDetector:
         first, *rest = text.split("\n")
         self._line.append(first)
         for piece in rest:
-            line = "".join(self._line)
-            if line in self._lines:
-                self._old += self._line_tokens
-            else:
-                self._lines.add(line)
-                self._old = 0
+            self._end_line("".join(self._line))
             self._line, self._line_tokens = [piece], 0
-        if self._old >= self.window:
+        if self._old >= self.window and self._near <= self._old * NEAR_SHARE:
             self.repeats = self._old
         return self.repeats > 0
+
+    def _end_line(self, line: str) -> None:
+        shape = _DIGITS.sub("#", line)
+        if line in self._lines:
+            self._old += self._line_tokens
+        elif shape in self._shapes:
+            self._lines.add(line)
+            self._old += self._line_tokens
+            self._near += self._line_tokens
+        else:
+            self._lines.add(line)
+            self._shapes.add(shape)
+            self._old = self._near = 0
 
     def _cycle(self, text: str) -> bool:
         pos = self._pos
@@ -165,7 +182,8 @@ class LoopDetector:
         """
         if self.repeats:
             return self.repeats
-        best = self._old + self._line_tokens if self._old and self._old + self._line_tokens >= least else 0
+        lines = self._old + self._line_tokens
+        best = lines if self._old and lines >= least and self._near <= self._old * NEAR_SHARE else 0
         for p in range(1, self._max + 1):
             run = self._runs[p]
             if (self._matched_at[p] == self._pos and run > best and run >= 2 * p and run + p >= least
