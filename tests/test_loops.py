@@ -88,9 +88,17 @@ def test_a_loop_may_count_its_items():
     assert first_loop(LoopDetector(), stream) is not None
 
 
+def test_a_short_counted_item_is_a_loop_too():
+    item = [".", "  I", " want", " to", " see", " the", " total", " number", " of", " pencils", ".", "\n"]
+    stream = [piece for n in range(7, 99) for piece in [*str(n), *item]]
+    assert first_loop(LoopDetector(), stream) is not None
+
+
 def test_numbers_that_change_often_are_no_loop():
     times = [piece for n in range(1, 500) for piece in ["7", " x", " ", *str(n), " =", " ", *str(7 * n), "\n"]]
-    assert first_loop(LoopDetector(), times) is None
+    assert first_loop(LoopDetector(), times) is None  # two numbers a line
+    counting = [piece for n in range(100, 999) for piece in [*str(n), ",", " "]]
+    assert first_loop(LoopDetector(), counting) is None  # one number a cycle, but most of its tokens
     digits = [str(d) for d in range(10)] * 100  # 0123456789 over and over is still a loop
     assert first_loop(LoopDetector(), digits) == WINDOW
 
