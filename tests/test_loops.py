@@ -27,9 +27,19 @@ LOOPS = sorted((DATA / "loops").iterdir())
 CHARS_PER_TOKEN = 4  # to read the rule in characters: a token is about four, a digit one
 
 
+def letters(i: int) -> str:
+    """``i`` written in letters (a, b, ..., z, ba, bb, ...): words apart by more than a number."""
+    out = ""
+    while True:
+        i, rest = divmod(i, 26)
+        out = chr(ord("a") + rest) + out
+        if not i:
+            return out
+
+
 def words(n: int, stem: str = "w") -> list[str]:
     """``n`` distinct word pieces: text that never repeats."""
-    return [f" {stem}{i}" for i in range(n)]
+    return [f" {stem}{letters(i)}" for i in range(n)]
 
 
 def first_loop(detector: LoopDetector, pieces) -> int | None:
@@ -127,6 +137,21 @@ def test_old_lines_may_include_a_few_that_differ_only_in_their_numbers():
     assert first_loop(LoopDetector(), stream) is not None
 
 
+def test_numbered_items_that_say_the_same_are_old_lines():
+    # "33. If you have 18 marbles ... number in the second bag?", then "... number of marbles in ...", in turn
+    short = [" If", " you", " have", " ", "1", "8", " marbles", ",", " what", " is", " the", " number", " in", " it", "?"]
+    long = [*short[:-2], " of", " marbles", " in", " it", "?"]
+    items = [short if n % 3 else long for n in range(10, 99)]
+    stream = [piece for n, item in zip(range(10, 99), items) for piece in [*str(n), ".", *item, "\n", "<end>", "\n"]]
+    detector = LoopDetector()
+    assert first_loop(detector, stream) is not None and detector.period == 0  # no single cycle: old lines
+
+
+def test_counting_one_number_a_line_is_no_loop():
+    assert first_loop(LoopDetector(), [piece for n in range(300, 0, -1) for piece in [*str(n), "\n"]]) is None
+    assert first_loop(LoopDetector(), [piece for n in range(1, 300) for piece in [*str(n), ".", "\n"]]) is None
+
+
 def test_a_paragraph_longer_than_the_longest_period_repeated_is_a_loop():
     paragraph = line(MAX_PERIOD * 2, "p")
     detector = LoopDetector()
@@ -135,7 +160,7 @@ def test_a_paragraph_longer_than_the_longest_period_repeated_is_a_loop():
 
 def test_old_lines_between_new_ones_are_no_loop():
     refrain = line(12, "r")
-    stream = [piece for verse in range(40) for piece in [*line(20, f"v{verse}_"), *refrain, *refrain]]
+    stream = [piece for verse in range(40) for piece in [*line(20, f"v{letters(verse)}_"), *refrain, *refrain]]
     assert first_loop(LoopDetector(), stream) is None
 
 
@@ -146,7 +171,7 @@ def test_a_loop_in_progress_is_three_cycles_over_the_least_tokens():
     for piece in words(29, "c"):
         detector.add(piece)
     assert detector.looping_now(least=1) == 0  # not yet three
-    detector.add(" c29")
+    detector.add(words(30, "c")[29])
     assert detector.looping_now() == 60  # three cycles, 90 tokens
     assert detector.looping_now(least=91) == 0
     detector.add(" other")
@@ -301,7 +326,7 @@ def test_repetition_across_thinkcli_own_text_is_not_the_models_loop():
 
 
 def test_an_answer_that_copies_out_what_the_thinking_drafted_is_no_loop():
-    draft = [piece for n in range(30) for piece in line(20, f"l{n}_")]  # 600 tokens of lines
+    draft = [piece for n in range(30) for piece in line(20, f"l{letters(n)}_")]  # 600 tokens of lines
     script = [*draft, "</think>", *draft, EOG]
     _, _, _, result = drive([script], think=2000)
     assert (result.samples[0].think_end, result.samples[0].answer_end) == ("stop", "stop")

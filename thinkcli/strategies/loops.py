@@ -14,7 +14,7 @@ MAX_PERIOD = 64  # the longest cycle, in tokens, that counts as a loop
 WINDOW = 256  # how many tokens the repetition must cover before thinking is stopped
 # An answer must repeat for longer: it is what the user asked for, and a grid of zeros
 # written out (a 9 x 9 board is 252 tokens of one row repeated) is not a loop.
-ANSWER_WINDOW = 512
+ANSWER_WINDOW = 384
 # A loop may count (items "70.", "71.", ... of one unchanging line): its numbers may
 # differ from the cycle before, about one number a cycle (NUMBERS_PER_CYCLE, for the odd
 # cycle that changes two) in at most NUMBER_SHARE of the window's tokens. A times table,
@@ -23,12 +23,13 @@ ANSWER_WINDOW = 512
 NUMBERS_PER_CYCLE = 1.5
 NUMBER_SHARE = 1 / 8
 # Old lines may include lines that differ from an old one only in their numbers ("3 more
-# pencils" among "2 more" and "1 more"), in at most this share of their tokens. A song
-# that counts down changes a number in every line.
-NEAR_SHARE = 1 / 8
+# pencils" among "2 more" and "1 more"), in at most this share of the window. A song that
+# counts down, a times table or a log changes a number in every line.
+NEAR_SHARE = 1 / 2
 PARTIAL = 64  # thinking that ends at its budget inside this much repetition was looping too
 _NUMBER = "\0#"  # what a token of digits alone stands for, after its leading whitespace
 _DIGITS = re.compile(r"\d+")
+_ITEM_NUMBER = re.compile(r"^\s*\d+[.)]\s+(?=\S)")  # "70. " before the text of a numbered item
 
 
 def _key(text: str) -> str:
@@ -50,9 +51,9 @@ class LoopDetector:
       (``NUMBERS_PER_CYCLE``, ``NUMBER_SHARE``), so a loop that counts its items is one;
     - old lines: every line of the stretch is one the path wrote before (since the
       last ``reset``), in any order, which catches a loop that alternates ("2 more
-      pencils", "1 more pencil", ...) or repeats a paragraph longer than a cycle;
-      a line unlike the old ones only in its numbers counts while such lines stay
-      few (``NEAR_SHARE``).
+      pencils", "1 more pencil", ...) or repeats a paragraph longer than a cycle.
+      A numbered item's number is not part of its line, and a line unlike the old
+      ones only in its other numbers counts while such lines stay few (``NEAR_SHARE``).
 
     Text that repeats a shape but changes words, or several numbers, each time (a
     numbered list, a table, a times table, a log) is never a loop. Tokens are
@@ -196,15 +197,17 @@ class _Lines:
         self.reset()
 
     def reset(self) -> None:
+        self._count = 0  # tokens seen, empty pieces not counted
         self._line: list[str] = []  # the unfinished line's text
         self._tokens = 0  # its tokens, the one that will end it included
         self._lines: set[str] = set()  # every finished line
         self._shapes: set[str] = set()  # ... with its numbers masked
         self._old = 0  # tokens of the finished lines, up to the last, that were all old
-        self._near = 0  # ... of which in lines old only but for their numbers
+        self._near: deque[tuple[int, int]] = deque()  # (end, tokens) of those old but for their numbers
 
     def add(self, text: str, window: int) -> int:
         """The repeats if old lines now cover the window, else 0."""
+        self._count += 1
         self._tokens += 1
         if "\n" not in text:
             self._line.append(text)
@@ -214,21 +217,30 @@ class _Lines:
         for piece in rest:
             self._end_line("".join(self._line))
             self._line, self._tokens = [piece], 0
-        return self._old if self._old >= window and self._near <= self._old * NEAR_SHARE else 0
+        return self._old if self._old >= window and self._few_near(window) else 0
 
     def _end_line(self, line: str) -> None:
+        line = _ITEM_NUMBER.sub("", line)
         shape = _DIGITS.sub("#", line)
         if line in self._lines:
             self._old += self._tokens
         elif shape in self._shapes:
             self._lines.add(line)
             self._old += self._tokens
-            self._near += self._tokens
+            self._near.append((self._count, self._tokens))
         else:
             self._lines.add(line)
             self._shapes.add(shape)
-            self._old = self._near = 0
+            self._old = 0
+            self._near.clear()
+
+    def _few_near(self, window: int) -> bool:
+        """Lines old but for their numbers are at most ``NEAR_SHARE`` of the last ``window`` tokens."""
+        near = self._near
+        while near and near[0][0] <= self._count - window:
+            near.popleft()
+        return sum(tokens for _, tokens in near) <= window * NEAR_SHARE
 
     def looping_now(self, least: int) -> int:
         lines = self._old + self._tokens
-        return lines if self._old and lines >= least and self._near <= self._old * NEAR_SHARE else 0
+        return lines if self._old and lines >= least and self._few_near(lines) else 0
