@@ -104,6 +104,12 @@ def test_a_short_counted_item_is_a_loop_too():
     assert first_loop(LoopDetector(), stream) is not None
 
 
+def test_a_counter_on_two_lines_that_take_turns_is_a_loop():
+    turns = [piece for n in range(1, 200, 2) for piece in
+             ["<|", "im", "_", "start", "|>", "step", *str(n), "\n", "<|", "im", "_", "end", "|>", "step", *str(n + 1), "\n"]]
+    assert first_loop(LoopDetector(), turns) is not None
+
+
 def test_numbers_that_change_often_are_no_loop():
     times = [piece for n in range(1, 500) for piece in ["7", " x", " ", *str(n), " =", " ", *str(7 * n), "\n"]]
     assert first_loop(LoopDetector(), times) is None  # two numbers a line

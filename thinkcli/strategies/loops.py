@@ -15,12 +15,12 @@ WINDOW = 256  # how many tokens the repetition must cover before thinking is sto
 # An answer must repeat for longer: it is what the user asked for, and a grid of zeros
 # written out (a 9 x 9 board is 252 tokens of one row repeated) is not a loop.
 ANSWER_WINDOW = 384
-# A loop may count (items "70.", "71.", ... of one unchanging line): its numbers may
-# differ from the cycle before, about one number a cycle (NUMBERS_PER_CYCLE, for the odd
-# cycle that changes two) in at most NUMBER_SHARE of the window's tokens. A times table,
-# a countdown song or a log changes two numbers a cycle or more, and counting aloud
+# A loop may count (items "70.", "71.", ... of one unchanging line; "step1", "step2" on
+# two lines that take turns): its numbers may differ from the cycle before, up to two
+# numbers a cycle, in at most NUMBER_SHARE of the window's tokens. A countdown song, a
+# table of powers or a log changes more numbers a cycle; a times table or counting aloud
 # ("101, 102, 103") more of its tokens.
-NUMBERS_PER_CYCLE = 1.5
+NUMBERS_PER_CYCLE = 2.5
 NUMBER_SHARE = 1 / 8
 # Old lines may include lines that differ from an old one only in their numbers ("3 more
 # pencils" among "2 more" and "1 more"), in at most this share of the window. A song that
@@ -47,7 +47,7 @@ class LoopDetector:
     that is a cycle or old lines:
 
     - a cycle: every token equals the one ``period`` tokens before it, for some
-      period up to ``max_period``, except that about one number a cycle may change
+      period up to ``max_period``, except that up to two numbers a cycle may change
       (``NUMBERS_PER_CYCLE``, ``NUMBER_SHARE``), so a loop that counts its items is one;
     - old lines: every line of the stretch is one the path wrote before (since the
       last ``reset``), in any order, which catches a loop that alternates ("2 more
@@ -156,7 +156,8 @@ class _Cycles:
     def _few_changes(self, p: int, compared: int) -> bool:
         changes = self._changes[p]
         cycles = compared / p
-        return changes is None or changes.few(self._pos - compared, cycles * NUMBERS_PER_CYCLE + 1, compared * self._share)
+        numbers = cycles * NUMBERS_PER_CYCLE + 1
+        return changes is None or changes.few(self._pos - compared, numbers, compared * self._share)
 
     def looping_now(self, least: int) -> int:
         best = 0
