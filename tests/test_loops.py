@@ -1,7 +1,8 @@
 """Loop detection: the detector's rule, what a path that loops does, and text that only looks like a loop.
 
-``tests/data/repetition/legit`` holds text that repeats itself on purpose (a table, a
-numbered list, code, a refrain, a times table, long numbers): it must never be stopped.
+``tests/data/repetition/legit`` holds text that repeats itself on purpose (tables, a
+numbered list, code, a refrain, a times table, a countdown song, counting, a log, long
+numbers): it must never be stopped.
 ``tests/data/repetition/loops`` holds text real small models wrote while stuck: it must be.
 """
 
