@@ -16,7 +16,9 @@ import pytest
 from thinkcli.engine.fake import EOG
 from thinkcli.events import Explored, SampleResult, ThinkingDone
 from thinkcli.render.summary import cut_note, thought_line, tally
-from thinkcli.strategies.loops import ANSWER_WINDOW, MAX_PERIOD, NUMBER_SHARE, PARTIAL, WINDOW, LoopDetector
+from thinkcli.strategies.loops import (
+    ANSWER_WINDOW, COUNTING_WINDOW, MAX_PERIOD, NUMBER_SHARE, PARTIAL, WINDOW, LoopDetector,
+)
 from thinkcli.vote import why_not
 
 from test_ask_real import ask_json
@@ -109,6 +111,15 @@ def test_a_counter_on_two_lines_that_take_turns_is_a_loop():
     turns = [piece for n in range(1, 200, 2) for piece in
              ["<|", "im", "_", "start", "|>", "step", *str(n), "\n", "<|", "im", "_", "end", "|>", "step", *str(n + 1), "\n"]]
     assert first_loop(LoopDetector(), turns) is not None
+
+
+def test_counting_on_in_thinking_is_a_loop_after_the_counting_window():
+    counting = [piece for n in range(100, 999) for piece in [*str(n), ".", "  \n"]]  # "100.  ", "101.  ", ...
+    detector = LoopDetector()
+    assert first_loop(detector, counting) is None
+    detector = LoopDetector()
+    detector.counting_window = COUNTING_WINDOW
+    assert first_loop(detector, counting) == COUNTING_WINDOW
 
 
 def test_numbers_that_change_often_are_no_loop():
@@ -337,6 +348,17 @@ def test_an_answer_that_copies_out_what_the_thinking_drafted_is_no_loop():
     script = [*draft, "</think>", *draft, EOG]
     _, _, _, result = drive([script], think=2000)
     assert (result.samples[0].think_end, result.samples[0].answer_end) == ("stop", "stop")
+
+
+def test_thinking_may_not_count_on_and_on_but_an_answer_may():
+    def counting(start: int, stop: int) -> list[str]:
+        return [piece for n in range(start, stop) for piece in [*str(n), ".", "  \n"]]  # "100.  ", "101.  ", ...
+
+    thinking, answer = counting(100, 999)[:COUNTING_WINDOW], counting(1000, 1300)  # 1,800 tokens
+    _, _, _, result = drive([[*thinking, *answer, EOG]], think=4000)
+    sample = result.samples[0]
+    assert (sample.think_end, sample.thinking_tokens) == ("loop", COUNTING_WINDOW)
+    assert (sample.answer_end, sample.answer_tokens) == ("stop", len(answer))
 
 
 def test_a_looped_path_does_not_vote():

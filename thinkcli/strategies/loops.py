@@ -27,6 +27,9 @@ NUMBER_SHARE = 1 / 8
 # counts down, a times table or a log changes a number in every line.
 NEAR_SHARE = 1 / 2
 PARTIAL = 64  # thinking that ends at its budget inside this much repetition was looping too
+# Thinking that goes on this long in one shape, whatever its numbers do ("1.", "2.", ...
+# up to "711."), is a loop too; an answer may count as long as it was asked to.
+COUNTING_WINDOW = 2 * WINDOW
 _NUMBER = "\0#"  # what a token of digits alone stands for, after its leading whitespace
 _DIGITS = re.compile(r"\d+")
 _ITEM_NUMBER = re.compile(r"^\s*\d+[.)]\s+(?=\S)")  # "70. " before the text of a numbered item
@@ -56,7 +59,8 @@ class LoopDetector:
       ones only in its other numbers counts while such lines stay few (``NEAR_SHARE``).
 
     Text that repeats a shape but changes words, or several numbers, each time (a
-    numbered list, a table, a times table, a log) is never a loop. Tokens are
+    numbered list, a table, a times table, a log) is never a loop, unless numbers
+    alone change for ``counting_window`` tokens (when that is set). Tokens are
     compared by their text; empty pieces (bytes held back in the middle of a UTF-8
     character) are skipped, as the piece that completes the character carries it.
 
@@ -66,14 +70,19 @@ class LoopDetector:
             may be changed between tokens (the ``window`` attribute): a path's
             answer is held to a longer one than its thinking.
         number_share: ``NUMBER_SHARE``, for reading the rule at another scale.
+
+    Attributes:
+        counting_window: 0, or the tokens after which repetition in which any
+            numbers change is a loop too (``COUNTING_WINDOW`` suits thinking).
     """
 
-    __slots__ = ("window", "_cycles", "_lines", "period", "repeats")
+    __slots__ = ("window", "counting_window", "_cycles", "_lines", "period", "repeats")
 
     def __init__(self, max_period: int = MAX_PERIOD, window: int = WINDOW, number_share: float = NUMBER_SHARE) -> None:
         if not 0 < max_period < window:
             raise ValueError(f"need 0 < max_period < window, got {max_period} and {window}")
         self.window = window
+        self.counting_window = 0
         self._cycles = _Cycles(max_period, number_share)
         self._lines = _Lines()
         self.period = 0  # the cycle's length in tokens, once a loop of one is found
@@ -88,7 +97,7 @@ class LoopDetector:
     def add(self, text: str) -> bool:
         """Take the next token's text; True when the path is now in a loop."""
         if text and not self.repeats:
-            period, repeats = self._cycles.add(text, self.window)
+            period, repeats = self._cycles.add(text, self.window, self.counting_window)
             if not repeats:
                 repeats = self._lines.add(text, self.window)
             self.period, self.repeats = period, repeats
@@ -125,7 +134,7 @@ class _Cycles:
         self._runs = [0] * (self._max + 1)  # ... and how many did in a row
         self._changes: list[_Changes | None] = [None] * (self._max + 1)  # ... and where numbers differed
 
-    def add(self, text: str, window: int) -> tuple[int, int]:
+    def add(self, text: str, window: int, counting: int) -> tuple[int, int]:
         """The shortest period that now loops and its repeats, or (0, 0)."""
         self._pos = pos = self._pos + 1
         texts = self._texts
@@ -148,7 +157,7 @@ class _Cycles:
             if key is not text and texts[q % len(texts)] != text:
                 changes[p] = changes[p] or _Changes()
                 changes[p].add(pos)  # type: ignore[union-attr]
-            if runs[p] + p >= window and self._few_changes(p, window - p):
+            if runs[p] + p >= window and (self._few_changes(p, window - p) or 0 < counting <= runs[p] + p):
                 found = p
         where.append(pos)
         return (found, runs[found]) if found else (0, 0)

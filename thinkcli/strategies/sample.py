@@ -15,7 +15,7 @@ from thinkcli.engine import Batch, Token
 from thinkcli.events import AnswerEnd, SampleResult, Text, ThinkEnd, ThinkingDone
 from thinkcli.reasoning import ReasoningFormat
 from thinkcli.answers import extract_answer
-from thinkcli.strategies.loops import ANSWER_WINDOW, WINDOW, LoopDetector
+from thinkcli.strategies.loops import ANSWER_WINDOW, COUNTING_WINDOW, WINDOW, LoopDetector
 from thinkcli.vote import RunningConfidence, trace_confidence
 
 ROOM_MARGIN = 8  # tokens kept free so a forced close always fits in the context
@@ -114,8 +114,10 @@ class Sample:
             self._mark_thought("stop", batch)
             self._loops.reset()  # an answer that copies out lines its thinking drafted is no loop
         out = self._emit(segments)
-        # An answer gets a longer window, unless its thinking already went round in a loop.
+        # An answer gets a longer window, unless its thinking already went round in a loop,
+        # and may count as long as it likes.
         self._loops.window = WINDOW if thinking or self.think_end == "loop" else ANSWER_WINDOW
+        self._loops.counting_window = COUNTING_WINDOW if thinking else 0
         looping = self._loops.add(token.text)
         if thinking:
             if not closed_now and looping:
