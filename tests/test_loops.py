@@ -165,6 +165,12 @@ def test_numbered_items_that_say_the_same_are_old_lines():
     assert first_loop(detector, stream) is not None and detector.period == 0  # no single cycle: old lines
 
 
+def test_lettered_items_that_say_the_same_are_old_lines():
+    item = [" Use", " a", " strategy", " to", " find", " the", " number", " of", " marbles", ".", "\n"]
+    stream = [piece for letter in "abcdefghijklmnopqrstuvwxyz" for piece in [letter, ")", *item]]
+    assert first_loop(LoopDetector(), stream) is not None
+
+
 def test_counting_one_number_a_line_is_no_loop():
     assert first_loop(LoopDetector(), [piece for n in range(300, 0, -1) for piece in [*str(n), "\n"]]) is None
     assert first_loop(LoopDetector(), [piece for n in range(1, 300) for piece in [*str(n), ".", "\n"]]) is None

@@ -32,7 +32,7 @@ PARTIAL = 64  # thinking that ends at its budget inside this much repetition was
 COUNTING_WINDOW = 2 * WINDOW
 _NUMBER = "\0#"  # what a token of digits alone stands for, after its leading whitespace
 _DIGITS = re.compile(r"\d+")
-_ITEM_NUMBER = re.compile(r"^\s*\d+[.)]\s+(?=\S)")  # "70. " before the text of a numbered item
+_ITEM_NUMBER = re.compile(r"^\s*(?:\d+|[a-zA-Z])[.)]\s+(?=\S)")  # "70. " or "b) " before an item's text
 
 
 def _key(text: str) -> str:
@@ -55,7 +55,7 @@ class LoopDetector:
     - old lines: every line of the stretch is one the path wrote before (since the
       last ``reset``), in any order, which catches a loop that alternates ("2 more
       pencils", "1 more pencil", ...) or repeats a paragraph longer than a cycle.
-      A numbered item's number is not part of its line, and a line unlike the old
+      A numbered item's number (or letter) is not part of its line, and a line unlike the old
       ones only in its other numbers counts while such lines stay few (``NEAR_SHARE``).
 
     Text that repeats a shape but changes words, or several numbers, each time (a
