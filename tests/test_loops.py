@@ -113,6 +113,14 @@ def test_counting_on_in_thinking_is_a_loop_after_the_counting_window():
     assert first_loop(detector, counting) == COUNTING_WINDOW
 
 
+def test_counting_past_a_longer_number_is_still_counting():
+    counting = [piece for n in range(1, 999) for piece in [*str(n), ".", "  \n"]]  # "9." to "10." breaks a cycle
+    detector = LoopDetector()
+    detector.counting_window = COUNTING_WINDOW
+    at = first_loop(detector, counting)
+    assert at is not None and at <= COUNTING_WINDOW + 8 and detector.period == 0  # the lines saw it
+
+
 def test_numbers_that_change_often_are_no_loop():
     times = [piece for n in range(1, 500) for piece in ["7", " x", " ", *str(n), " =", " ", *str(7 * n), "\n"]]
     assert first_loop(LoopDetector(), times) is None  # two numbers a line

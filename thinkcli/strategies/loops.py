@@ -60,7 +60,8 @@ class LoopDetector:
 
     Text that repeats a shape but changes words, or several numbers, each time (a
     numbered list, a table, a times table, a log) is never a loop, unless numbers
-    alone change for ``counting_window`` tokens (when that is set). Tokens are
+    alone change for ``counting_window`` tokens (when that is set), in a cycle or
+    in lines. Tokens are
     compared by their text; empty pieces (bytes held back in the middle of a UTF-8
     character) are skipped, as the piece that completes the character carries it.
 
@@ -99,7 +100,7 @@ class LoopDetector:
         if text and not self.repeats:
             period, repeats = self._cycles.add(text, self.window, self.counting_window)
             if not repeats:
-                repeats = self._lines.add(text, self.window)
+                repeats = self._lines.add(text, self.window, self.counting_window)
             self.period, self.repeats = period, repeats
         return self.repeats > 0
 
@@ -215,8 +216,8 @@ class _Lines:
         self._old = 0  # tokens of the finished lines, up to the last, that were all old
         self._near: deque[tuple[int, int]] = deque()  # (end, tokens) of those old but for their numbers
 
-    def add(self, text: str, window: int) -> int:
-        """The repeats if old lines now cover the window, else 0."""
+    def add(self, text: str, window: int, counting: int) -> int:
+        """The repeats if old lines now cover the window (or lines old but for their numbers, ``counting``), else 0."""
         self._count += 1
         self._tokens += 1
         if "\n" not in text:
@@ -227,7 +228,9 @@ class _Lines:
         for piece in rest:
             self._end_line("".join(self._line))
             self._line, self._tokens = [piece], 0
-        return self._old if self._old >= window and self._few_near(window) else 0
+        if self._old >= window and (self._few_near(window) or 0 < counting <= self._old):
+            return self._old
+        return 0
 
     def _end_line(self, line: str) -> None:
         line = _ITEM_NUMBER.sub("", line)
