@@ -27,6 +27,7 @@ NUMBER_SHARE = 1 / 8
 # counts down, a times table or a log changes a number in every line.
 NEAR_SHARE = 1 / 2
 PARTIAL = 64  # thinking that ends at its budget inside this much repetition was looping too
+SHORT_LINE = 4  # a line of fewer tokens ("2", "}", a blank), if old, goes on a run of old lines but starts none
 # Thinking that goes on this long in one shape, whatever its numbers do ("1.", "2.", ...
 # up to "711."), is a loop too; an answer may count as long as it was asked to.
 COUNTING_WINDOW = 2 * WINDOW
@@ -55,7 +56,8 @@ class LoopDetector:
     - old lines: every line of the stretch is one the path wrote before (since the
       last ``reset``), in any order, which catches a loop that alternates ("2 more
       pencils", "1 more pencil", ...) or repeats a paragraph longer than a cycle.
-      A numbered item's number (or letter) is not part of its line, and a line unlike the old
+      Short lines, if old, go on such a stretch but start none. A numbered item's number
+      (or letter) is not part of its line, and a line unlike the old
       ones only in its other numbers counts while such lines stay few (``NEAR_SHARE``).
 
     Text that repeats a shape but changes words, or several numbers, each time (a
@@ -233,6 +235,14 @@ class _Lines:
         return 0
 
     def _end_line(self, line: str) -> None:
+        if self._tokens < SHORT_LINE:  # a column of dice rolls is old lines, and no loop
+            if line in self._lines:
+                self._old += self._tokens if self._old else 0
+                return
+            self._lines.add(line)
+            self._old = 0
+            self._near.clear()
+            return
         line = _ITEM_NUMBER.sub("", line)
         shape = _DIGITS.sub("#", line)
         if line in self._lines:
