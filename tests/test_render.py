@@ -614,6 +614,17 @@ def test_a_cut_off_answer_is_said_after_it_on_a_terminal_and_on_stderr_when_pipe
     assert raw(err) == ""
 
 
+def test_an_answer_stopped_in_a_loop_is_said_after_it():
+    looped = Result(answer="a a a", samples=[SampleResult(answer="a a a", answer_end="loop")])
+    renderer, out, _ = terminal()
+    dispatch([Text("answer", "a a a"), Done(looped)], renderer)
+    assert screen(raw(out))[-1] == "(the answer was stopped: it kept repeating itself)"
+
+    out, err = pipe(), pipe()
+    dispatch([Text("answer", "a a a"), Done(looped)], PlainRenderer(out=out, err=err))
+    assert raw(out) == "a a a\n" and raw(err) == "(the answer was stopped: it kept repeating itself)\n"
+
+
 def test_interrupted_while_thinking_keeps_the_folded_line():
     renderer, out, err = terminal()
     renderer.start()

@@ -7,6 +7,8 @@ confidence, one that drifted to another problem, and the ones that reasoned.
 
 from __future__ import annotations
 
+import random
+
 from thinkcli.engine import Sampling
 from thinkcli.engine.fake import EOG, FakeEngine
 from thinkcli.events import Done, Explored
@@ -27,8 +29,14 @@ def path(thinking: list, answer: list) -> list:
     return [*thinking, ("</think>", -0.1, 3.0), *answer, EOG]
 
 
+FILLER_WORDS = ("let", "me", "think", "about", "the", "marbles", "first", "then", "check", "count",
+                "carefully", "what", "she", "had", "gets", "more", "so", "we", "add", "them")
+
+
 def filler(n: int, confidence: float) -> list:
-    return [(" step", -0.5, confidence)] * n
+    """``n`` tokens of words in no repeating order (a path that says one word over and over loops)."""
+    rng = random.Random(n)
+    return [(" " + rng.choice(FILLER_WORDS), -0.5, confidence) for _ in range(n)]
 
 
 TABLE = [

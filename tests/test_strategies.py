@@ -394,7 +394,7 @@ def test_adaptive_counts_agreement_only_among_paths_that_may_vote():
 
 def test_adaptive_caps_only_the_first_rounds_budget():
     def long(answer):
-        return ["x"] * 1100 + ["</think>", f"Answer: {answer}", EOG]
+        return [f" w{i}" for i in range(1100)] + ["</think>", f"Answer: {answer}", EOG]  # no loop
 
     _, _, _, result = drive([long("4"), long("5")], "adaptive", 4, think=2000, min_think=1050)
     first, later = result.samples[:2], result.samples[2:]

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Literal, Union
 
 Kind = Literal["reasoning", "answer"]
-ThinkEnd = Literal["stop", "budget", "length", "interrupted", "pruned", "decided", "none"]
-AnswerEnd = Literal["stop", "length", "interrupted", "decided"]
+ThinkEnd = Literal["stop", "budget", "length", "loop", "interrupted", "pruned", "decided", "none"]
+AnswerEnd = Literal["stop", "length", "loop", "interrupted", "decided"]
 
 
 @dataclass(frozen=True, slots=True)

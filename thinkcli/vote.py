@@ -229,6 +229,10 @@ def why_not(result: SampleResult, *, others_answered: bool, thinking: bool) -> s
         return "pruned: its confidence fell below the first paths'"
     if result.answer_end == "decided":
         return "stopped: it could no longer change the winner"
+    if result.think_end == "loop":
+        return "its thinking went round in a loop"
+    if result.answer_end == "loop":
+        return "its answer went round in a loop"
     if result.answer_end == "length":
         return "answer cut by the length limit"
     if result.answer_end == "interrupted":

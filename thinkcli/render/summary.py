@@ -13,13 +13,16 @@ from thinkcli.events import AnswerEnd, Explored, Result, SampleResult, ThinkEnd
 Thinking = Literal["live", "show", "hide"]
 """How reasoning is shown: the last lines live, printed in full, or not at all."""
 
-_REASON_NOTES = {"budget": " (budget reached)", "length": " (context full)"}
+_REASON_NOTES = {"budget": " (budget reached)", "length": " (context full)", "loop": " (stopped a loop)"}
 
 NO_ANSWER_AFTER_THINKING = "(the model gave no answer after thinking)"
 NO_ANSWER = "(the model gave no answer)"
 INTERRUPTED = "(interrupted)"
 PARTIAL = "(interrupted: the best answer so far, unfinished)"
-_CUT_NOTES = {"length": "(the answer was cut off at the token limit)"}
+_CUT_NOTES = {
+    "length": "(the answer was cut off at the token limit)",
+    "loop": "(the answer was stopped: it kept repeating itself)",
+}
 _TALLY_CHARS = 16
 
 
@@ -62,13 +65,17 @@ def tally(samples: tuple[SampleResult, ...] | list[SampleResult], chosen: int) -
     answers to count), ``by confidence`` one outvoted in numbers but not in
     weight, ``verified`` a winner the model confirmed; pruned paths are counted
     apart because they do not vote, and so are paths stopped once they could
-    not change the winner.
+    not change the winner and paths stopped in a loop (unless they voted after
+    all, because no path could be trusted).
     """
-    voting = [s for s in samples if s.think_end != "pruned" and s.answer_end != "decided"]
+    apart = {
+        "pruned": [s.think_end == "pruned" for s in samples],
+        "stopped, decided": [s.answer_end == "decided" for s in samples],
+        "looped": [looped(s) and not s.voted for s in samples],
+    }
+    voting = [s for i, s in enumerate(samples) if not any(flags[i] for flags in apart.values())]
     counts = Counter(_short(s.extracted) for s in voting if s.extracted is not None)
-    pruned = sum(s.think_end == "pruned" for s in samples)
-    decided = sum(s.answer_end == "decided" for s in samples)
-    extra = (f" · {pruned} pruned" if pruned else "") + (f" · {decided} stopped, decided" if decided else "")
+    extra = "".join(f" · {sum(flags)} {word}" for word, flags in apart.items() if any(flags))
     winner = samples[chosen] if 0 <= chosen < len(samples) else None
     if not counts or winner is None or winner.extracted is None:
         return f"no answers to compare → most confident{extra}"
@@ -82,6 +89,11 @@ def tally(samples: tuple[SampleResult, ...] | list[SampleResult], chosen: int) -
         why += ", verified"
     votes = " · ".join(f"{answer} ×{count}" for answer, count in counts.most_common())
     return f"{votes} → {_short(winner.extracted)}{why}{extra}"
+
+
+def looped(sample: SampleResult) -> bool:
+    """The path was stopped going round in a loop, in its thinking or its answer."""
+    return sample.think_end == "loop" or sample.answer_end == "loop"
 
 
 def _short(answer: str) -> str:

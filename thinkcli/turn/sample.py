@@ -1,9 +1,9 @@
 """One reasoning path: tags its tokens and enforces its thinking budget.
 
 ``Sample.feed`` takes each token of its sequence, splits it into reasoning and
-answer, and steers the sequence: it closes thinking when the budget runs out,
-rejects a close before ``min_think`` (rewinding the tag and thinking on), and
-stops the sequence when the answer ends.
+answer, and steers the sequence: it closes thinking when the budget runs out or
+the thinking goes round in a loop, rejects a close before ``min_think`` (rewinding
+the tag and thinking on), and stops the sequence when the answer ends or loops.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from thinkcli.engine import Batch, Token
 from thinkcli.events import AnswerEnd, SampleResult, Text, ThinkEnd, ThinkingDone
 from thinkcli.reasoning import ReasoningFormat
 from thinkcli.answers import extract_answer
+from thinkcli.turn.loops import ANSWER_WINDOW, COUNTING_WINDOW, WINDOW, LoopDetector
 from thinkcli.vote import RunningConfidence, trace_confidence
 
 ROOM_MARGIN = 8  # tokens kept free so a forced close always fits in the context
@@ -71,6 +72,7 @@ class Sample:
         self._marks: list[tuple[int, int, int, int]] = []
         self._stalls = 0  # early stops in a row with nothing written since the last injection
         self._confidences: list[float] = []  # token confidences of the trace, reasoning and answer
+        self._loops = LoopDetector()  # sees the generated text since thinkcli last steered the path
         self._waits = 0
         self.numeric = numeric
         self.measure = measure
@@ -112,12 +114,24 @@ class Sample:
                 return self._reject_close(batch, before)
         if closed_now:
             self._mark_thought("stop", batch)
+            self._loops.reset()  # an answer that copies out lines its thinking drafted is no loop
         out = self._emit(segments)
+        # An answer gets a longer window, unless its thinking already went round in a loop,
+        # and may count as long as it likes.
+        self._loops.window = WINDOW if thinking or self.think_end == "loop" else ANSWER_WINDOW
+        self._loops.counting_window = COUNTING_WINDOW if thinking else 0
+        looping = self._loops.add(token.text)
         if thinking:
+            if not closed_now and looping:
+                return out + self._close_loop(batch, self._loops.repeats)
             if not closed_now and self.thinking_tokens >= self._budget.think:
+                if repeats := self._loops.looping_now():  # the budget ran out in a loop
+                    return out + self._close_loop(batch, repeats)
                 return out + self._force_close(batch, "budget")
         else:
             self.answer_tokens += 1
+            if looping:
+                return out + self._finish(batch, "loop")
         if self._answer_line_done:
             return out + self._finish(batch, "stop")
         if not thinking:
@@ -184,9 +198,32 @@ class Sample:
     def _inject_thinking(self, batch: Batch, text: str) -> None:
         start = len(self._raw)
         self._marks.append((start, start + len(text), batch.inject(self.seq, text), 0))
+        self._loops.reset()  # a repetition that spans thinkcli's own text is not the model's loop
+
+    def _close_loop(self, batch: Batch, repeats: int) -> list[Text | ThinkingDone]:
+        """The thinking goes round in a loop: as at a budget end, wrap up and answer.
+
+        The loop's ``repeats`` (the tokens after its first cycle) are rewound first, so
+        the answer is not written under a page of the same line. They still count as
+        thinking spent, but neither the reasoning nor the path's confidence keeps them.
+        """
+        tokens = generated = 0
+        cut, left = len(self._raw), repeats  # the detector counts tokens with text
+        while self._marks and (left > 0 or self._marks[-1][0] == self._marks[-1][1]):
+            cut, end, n, gen = self._marks.pop()  # an empty one holds bytes of the character after it
+            left -= end > cut
+            tokens += n
+            generated += gen
+        batch.rewind(self.seq, tokens)
+        del self._confidences[len(self._confidences) - generated :]
+        raw, self._raw, self.reasoning = self._raw[:cut], "", ""
+        self._parser = self._fmt.parser(self._starts)
+        self._feed_parser(raw, collect=True)
+        return self._force_close(batch, "loop")
 
     def _force_close(self, batch: Batch, reason: ThinkEnd, *, wrap_up: bool = True) -> list[Text | ThinkingDone]:
         text = (self._budget.wrap_up if wrap_up else "\n") + self._fmt.close
+        self._loops.reset()
         if batch.room(self.seq) <= batch.inject(self.seq, text):
             return self._finish(batch, "length")
         out = self._emit(self._feed_parser(text))
