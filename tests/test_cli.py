@@ -54,7 +54,9 @@ def test_missing_chat_template_falls_back_to_chatml_with_a_warning(monkeypatch):
     assert r.engine.prompts[0].startswith("<|im_start|>system")
     template = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] "
     r = run_cli(["ask", "q"], monkeypatch=monkeypatch, chat_template=template)
-    assert "chat template" not in r.err
+    assert "chat template" not in r.err  # a template without thinking tags: its levels answer directly
+    assert r.engine.prompts[0] == "[user] q\n[assistant] "
+    r = run_cli(["ask", "--think-budget", "64", "q"], monkeypatch=monkeypatch, chat_template=template)
     assert r.engine.prompts[0].startswith("[system]") and r.engine.prompts[0].endswith("[assistant] <think>\n")
 
 

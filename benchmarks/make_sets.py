@@ -1,0 +1,172 @@
+"""Write the graded problem sets ``thinkcli tune`` ships (thinkcli/tune/sets/).
+
+Three kinds, each as a tuning set and a separate held-out set of 40 problems, plus
+``mixed`` (a blend of the three) for both:
+
+- arithmetic: one- and two-step word problems (add, take away, buy and get change, bags);
+- facts: common knowledge with a number or a word for an answer (legs of a spider,
+  capitals, the red planet);
+- logic: short reasoning (orderings, what comes next, days of the week, larger of two,
+  even or odd).
+
+Deterministic (fixed seeds), written by this script and by nothing else; no problem is in
+both a tuning and a held-out set. Questions with a word for an answer ask for "The answer
+is X." so a model that writes a sentence can still be graded.
+
+    python benchmarks/make_sets.py
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "thinkcli" / "tune" / "sets"
+SIZE = 40
+FORM = "Reply in the form: The answer is X."
+NAMES = ["Hana", "Omar", "Lena", "Ravi", "Mia", "Tom", "Sara", "Ken", "Ada", "Luis", "Nora", "Ivan", "Zoe", "Amir"]
+THINGS = ["marbles", "apples", "stickers", "books", "pencils", "coins", "shells", "cards", "stamps", "buttons"]
+
+FACTS = [
+    ("How many legs does a spider have?", "8"), ("How many legs does an insect have?", "6"),
+    ("How many days are in a week?", "7"), ("How many months are in a year?", "12"),
+    ("How many hours are in a day?", "24"), ("How many minutes are in an hour?", "60"),
+    ("How many seconds are in a minute?", "60"), ("How many sides does a triangle have?", "3"),
+    ("How many sides does a square have?", "4"), ("How many sides does a pentagon have?", "5"),
+    ("How many sides does a hexagon have?", "6"), ("How many sides does an octagon have?", "8"),
+    ("How many continents are there on Earth?", "7"), ("How many wheels does a bicycle have?", "2"),
+    ("How many wheels does a tricycle have?", "3"), ("How many days are in a leap year?", "366"),
+    ("How many days are in a common year (not a leap year)?", "365"), ("How many cents are in a dollar?", "100"),
+    ("How many letters are in the English alphabet?", "26"), ("How many planets are in the solar system?", "8"),
+    ("How many strings does a standard guitar have?", "6"), ("How many keys does a standard piano have?", "88"),
+    ("How many sides does a decagon have?", "10"), ("How many days does February have in a leap year?", "29"),
+    ("How many hearts does an octopus have?", "3"), ("How many legs does a dog have?", "4"),
+    ("How many legs does a bird have?", "2"), ("How many weeks are in a year?", "52"),
+    ("How many zeros are in one million?", "6"), ("How many degrees are in a right angle?", "90"),
+    ("How many degrees are in a full circle?", "360"),
+    ("At how many degrees Celsius does water boil at sea level?", "100"),
+    ("At how many degrees Celsius does water freeze?", "0"), ("How many centimeters are in a meter?", "100"),
+    ("How many grams are in a kilogram?", "1000"), ("How many meters are in a kilometer?", "1000"),
+    ("How many colors are in a rainbow?", "7"), ("How many rings are on the Olympic flag?", "5"),
+    ("How many chambers does the human heart have?", "4"), ("How many players are on the field for one soccer team?", "11"),
+    ("How many arms does a starfish usually have?", "5"), ("How many eggs are in a dozen?", "12"),
+    ("How many years are in a century?", "100"), ("How many years are in a decade?", "10"),
+    ("What is the capital of France? " + FORM, "Paris"), ("What is the capital of Japan? " + FORM, "Tokyo"),
+    ("What is the capital of Italy? " + FORM, "Rome"), ("What is the capital of Spain? " + FORM, "Madrid"),
+    ("What is the capital of Germany? " + FORM, "Berlin"), ("What is the capital of Egypt? " + FORM, "Cairo"),
+    ("What is the capital of Russia? " + FORM, "Moscow"),
+    ("What is the capital of the United Kingdom? " + FORM, "London"),
+    ("What is the capital of Canada? " + FORM, "Ottawa"), ("What is the capital of Australia? " + FORM, "Canberra"),
+    ("What is the capital of China? " + FORM, "Beijing"), ("What is the capital of Greece? " + FORM, "Athens"),
+    ("What is the capital of Portugal? " + FORM, "Lisbon"), ("What is the capital of Ireland? " + FORM, "Dublin"),
+    ("What is the capital of Norway? " + FORM, "Oslo"), ("What is the capital of Austria? " + FORM, "Vienna"),
+    ("What is the capital of Kenya? " + FORM, "Nairobi"), ("What is the capital of Peru? " + FORM, "Lima"),
+    ("What is the capital of Argentina? " + FORM, "Buenos Aires"), ("What is the capital of India? " + FORM, "New Delhi"),
+    ("Which planet is known as the Red Planet? " + FORM, "Mars"),
+    ("What is the largest planet in the solar system? " + FORM, "Jupiter"),
+    ("Which planet is closest to the Sun? " + FORM, "Mercury"),
+    ("What is the chemical symbol for gold? " + FORM, "Au"), ("What is the chemical symbol for iron? " + FORM, "Fe"),
+    ("What is the chemical symbol for sodium? " + FORM, "Na"),
+    ("What gas do plants take in from the air to make food? " + FORM, "carbon dioxide"),
+    ("What is the largest ocean on Earth? " + FORM, "Pacific"), ("What is the longest river in Africa? " + FORM, "Nile"),
+    ("What is the tallest mountain on Earth? " + FORM, "Everest"),
+    ("What is the largest mammal on Earth? " + FORM, "blue whale"),
+    ("What is frozen water called? " + FORM, "ice"), ("What color do you get by mixing blue and yellow? " + FORM, "green"),
+    ("What color do you get by mixing red and white? " + FORM, "pink"),
+    ("What is the opposite of hot? " + FORM, "cold"), ("What is the opposite of up? " + FORM, "down"),
+    ("What do bees make? " + FORM, "honey"), ("Which animal is known as the king of the jungle? " + FORM, "lion"),
+    ("What is the closest star to Earth? " + FORM, "Sun"), ("What is the natural satellite of Earth called? " + FORM, "Moon"),
+    ("In which language did Shakespeare write his plays? " + FORM, "English"),
+    ("What is the main language spoken in Brazil? " + FORM, "Portuguese"),
+]
+
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+ORDERS = [("taller", "tallest", "shortest"), ("older", "oldest", "youngest"), ("faster", "fastest", "slowest"),
+          ("heavier", "heaviest", "lightest")]
+
+
+def arithmetic(rng: random.Random) -> tuple[str, str]:
+    name, thing = rng.choice(NAMES), rng.choice(THINGS)
+    kind = rng.randrange(4)
+    if kind == 0:
+        a, b = rng.randint(3, 30), rng.randint(2, 20)
+        return f"{name} has {a} {thing} and gets {b} more. How many {thing} does {name} have now?", str(a + b)
+    if kind == 1:
+        b = rng.randint(2, 20)
+        a = b + rng.randint(1, 25)
+        return f"{name} has {a} {thing} and gives away {b}. How many {thing} does {name} have left?", str(a - b)
+    if kind == 2:
+        n, price = rng.randint(2, 6), rng.randint(2, 9)
+        paid = n * price + rng.randint(1, 10)
+        return (f"{name} buys {n} {thing} at {price} dollars each and pays with {paid} dollars. "
+                f"How many dollars of change does {name} get?", str(paid - n * price))
+    groups, each, extra = rng.randint(2, 6), rng.randint(2, 8), rng.randint(1, 9)
+    return (f"{name} has {groups} bags with {each} {thing} in each bag, and finds {extra} more. "
+            f"How many {thing} does {name} have in all?", str(groups * each + extra))
+
+
+def logic(rng: random.Random) -> tuple[str, str]:
+    kind = rng.randrange(5)
+    if kind == 0:
+        a, b, c = rng.sample(NAMES, 3)
+        more, most, least = rng.choice(ORDERS)
+        if rng.random() < 0.5:
+            return f"{a} is {more} than {b}. {b} is {more} than {c}. Who is the {most}? {FORM}", a
+        return f"{a} is {more} than {b}. {b} is {more} than {c}. Who is the {least}? {FORM}", c
+    if kind == 1:
+        start, step = rng.randint(1, 12), rng.randint(2, 9)
+        seq = [start + step * i for i in range(4)]
+        return f"What number comes next: {', '.join(map(str, seq))}? {FORM}", str(start + step * 4)
+    if kind == 2:
+        today, ahead = rng.randrange(7), rng.randint(1, 3)
+        later = "tomorrow" if ahead == 1 else f"in {ahead} days"
+        return f"If today is {DAYS[today]}, what day is it {later}? {FORM}", DAYS[(today + ahead) % 7]
+    if kind == 3:
+        x, y = rng.sample(range(11, 99), 2)
+        return f"Which number is larger, {x} or {y}? {FORM}", str(max(x, y))
+    n = rng.randint(11, 99)
+    return f"Is {n} even or odd? {FORM}", "even" if n % 2 == 0 else "odd"
+
+
+def drawn(make, seed: int, count: int) -> list[tuple[str, str]]:
+    """``count`` different problems from ``make``."""
+    rng, seen, out = random.Random(seed), set(), []
+    while len(out) < count:
+        question, answer = make(rng)
+        if question not in seen:
+            seen.add(question)
+            out.append((question, answer))
+    return out
+
+
+def records(prefix: str, problems: list[tuple[str, str]]) -> list[dict]:
+    return [{"id": f"{prefix}-{i + 1:02d}", "question": q, "answer": a} for i, (q, a) in enumerate(problems)]
+
+
+def main() -> None:
+    facts = list(FACTS)
+    random.Random(3).shuffle(facts)
+    kinds = {
+        "arithmetic": drawn(arithmetic, 21, 2 * SIZE),
+        "facts": facts[: 2 * SIZE],
+        "logic": drawn(logic, 22, 2 * SIZE),
+    }
+    sets: dict[str, list[dict]] = {}
+    for kind, problems in kinds.items():
+        sets[kind] = records(kind[:5], problems[:SIZE])
+        sets[f"{kind}-heldout"] = records(f"{kind[:5]}-h", problems[SIZE:])
+    for suffix in ("", "-heldout"):  # 14 + 13 + 13, from each kind's own split
+        sets[f"mixed{suffix}"] = (sets[f"arithmetic{suffix}"][:14] + sets[f"facts{suffix}"][:13]
+                                  + sets[f"logic{suffix}"][:13])
+    tuning = {p["question"] for name, rows in sets.items() if not name.endswith("-heldout") for p in rows}
+    held = {p["question"] for name, rows in sets.items() if name.endswith("-heldout") for p in rows}
+    assert not tuning & held, "a problem is in both a tuning and a held-out set"
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, rows in sets.items():
+        (OUT / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        print(f"wrote {len(rows)} problems to {OUT / name}.jsonl")
+
+
+if __name__ == "__main__":
+    main()
