@@ -94,15 +94,16 @@ _ASK_HELP = """Answer one question, thinking first.
   cat notes.md | thinkcli ask Summarize this
 
 \b
-Effort  thinking budget  paths  selection
-none    0                1      -
-low     256              1      -
-medium  1024 (default)   1      -
-high    4096             5      vote
-max     8192, min 1024   8      vote, then verify
-auto    1024, then 2048  2-8    adaptive vote
+Effort  models that think natively     models that do not
+        budget           paths         (direct answers)
+none    0                1             1 greedy
+low     256              1             3 voted
+medium  1024 (default)   1             5 voted
+high    4096             5, vote       9 voted
+max     8192, min 1024   8, verified   16 voted
+auto    1024, then 2048  2-8 adaptive  2-16 adaptive
 
-Flags override the config file and THINKCLI_* variables."""
+A model tuned with thinkcli tune uses its own levels (thinkcli tune --show lists them). Flags override the config file and THINKCLI_* variables."""
 
 
 @app.command(help=_ASK_HELP)

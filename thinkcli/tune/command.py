@@ -149,6 +149,7 @@ def _measure(runner: Runner, arms: list[Arm], problems: list[Problem], err) -> d
                 dropped[name] = why
                 meter.drop(by_name[name], problems[seen[-1] + 1:])
                 err.print(f"[dim]stopped measuring {name}: {why}[/dim]", highlight=False)
+            meter.block_done(len(seen))
     return dropped
 
 

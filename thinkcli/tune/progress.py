@@ -83,8 +83,13 @@ class Meter:
         return sum(n * self._per_problem(name) for name, n in self.todo.items())
 
     def _per_problem(self, name: str) -> float:
+        """What one problem of arm ``name`` costs: as measured so far, else the grid's guess
+        (half of it where a smaller budget's paths that stopped early carry over)."""
         spent = self.spent[name]
-        return sum(spent) / len(spent) if spent else float(self.arms[name].estimate())
+        if spent:
+            return sum(spent) / len(spent)
+        arm = self.arms[name]
+        return arm.estimate() / (2 if arm.reuse else 1)
 
     def announce(self, rate: float) -> None:
         """Say the work and the time it should take, before it starts."""
@@ -106,6 +111,12 @@ class Meter:
         if elapsed > 5 and self.done:
             self.rate = self.done / elapsed
         self._show()
+
+    def block_done(self, problems: int) -> None:
+        """A block of problems is measured by every strategy: say the ETA it makes."""
+        if self._bar is None and self.rate > 0 and self.expected() > 0:
+            self.err.print(f"[dim]{problems} problems measured: about {self.eta()} left[/dim]", highlight=False)
+            self._said = time.perf_counter()
 
     def drop(self, arm: Arm, problems: Sequence[Problem]) -> None:
         """``arm`` is no longer measured."""
