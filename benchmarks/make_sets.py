@@ -3,7 +3,8 @@
 Three kinds, each as a tuning set and a separate held-out set of 40 problems, plus
 ``mixed`` (a blend of the three) for both:
 
-- arithmetic: one- and two-step word problems (add, take away, buy and get change, bags);
+- arithmetic: one- and two-step word problems (add, take away, buy and get change, bags),
+  with benchmarks/make_problems.py's number ranges;
 - facts: common knowledge with a number or a word for an answer (legs of a spider,
   capitals, the red planet);
 - logic: short reasoning (orderings, what comes next, days of the week, larger of two,
@@ -87,21 +88,22 @@ ORDERS = [("taller", "tallest", "shortest"), ("older", "oldest", "youngest"), ("
 
 
 def arithmetic(rng: random.Random) -> tuple[str, str]:
+    """benchmarks/make_problems.py's kinds and number ranges (small enough for small models)."""
     name, thing = rng.choice(NAMES), rng.choice(THINGS)
     kind = rng.randrange(4)
     if kind == 0:
-        a, b = rng.randint(3, 30), rng.randint(2, 20)
+        a, b = rng.randint(3, 20), rng.randint(2, 15)
         return f"{name} has {a} {thing} and gets {b} more. How many {thing} does {name} have now?", str(a + b)
     if kind == 1:
-        b = rng.randint(2, 20)
-        a = b + rng.randint(1, 25)
+        b = rng.randint(2, 15)
+        a = b + rng.randint(3, 20)
         return f"{name} has {a} {thing} and gives away {b}. How many {thing} does {name} have left?", str(a - b)
     if kind == 2:
-        n, price = rng.randint(2, 6), rng.randint(2, 9)
+        n, price = rng.randint(2, 5), rng.randint(2, 9)
         paid = n * price + rng.randint(1, 10)
         return (f"{name} buys {n} {thing} at {price} dollars each and pays with {paid} dollars. "
                 f"How many dollars of change does {name} get?", str(paid - n * price))
-    groups, each, extra = rng.randint(2, 6), rng.randint(2, 8), rng.randint(1, 9)
+    groups, each, extra = rng.randint(2, 5), rng.randint(2, 6), rng.randint(1, 9)
     return (f"{name} has {groups} bags with {each} {thing} in each bag, and finds {extra} more. "
             f"How many {thing} does {name} have in all?", str(groups * each + extra))
 
@@ -156,9 +158,9 @@ def main() -> None:
     for kind, problems in kinds.items():
         sets[kind] = records(kind[:5], problems[:SIZE])
         sets[f"{kind}-heldout"] = records(f"{kind[:5]}-h", problems[SIZE:])
-    for suffix in ("", "-heldout"):  # 14 + 13 + 13, from each kind's own split
-        sets[f"mixed{suffix}"] = (sets[f"arithmetic{suffix}"][:14] + sets[f"facts{suffix}"][:13]
-                                  + sets[f"logic{suffix}"][:13])
+    for suffix in ("", "-heldout"):  # 14 + 13 + 13, from each kind's own split, taken in turn
+        kinds3 = [sets[f"arithmetic{suffix}"][:14], sets[f"facts{suffix}"][:13], sets[f"logic{suffix}"][:13]]
+        sets[f"mixed{suffix}"] = [rows[i] for i in range(14) for rows in kinds3 if i < len(rows)]
     tuning = {p["question"] for name, rows in sets.items() if not name.endswith("-heldout") for p in rows}
     held = {p["question"] for name, rows in sets.items() if name.endswith("-heldout") for p in rows}
     assert not tuning & held, "a problem is in both a tuning and a held-out set"
