@@ -5,14 +5,15 @@ Three kinds, each as a tuning set and a separate held-out set of 40 problems, pl
 
 - arithmetic: one- and two-step word problems (add, take away, buy and get change, bags),
   with benchmarks/make_problems.py's number ranges;
-- facts: common knowledge with a number or a word for an answer (legs of a spider,
-  capitals, the red planet);
+- facts: common knowledge with a number for an answer (legs of a spider, sides of a
+  hexagon, days in June);
 - logic: short reasoning (orderings, what comes next, days of the week, larger of two,
   even or odd).
 
 Deterministic (fixed seeds), written by this script and by nothing else; no problem is in
-both a tuning and a held-out set. Questions with a word for an answer ask for "The answer
-is X." so a model that writes a sentence can still be graded.
+both a tuning and a held-out set. Logic questions with a word for an answer ask for "The
+answer is X." so a model that writes a sentence can still be graded; facts have numbers
+for answers, since a small model states a fact as a sentence of its own.
 
     python benchmarks/make_sets.py
 """
@@ -29,6 +30,8 @@ FORM = "Reply in the form: The answer is X."
 NAMES = ["Hana", "Omar", "Lena", "Ravi", "Mia", "Tom", "Sara", "Ken", "Ada", "Luis", "Nora", "Ivan", "Zoe", "Amir"]
 THINGS = ["marbles", "apples", "stickers", "books", "pencils", "coins", "shells", "cards", "stamps", "buttons"]
 
+# Common knowledge with a number for an answer: a small model states a fact as a sentence
+# ("The capital of Greece is Athens."), whose last number grading reads, but not its last word.
 FACTS = [
     ("How many legs does a spider have?", "8"), ("How many legs does an insect have?", "6"),
     ("How many days are in a week?", "7"), ("How many months are in a year?", "12"),
@@ -50,36 +53,31 @@ FACTS = [
     ("At how many degrees Celsius does water freeze?", "0"), ("How many centimeters are in a meter?", "100"),
     ("How many grams are in a kilogram?", "1000"), ("How many meters are in a kilometer?", "1000"),
     ("How many colors are in a rainbow?", "7"), ("How many rings are on the Olympic flag?", "5"),
-    ("How many chambers does the human heart have?", "4"), ("How many players are on the field for one soccer team?", "11"),
+    ("How many chambers does the human heart have?", "4"),
+    ("How many players are on the field for one soccer team?", "11"),
     ("How many arms does a starfish usually have?", "5"), ("How many eggs are in a dozen?", "12"),
     ("How many years are in a century?", "100"), ("How many years are in a decade?", "10"),
-    ("What is the capital of France? " + FORM, "Paris"), ("What is the capital of Japan? " + FORM, "Tokyo"),
-    ("What is the capital of Italy? " + FORM, "Rome"), ("What is the capital of Spain? " + FORM, "Madrid"),
-    ("What is the capital of Germany? " + FORM, "Berlin"), ("What is the capital of Egypt? " + FORM, "Cairo"),
-    ("What is the capital of Russia? " + FORM, "Moscow"),
-    ("What is the capital of the United Kingdom? " + FORM, "London"),
-    ("What is the capital of Canada? " + FORM, "Ottawa"), ("What is the capital of Australia? " + FORM, "Canberra"),
-    ("What is the capital of China? " + FORM, "Beijing"), ("What is the capital of Greece? " + FORM, "Athens"),
-    ("What is the capital of Portugal? " + FORM, "Lisbon"), ("What is the capital of Ireland? " + FORM, "Dublin"),
-    ("What is the capital of Norway? " + FORM, "Oslo"), ("What is the capital of Austria? " + FORM, "Vienna"),
-    ("What is the capital of Kenya? " + FORM, "Nairobi"), ("What is the capital of Peru? " + FORM, "Lima"),
-    ("What is the capital of Argentina? " + FORM, "Buenos Aires"), ("What is the capital of India? " + FORM, "New Delhi"),
-    ("Which planet is known as the Red Planet? " + FORM, "Mars"),
-    ("What is the largest planet in the solar system? " + FORM, "Jupiter"),
-    ("Which planet is closest to the Sun? " + FORM, "Mercury"),
-    ("What is the chemical symbol for gold? " + FORM, "Au"), ("What is the chemical symbol for iron? " + FORM, "Fe"),
-    ("What is the chemical symbol for sodium? " + FORM, "Na"),
-    ("What gas do plants take in from the air to make food? " + FORM, "carbon dioxide"),
-    ("What is the largest ocean on Earth? " + FORM, "Pacific"), ("What is the longest river in Africa? " + FORM, "Nile"),
-    ("What is the tallest mountain on Earth? " + FORM, "Everest"),
-    ("What is the largest mammal on Earth? " + FORM, "blue whale"),
-    ("What is frozen water called? " + FORM, "ice"), ("What color do you get by mixing blue and yellow? " + FORM, "green"),
-    ("What color do you get by mixing red and white? " + FORM, "pink"),
-    ("What is the opposite of hot? " + FORM, "cold"), ("What is the opposite of up? " + FORM, "down"),
-    ("What do bees make? " + FORM, "honey"), ("Which animal is known as the king of the jungle? " + FORM, "lion"),
-    ("What is the closest star to Earth? " + FORM, "Sun"), ("What is the natural satellite of Earth called? " + FORM, "Moon"),
-    ("In which language did Shakespeare write his plays? " + FORM, "English"),
-    ("What is the main language spoken in Brazil? " + FORM, "Portuguese"),
+    ("How many sides does a heptagon have?", "7"), ("How many sides does a nonagon have?", "9"),
+    ("How many faces does a cube have?", "6"), ("How many edges does a cube have?", "12"),
+    ("How many corners does a cube have?", "8"), ("How many legs does a cat have?", "4"),
+    ("How many legs does an ant have?", "6"), ("How many legs does a chicken have?", "2"),
+    ("How many days are in June?", "30"), ("How many days are in January?", "31"),
+    ("How many days does February have in a common year?", "28"), ("How many minutes are in half an hour?", "30"),
+    ("How many seconds are in an hour?", "3600"), ("How many days are in two weeks?", "14"),
+    ("How many pennies are in a dime?", "10"), ("How many quarters are in a dollar?", "4"),
+    ("How many inches are in a foot?", "12"), ("How many feet are in a yard?", "3"),
+    ("How many ounces are in a pound?", "16"), ("How many millimeters are in a centimeter?", "10"),
+    ("How many milliliters are in a liter?", "1000"), ("How many players are on the court for one basketball team?", "5"),
+    ("How many squares are on a chessboard?", "64"), ("How many pieces does each chess player start with?", "16"),
+    ("How many cards are in a standard deck without jokers?", "52"), ("How many suits are in a deck of cards?", "4"),
+    ("How many fingers are on one hand?", "5"), ("How many toes does a person have on two feet?", "10"),
+    ("How many moons does Earth have?", "1"), ("How many sides does a stop sign have?", "8"),
+    ("How many faces does a standard die have?", "6"), ("How many strings does a violin have?", "4"),
+    ("How many years are in a millennium?", "1000"), ("How many zeros are in one thousand?", "3"),
+    ("How many teeth does an adult human usually have?", "32"), ("How many bones are in the adult human body?", "206"),
+    ("How many lungs does a person have?", "2"), ("How many legs does a tripod have?", "3"),
+    ("How many states are in the United States?", "50"), ("How many stripes are on the flag of the United States?", "13"),
+    ("How many minutes are in a day?", "1440"), ("How many hours are in a week?", "168"),
 ]
 
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]

@@ -3,7 +3,8 @@ model's effort levels from it (its profile).
 
 ``grid`` names the strategies measured and replays votes from stored paths; ``measure``
 runs them through the scheduler and keeps every measurement; ``frontier`` draws the
-accuracy-against-tokens frontier and chooses the levels on it; ``stats`` holds the
-intervals and paired tests; ``profile`` and ``levels`` give each model its levels;
-``command`` is the command.
+accuracy-against-tokens frontier, chooses the levels on it and cross-validates them;
+``stats`` holds the intervals and paired tests; ``progress`` the ETA; ``report`` and
+``show`` what is printed; ``profile`` and ``levels`` give each model its levels;
+``sets`` holds the problem sets thinkcli ships; ``command`` is the command.
 """

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
@@ -202,15 +202,3 @@ def _write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-
-
-def summary_rows(profile: Profile) -> list[dict]:
-    """The profile's per-level rows, for ``tune --show``."""
-    return [dict(row) for row in profile.summary]
-
-
-def preset_dict(preset: EffortPreset) -> dict:
-    """A preset as JSON (``tune --json``)."""
-    data = asdict(preset)
-    data.pop("origin", None)
-    return data
