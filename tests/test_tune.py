@@ -124,7 +124,7 @@ def test_levels_rise_in_compute_and_never_fall_in_accuracy():
            point("v5", 0.4, 650, samples=5), point("v9", 0.45, 1200, samples=9), point("v16", 0.47, 2100, samples=16),
            point("think", 0.05, 900, samples=4, think=512),
            point("ad-cheap", 0.3, 500, samples=16, selection="adaptive"),
-           point("ad-good", 0.4, 700, samples=16, selection="adaptive")]
+           point("ad-good", 0.4, 600, samples=16, selection="adaptive")]
     levels = choose(pts, range(40))
     assert levels["none"].label == "greedy" and levels["max"].label == "v16"
     assert levels["high"].label == "v5"  # v9 and v16 are within one standard error of v16
@@ -133,6 +133,8 @@ def test_levels_rise_in_compute_and_never_fall_in_accuracy():
     accuracy = [levels[n].accuracy(range(40)) for n in order]
     assert tokens == sorted(tokens) and accuracy == sorted(accuracy)
     assert levels["auto"].label == "ad-good"  # the cheapest adaptive point as accurate as high
+    dear = [p for p in pts if p.label != "ad-good"] + [point("ad-dear", 0.4, 800, samples=16, selection="adaptive")]
+    assert choose(dear, range(40))["auto"].label == "v5"  # no adaptive point is cheaper than high: high
 
 
 def test_when_nothing_beats_none_every_level_is_none_and_auto_is_high():

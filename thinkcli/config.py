@@ -92,7 +92,7 @@ DIRECT_EFFORTS: Mapping[str, EffortPreset] = MappingProxyType(
         "medium": EffortPreset("medium", 0, 0, 5, "vote", origin=DIRECT_ORIGIN),
         "high": EffortPreset("high", 0, 0, 9, "vote", origin=DIRECT_ORIGIN),
         "max": EffortPreset("max", 0, 0, 16, "vote", origin=DIRECT_ORIGIN),
-        "auto": EffortPreset("auto", 0, 0, 16, "adaptive", settle=0.85, origin=DIRECT_ORIGIN),
+        "auto": EffortPreset("auto", 0, 0, 16, "adaptive", settle=0.6, origin=DIRECT_ORIGIN),
     }
 )
 

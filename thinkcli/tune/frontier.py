@@ -2,7 +2,7 @@
 
 ``frontier`` keeps the points no cheaper point matches. ``choose`` picks the levels on
 it so that compute never falls from ``none`` to ``max`` and accuracy never falls either;
-``auto`` is the cheapest adaptive point as accurate as ``high``. ``cross_validate``
+``auto`` is the cheapest adaptive point as accurate as ``high`` (``high`` where none is cheaper). ``cross_validate``
 chooses on all folds but one and scores on that one, so a level's accuracy is measured
 on problems it was not chosen on. ``race`` drops, while measuring, a strategy whose best
 point is clearly beaten by one that spends no more, so the rest of the file is not
@@ -39,7 +39,8 @@ def choose(points: Sequence[Point], problems: Sequence[int]) -> dict[str, Point]
     error of that (the one-standard-error rule: a gain smaller than the noise is not worth
     its tokens); ``low`` and ``medium`` the cheapest that reach a third and two thirds of
     the way from ``none`` to ``high``. ``auto`` is the cheapest adaptive point at least as
-    accurate as ``high``, or ``high`` itself when adapting does not pay.
+    accurate as ``high``, or ``high`` itself when adapting does not pay (no adaptive point is
+    as accurate, or none is cheaper).
     """
     measured = [p for p in points if p.measured(problems)]
     fixed = [p for p in measured if not p.adaptive]
@@ -63,7 +64,7 @@ def choose(points: Sequence[Point], problems: Sequence[int]) -> dict[str, Point]
     low = next(p for p in line if acc(p) >= acc(none) + gain / 3)
     medium = next(p for p in line if acc(p) >= acc(none) + 2 * gain / 3)
     adaptive = [p for p in measured if p.adaptive and acc(p) >= acc(high)]
-    auto = min(adaptive, key=lambda p: (tok(p), -acc(p))) if adaptive else high
+    auto = min([*adaptive, high], key=lambda p: (tok(p), -acc(p), not p.adaptive))
     return {"none": none, "low": low, "medium": medium, "high": high, "max": best, "auto": auto}
 
 
