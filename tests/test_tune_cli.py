@@ -186,3 +186,15 @@ def test_json_output_and_the_shipped_sets(tmp_path, monkeypatch):
 def test_bad_options_are_one_line(tmp_path, monkeypatch, args, message):
     code, _, err = run(["tune", str(problems(tmp_path)), *args], monkeypatch, Oracle(votes_help, PLAIN))
     assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_a_missing_file_is_one_line_and_exit_1(tmp_path, monkeypatch):
+    code, _, err = run(["tune", str(tmp_path / "gone.jsonl")], monkeypatch, Oracle(votes_help, PLAIN))
+    assert code == 1 and "gone.jsonl: no such file" in err and err.count("\n") == 1
+
+
+def test_too_few_graded_problems_is_a_usage_error(tmp_path, monkeypatch):
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"question": "a?", "answer": "1"}\n{"question": "b?"}\n')
+    code, _, err = run(["tune", str(path)], monkeypatch, Oracle(votes_help, PLAIN))
+    assert code == 2 and "1 graded problem(s); tuning needs at least 4" in err

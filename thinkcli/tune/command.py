@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 
+from thinkcli.ask import read_text
 from thinkcli.batch.problems import Problem, guess_format, parse_problems
 from thinkcli.config import EffortPreset, Settings, data_dir
 from thinkcli.env import Environment
@@ -65,7 +66,7 @@ class TuneOptions:
 def read_graded(source: str, limit: int | None, err) -> tuple[list[Problem], Path]:
     """The problems of the file that have an expected answer (the others cannot be graded)."""
     path = problem_file(source)
-    problems, skipped = parse_problems(path.read_text(encoding="utf-8-sig"), guess_format(str(path), None))
+    problems, skipped = parse_problems(read_text(path), guess_format(str(path), None))
     for line in skipped:
         err.print(f"thinkcli: {path}: {line} (skipped)", markup=False, highlight=False, soft_wrap=True)
     graded = [p for p in problems if p.answer is not None]
