@@ -11,8 +11,8 @@ Three kinds, each as a tuning set and a separate held-out set of 40 problems, pl
   even or odd).
 
 Deterministic (fixed seeds), written by this script and by nothing else; no problem is in
-both a tuning and a held-out set. Logic questions with a word for an answer ask for "The
-answer is X." so a model that writes a sentence can still be graded; facts have numbers
+both a tuning and a held-out set. Logic questions ask the model to finish with "The answer
+is ..." so that a model that writes a sentence can still be graded; facts have numbers
 for answers, since a small model states a fact as a sentence of its own.
 
     python benchmarks/make_sets.py
@@ -26,7 +26,7 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "thinkcli" / "tune" / "sets"
 SIZE = 40
-FORM = "Reply in the form: The answer is X."
+FORM = 'Finish with "The answer is" and your answer.'  # a placeholder ("X") gets copied
 NAMES = ["Hana", "Omar", "Lena", "Ravi", "Mia", "Tom", "Sara", "Ken", "Ada", "Luis", "Nora", "Ivan", "Zoe", "Amir"]
 THINGS = ["marbles", "apples", "stickers", "books", "pencils", "coins", "shells", "cards", "stamps", "buttons"]
 

@@ -137,6 +137,12 @@ def test_levels_rise_in_compute_and_never_fall_in_accuracy():
     assert choose(dear, range(40))["auto"].label == "v5"  # no adaptive point is cheaper than high: high
 
 
+def test_none_is_greedy_unless_a_sampled_path_does_better():
+    greedy = replace(point("greedy", 0.2, 150), preset=EffortPreset("greedy", 0, 0, 1, "single", 0.0))
+    assert choose([greedy, point("one", 0.2, 50)], range(40))["none"].label == "greedy"
+    assert choose([greedy, point("one", 0.25, 50)], range(40))["none"].label == "one"
+
+
 def test_when_nothing_beats_none_every_level_is_none_and_auto_is_high():
     pts = [point("greedy", 0.3, 200), point("v5", 0.2, 600, samples=5)]
     levels = choose(pts, range(40))

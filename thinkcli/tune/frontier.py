@@ -34,7 +34,7 @@ def frontier(points: Sequence[Point], problems: Sequence[int]) -> list[Point]:
 def choose(points: Sequence[Point], problems: Sequence[int]) -> dict[str, Point]:
     """The levels, from the points measured on ``problems``.
 
-    ``none`` is the best single direct path (greedy or sampled). ``max`` is the most
+    ``none`` is the best single direct path (greedy, unless a sampled one is more accurate). ``max`` is the most
     accurate point on the frontier above it; ``high`` the cheapest within one standard
     error of that (the one-standard-error rule: a gain smaller than the noise is not worth
     its tokens); ``low`` and ``medium`` the cheapest that reach a third and two thirds of
@@ -54,7 +54,7 @@ def choose(points: Sequence[Point], problems: Sequence[int]) -> dict[str, Point]
         return p.mean_tokens(problems)
 
     singles = [p for p in fixed if p.preset.samples == 1 and p.preset.think_budget == 0] or fixed
-    none = max(singles, key=lambda p: (acc(p), -tok(p)))
+    none = max(singles, key=lambda p: (acc(p), p.preset.temperature == 0.0, -tok(p)))  # greedy wins a tie
     above = [p for p in fixed if p is not none and tok(p) >= tok(none) and acc(p) > acc(none)]
     line = [none] + frontier(above, problems)
     best = line[-1]
