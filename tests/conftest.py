@@ -99,9 +99,24 @@ def untemplated_paths(model_path, tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
+# The reasoning models' levels, as a config file can pin them for every model.
+REASONING_LEVELS = "".join(
+    f"[efforts.{name}]\nthink_budget = {budget}\nmin_think = {least}\nsamples = {paths}\nselection = \"{how}\"\n\n"
+    for name, budget, least, paths, how in (
+        ("none", 0, 0, 1, "single"), ("low", 256, 0, 1, "single"), ("medium", 1024, 0, 1, "single"),
+        ("high", 4096, 0, 5, "vote"), ("max", 8192, 1024, 8, "vote+verify"), ("auto", 2048, 0, 8, "adaptive"),
+    )
+)
+
+
 @pytest.fixture
-def home_with_model(isolated_home, model_path) -> Path:
-    """A fresh THINKCLI_HOME whose store holds the real small model (hard-linked, not copied)."""
+def home_with_model(isolated_home, model_path, tmp_path) -> Path:
+    """A fresh THINKCLI_HOME whose store holds the real small model (hard-linked, not copied).
+
+    The small model does not think natively, so its own levels answer directly; the tests
+    of the thinking machinery run it with the reasoning models' levels, pinned in the user's
+    config file as a user can (``own_levels`` takes the file away again).
+    """
     models = isolated_home / "models"
     models.mkdir(parents=True)
     target = models / f"{MODEL}.gguf"
@@ -109,4 +124,14 @@ def home_with_model(isolated_home, model_path) -> Path:
         os.link(model_path, target)
     except OSError:
         shutil.copyfile(model_path, target)
+    config = tmp_path / "xdg-config" / "thinkcli" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(REASONING_LEVELS)
     return isolated_home
+
+
+@pytest.fixture
+def own_levels(home_with_model, tmp_path) -> Path:
+    """``home_with_model`` where the model gets its own levels (no config file pins them)."""
+    (tmp_path / "xdg-config" / "thinkcli" / "config.toml").unlink()
+    return home_with_model

@@ -54,7 +54,9 @@ def test_missing_chat_template_falls_back_to_chatml_with_a_warning(monkeypatch):
     assert r.engine.prompts[0].startswith("<|im_start|>system")
     template = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] "
     r = run_cli(["ask", "q"], monkeypatch=monkeypatch, chat_template=template)
-    assert "chat template" not in r.err
+    assert "chat template" not in r.err  # a template without thinking tags: its levels answer directly
+    assert r.engine.prompts[0] == "[user] q\n[assistant] "
+    r = run_cli(["ask", "--think-budget", "64", "q"], monkeypatch=monkeypatch, chat_template=template)
     assert r.engine.prompts[0].startswith("[system]") and r.engine.prompts[0].endswith("[assistant] <think>\n")
 
 
@@ -429,7 +431,7 @@ def test_ask_help_is_grouped_with_defaults_and_examples_and_fits_60_columns():
         assert f"─ {panel} ─" in text
     for flag in ("--think-budget", "--reasoning-format", "--show-thinking", "--hide-thinking", "--top-p", "--top-k"):
         assert flag in text, flag
-    assert "thinkcli ask What is 12 + 7" in text and "adaptive vote" in text
+    assert "thinkcli ask What is 12 + 7" in text and "2-8 adaptive" in text and "direct answers" in text
     flat = " ".join(text.replace("│", " ").split())
     assert "[default: medium]" in flat and "[default: 0.95]" in flat
     assert "<bool>" not in text.split("─ Input ─")[1] and "<list[Path]>" not in text and "[x>=0]" not in text

@@ -73,12 +73,21 @@ def test_example_file_loads_to_exactly_the_defaults():
 def test_example_file_documents_every_key():
     text = EXAMPLE.read_text(encoding="utf-8")
     for field in dataclasses.fields(Settings):
-        if field.name != "efforts":
+        if field.name not in ("efforts", "custom_efforts"):
             assert re.search(rf"^{field.name} = .+#", text, re.MULTILINE), field.name
     for name in DEFAULT_EFFORTS:
         assert f"[efforts.{name}]" in text
     for word in ("# [efforts.exam]", "THINKCLI_HOME", "THINKCLI_CONFIG", "THINKCLI_<KEY>"):
         assert word in text
+
+
+def test_example_reasoning_table_works_when_uncommented(tmp_path):
+    text = EXAMPLE.read_text(encoding="utf-8")
+    block = text[text.index("# [efforts.none]"):text.index("# The direct table")]
+    settings = load(tmp_path, re.sub(r"^# ?", "", block, flags=re.MULTILINE))
+    assert dict(settings.efforts) == dict(DEFAULT_EFFORTS)
+    assert settings.custom_efforts == frozenset(DEFAULT_EFFORTS)
+    assert {p.origin for p in settings.efforts.values()} == {"config file"}
 
 
 def test_example_user_level_works_when_uncommented(tmp_path):
@@ -380,7 +389,7 @@ def test_env_sets_every_scalar_key(tmp_path, var, raw, field, value):
 
 
 def test_env_cases_cover_every_settings_field():
-    names = {f.name for f in dataclasses.fields(Settings)} - {"efforts"}
+    names = {f.name for f in dataclasses.fields(Settings)} - {"efforts", "custom_efforts"}
     assert {case[2] for case in ENV_CASES} == names
     assert {case[0] for case in ENV_CASES} == {f"THINKCLI_{name.upper()}" for name in names}
 

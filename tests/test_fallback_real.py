@@ -51,7 +51,9 @@ def test_a_vocabulary_without_chatml_tokens_never_gets_chatml_markers(isolated_h
 
 
 def test_gemma_base_gets_a_completion_prompt_with_stepwise_thinking(isolated_home, gemma_path):
-    doc, err = preview(isolated_home, gemma_path, "-e", "low")
+    doc, _ = preview(isolated_home, gemma_path, "-e", "low")  # a base model's own levels answer directly
+    assert doc["prompt"] == f"<bos>Question: {QUESTION}\nAnswer:" and doc["starts_in_thinking"] is False
+    doc, err = preview(isolated_home, gemma_path, "-e", "low", "--think-budget", "256")
     assert doc == {"prompt": f"<bos>Question: {QUESTION}\nAnswer: Let's think step by step.\n",
                    "format": "stepwise", "starts_in_thinking": True, "template": "completion (detected)"}
     assert "<start_of_turn>" not in doc["prompt"]

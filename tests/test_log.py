@@ -16,7 +16,8 @@ from thinkcli.env import Environment
 from thinkcli.runlog.store import RunStore
 
 THOUGHT = ["Let", " me", " add", " them.", "</think>", "The", " answer", " is", " 19.", EOG]
-TEMPLATE = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] "
+# A reasoning model's template (it opens the thinking itself), so the levels think.
+TEMPLATE = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] <think>\n"
 OTHER = ["Primes", " are", " odd.", "</think>", "Seventeen", " is", " prime.", EOG]
 
 

@@ -36,7 +36,9 @@ def high_run(tmp_path_factory, model_path):
         os.link(model_path, home / "models" / model_path.name)
     except OSError:
         shutil.copyfile(model_path, home / "models" / model_path.name)
-    done = thinkcli(home, "ask", "-e", "high", "--seed", "2", "--json", QUESTION)
+    # The reasoning models' high (the small model's own high answers directly, without a trace)
+    done = thinkcli(home, "ask", "-e", "high", "--think-budget", "4096", "--samples", "5", "--seed", "2", "--json",
+                    QUESTION)
     assert done.returncode == 0, done.stderr
     with RunStore(home / "thinkcli.db", create=False) as store:
         record = store.last()

@@ -17,6 +17,7 @@ from thinkcli.preview import print_prompt
 from thinkcli.render import answer, make_renderer
 from thinkcli.session import Knobs, Opener, Session, preset_for
 from thinkcli.runlog.record import RunRecord, now
+from thinkcli.tune.levels import ModelLevels
 
 SUGGESTED_MODEL = "qwen3-1.7b"  # named to users of the demo model: small, and it really reasons
 
@@ -62,6 +63,8 @@ def decode_text(data: bytes, where: str) -> str:
 
 def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, opener: Opener) -> ExitStatus:
     """Answer ``question`` in one rendered turn; returns the exit status (130 after Ctrl-C)."""
+    model_levels = ModelLevels(env.vars)
+    settings = model_levels.before_load(settings)
     if knobs.print_prompt:
         return print_prompt(env, settings, preset_for(settings, knobs), question, json_out=knobs.json)
     err = env.err_console()
@@ -69,11 +72,11 @@ def run_ask(env: Environment, settings: Settings, knobs: Knobs, question: str, o
     recorder = Recorder(env, enabled=settings.log)
     hint = "thinkcli trace" if mode == "terminal" and recorder.hint_wanted() else ""
     renderer = make_renderer(mode=mode, thinking=settings.thinking, out=env.out_console(), err=err, hint=hint)
-    level = preset_for(settings, knobs)
     started = now()
-    with Session.open(settings, knobs, opener, err, levels=[level]) as session:
+    with Session.open(settings, knobs, opener, err, levels=[preset_for(settings, knobs)],
+                      model_levels=model_levels) as session:
         messages = session.messages(question)
-        plan = session.plan(messages, level)
+        plan = session.plan(messages, session.level())
         result = answer(session.turn(messages, plan), renderer)
     run = RunRecord("ask", question, result, started, system=settings.system, plan=plan_dict(plan))
     recorder.record(run, hinted=getattr(renderer, "hinted", False))

@@ -90,15 +90,16 @@ _ASK_HELP = """Answer one question, thinking first.
   cat notes.md | thinkcli ask Summarize this
 
 \b
-Effort  thinking budget  paths  selection
-none    0                1      -
-low     256              1      -
-medium  1024 (default)   1      -
-high    4096             5      vote
-max     8192, min 1024   8      vote, then verify
-auto    1024, then 2048  2-8    adaptive vote
+Effort  models that think natively     models that do not
+        budget           paths         (direct answers)
+none    0                1             1 greedy
+low     256              1             3 voted
+medium  1024 (default)   1             5 voted
+high    4096             5, vote       9 voted
+max     8192, min 1024   8, verified   16 voted
+auto    1024, then 2048  2-8 adaptive  2-16 adaptive
 
-Flags override the config file and THINKCLI_* variables."""
+A model tuned with thinkcli tune uses its own levels (thinkcli tune --show lists them). Flags override the config file and THINKCLI_* variables."""
 
 
 @app.command(help=_ASK_HELP, epilog="More: docs/ask.md (in thinkcli's source).")
@@ -172,6 +173,63 @@ def batch(
                               report=report)
     with _closed_pipe_is_fine():
         status = run_batch_command(env, settings, knobs, levels, batch_opts, _opener(env))
+    raise typer.Exit(int(status))
+
+
+_TUNE_HELP = """Measure what each way of spending compute buys on this model, and set its levels.
+
+Runs a grid of strategies on a graded problem file (direct answers, greedy and voted; thinking under small to large budgets, one path and several; thinking in two stages; verification), draws the accuracy-against-tokens frontier, chooses none, low, medium, high, max and auto on it, and saves them as the model's profile: ask, chat and batch use it whenever the model is loaded.
+
+\b
+  thinkcli tune                                  # the mixed set thinkcli ships
+  thinkcli tune my-problems.jsonl -m qwen3-1.7b  # your own problems: better
+  thinkcli tune --show                           # the levels and their source
+  thinkcli tune --reset                          # back to the built-in levels
+
+FILE is a graded problem file as batch reads it (JSONL with "question" and "answer"), or a set thinkcli ships: mixed, arithmetic, facts, logic (each has a -heldout twin that tuning never sees, to check the levels with batch). Measurements are kept: after Ctrl-C, the same command goes on where it stopped."""
+
+
+@app.command(help=_TUNE_HELP, epilog="More: docs/tune.md (in thinkcli's source).")
+@run_options(leave_out=("effort", "think_budget", "min_think", "samples", "no_think", "show_thinking",
+                         "hide_thinking", "no_log"))
+def tune(
+    source: Optional[str] = typer.Argument(None, metavar="[FILE]", help="Graded problems, or a shipped set's name. \\[default: mixed]", show_default=False),
+    show: bool = typer.Option(False, "--show", help="Print the model's levels and where they came from (built in, tuned, the config file), and exit."),
+    reset: bool = typer.Option(False, "--reset", help="Forget the model's profile: it gets the built-in levels again."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=4, help="Use only the first N problems."),
+    folds: int = typer.Option(5, "--folds", min=2, max=20, help="Cross-validation folds for the held-out accuracy."),
+    budgets: str = typer.Option("128,512,2048", "--budgets", metavar="LIST", help="Thinking budgets to measure, small to large."),
+    paths: int = typer.Option(16, "--paths", min=1, max=64, help="Direct answers per problem (votes over 1 to N of them are replayed)."),
+    think_paths: int = typer.Option(4, "--think-paths", min=1, max=16, help="Thinking paths per problem and budget."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Save the frontier as .png or .svg (needs matplotlib)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result (or --show) as JSON."),
+    no_save: bool = typer.Option(False, "--no-save", help="Measure and report, but leave the profile as it is."),
+    fresh: bool = typer.Option(False, "--fresh", help="Forget this model's kept measurements and measure again."),
+    *,
+    run: dict,
+) -> None:
+    from thinkcli.errors import UsageError
+    from thinkcli.tune.command import TuneOptions, run_tune
+    from thinkcli.tune.show import reset_profile, show_levels
+
+    env = _environment()
+    settings, knobs = _run_config(env, {**run, "no_log": True})
+    if show and reset:
+        raise UsageError("--show and --reset: choose one")
+    with _closed_pipe_is_fine():
+        if show:
+            raise typer.Exit(int(show_levels(env, settings, json_out=json_out)))
+        if reset:
+            raise typer.Exit(int(reset_profile(env, settings)))
+        try:
+            chosen = tuple(sorted({int(b) for b in budgets.split(",") if b.strip()}))
+        except ValueError:
+            raise UsageError(f"--budgets takes whole numbers separated by commas, got {budgets!r}") from None
+        if any(b < 16 for b in chosen):
+            raise UsageError(f"--budgets: every budget must be at least 16 tokens, got {budgets!r}")
+        tune_opts = TuneOptions(source or "mixed", limit=limit, folds=folds, budgets=chosen, direct_paths=paths,
+                                think_paths=think_paths, plot=plot, json=json_out, save=not no_save, fresh=fresh)
+        status = run_tune(env, settings, knobs, tune_opts, _opener(env))
     raise typer.Exit(int(status))
 
 

@@ -47,6 +47,12 @@ class EffortPreset:
         samples: Reasoning paths explored in parallel (for "adaptive": the maximum).
         selection: How the answer is chosen: "single", "vote", "vote+verify" or "adaptive".
         temperature: Overrides the top-level temperature for this level when set.
+        reasoning_format: Overrides the model's reasoning format for this level when set
+            (a tuned level may think in two stages, ``stepwise``).
+        settle: For "adaptive": how sure the leading answer must be before no more paths
+            are added (``None``: the strategy's own threshold).
+        origin: Where the level came from, for ``--debug`` and ``--json`` ("built-in for
+            reasoning models", "tuned on 40 problems on 2026-12-04", "config file").
     """
 
     name: str
@@ -55,16 +61,38 @@ class EffortPreset:
     samples: int
     selection: str
     temperature: float | None = None
+    reasoning_format: str | None = None
+    settle: float | None = None
+    origin: str = field(default="built-in", compare=False)
 
 
+REASONING_ORIGIN = "built-in for reasoning models"
+DIRECT_ORIGIN = "built-in for models without native thinking"
+
+# Budget-forced thinking: for models whose template has thinking tags of their own.
 DEFAULT_EFFORTS: Mapping[str, EffortPreset] = MappingProxyType(
     {
-        "none": EffortPreset("none", 0, 0, 1, "single"),
-        "low": EffortPreset("low", 256, 0, 1, "single"),
-        "medium": EffortPreset("medium", 1024, 0, 1, "single"),
-        "high": EffortPreset("high", 4096, 0, 5, "vote"),
-        "max": EffortPreset("max", 8192, 1024, 8, "vote+verify"),
-        "auto": EffortPreset("auto", 2048, 0, 8, "adaptive"),
+        "none": EffortPreset("none", 0, 0, 1, "single", origin=REASONING_ORIGIN),
+        "low": EffortPreset("low", 256, 0, 1, "single", origin=REASONING_ORIGIN),
+        "medium": EffortPreset("medium", 1024, 0, 1, "single", origin=REASONING_ORIGIN),
+        "high": EffortPreset("high", 4096, 0, 5, "vote", origin=REASONING_ORIGIN),
+        "max": EffortPreset("max", 8192, 1024, 8, "vote+verify", origin=REASONING_ORIGIN),
+        "auto": EffortPreset("auto", 2048, 0, 8, "adaptive", origin=REASONING_ORIGIN),
+    }
+)
+REASONING_EFFORTS = DEFAULT_EFFORTS
+
+# Direct answers, greedy at none and voted above it: for models that do not think natively,
+# where thinking in prompted tags costs accuracy (measured in docs/benchmarks.md, "Effort
+# levels by model kind": tuned on benchmarks' tuning set, checked on the held-out set).
+DIRECT_EFFORTS: Mapping[str, EffortPreset] = MappingProxyType(
+    {
+        "none": EffortPreset("none", 0, 0, 1, "single", temperature=0.0, origin=DIRECT_ORIGIN),
+        "low": EffortPreset("low", 0, 0, 3, "vote", origin=DIRECT_ORIGIN),
+        "medium": EffortPreset("medium", 0, 0, 5, "vote", origin=DIRECT_ORIGIN),
+        "high": EffortPreset("high", 0, 0, 9, "vote", origin=DIRECT_ORIGIN),
+        "max": EffortPreset("max", 0, 0, 16, "vote", origin=DIRECT_ORIGIN),
+        "auto": EffortPreset("auto", 0, 0, 16, "adaptive", settle=0.6, origin=DIRECT_ORIGIN),
     }
 )
 
@@ -103,6 +131,8 @@ class Settings:
     log: bool = True
     # A mappingproxy cannot be hashed, so it stays out of the hash (it still counts for ==).
     efforts: Mapping[str, EffortPreset] = field(default_factory=lambda: DEFAULT_EFFORTS, hash=False)
+    # The levels the config file defines ([efforts.NAME]): a model's profile leaves them alone.
+    custom_efforts: frozenset[str] = frozenset()
 
     def preset(self, name: str | None = None) -> EffortPreset:
         """Look up an effort level.
@@ -297,6 +327,8 @@ _PRESET_CHECKS: Mapping[str, _Check] = MappingProxyType(
         "samples": _Check("int", low=1, high=MAX_SAMPLES),
         "selection": _Check("str", choices=SELECTIONS),
         "temperature": _Check("float", low=0),
+        "reasoning_format": _Check("str", choices=REASONING_FORMATS),
+        "settle": _Check("float", low=0.5, high=1, open_low=True),
     }
 )
 
@@ -348,7 +380,8 @@ def load_settings(
     values, efforts = _from_file(table, path)
     from_file = values.get("effort")
     values.update(_from_env(env))
-    settings = Settings(**values, efforts=efforts)
+    custom = frozenset(table.get("efforts", {}))
+    settings = Settings(**values, efforts=efforts, custom_efforts=custom)
     if (flags or {}).get("effort") is None and settings.effort not in efforts:
         where = f"{ENV_PREFIX}EFFORT" if settings.effort != from_file else f"{path}: key 'effort'"
         raise ConfigError(f"{where}: {unknown_effort(settings.effort, efforts)}")
@@ -429,7 +462,7 @@ def _merge_efforts(table: object, path: Path) -> Mapping[str, EffortPreset]:
                 raise _unknown(path, key, _PRESET_CHECKS, prefix=f"{where}.")
             given[key] = _checked(check, value, path, f"{where}.{key}")
         base = merged.get(name) or _new_level(name, given, path)
-        preset = replace(base, **given)
+        preset = replace(base, **given, origin="config file")
         if preset.min_think > preset.think_budget:
             raise ConfigError(
                 f"{path}: key '{where}.min_think' must be <= think_budget "
@@ -448,7 +481,7 @@ def _new_level(name: str, given: Mapping[str, object], path: Path) -> EffortPres
         )
     samples = given["samples"]
     selection = "single" if samples == 1 else "vote"
-    return EffortPreset(name, given["think_budget"], 0, samples, selection)
+    return EffortPreset(name, given["think_budget"], 0, samples, selection, origin="config file")
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, object]:

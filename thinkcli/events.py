@@ -107,6 +107,7 @@ class Result:
     chosen: int = 0
     interrupted: bool = False
     seed: int | None = None  # the seed sampling used (``--seed`` reproduces the run)
+    levels: str = ""  # where the effort level came from: built in, a model's profile, the config file
     stats: Stats = field(default_factory=Stats)
     # Each path's TokenTrace (thinkcli.runlog.tokens), for the run log alone: never in ``to_dict``.
     tokens: list = field(default_factory=list, repr=False, compare=False)

@@ -127,6 +127,7 @@ def make_plan(
         sampling=Sampling(temperature, settings.top_p, settings.top_k),
         seed=settings.seed if settings.seed is not None else random.randrange(2**31),
         keep=settings.vote_keep, confidence=settings.vote_confidence,
+        format=level.reasoning_format, settle=level.settle, origin=level.origin,
     )
 
 

@@ -48,7 +48,7 @@ def preview(engine: MetadataEngine, settings: Settings, level: EffortPreset, que
         level: the effort preset, after ``--no-think`` and ``--think-budget``.
         question: the user's question.
     """
-    fmt = model_format(engine.info, settings.reasoning_format)
+    fmt = model_format(engine.info, level.reasoning_format or settings.reasoning_format)
     messages = one_question(question, settings.system)
     thinking = level.think_budget > 0
     prompt, starts = build_prompt(

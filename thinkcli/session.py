@@ -8,8 +8,8 @@ as a ``Turn``. A turn never closes the engine or exits the process: its caller d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from rich.console import Console
 
@@ -22,6 +22,9 @@ from thinkcli.reasoning import ReasoningFormat, detect_format
 from thinkcli.scheduler import Program, Scheduler
 from thinkcli.turn import Plan, Run, partial, paths_at_once, program
 from thinkcli.turn.prompt import build_prompt
+
+if TYPE_CHECKING:
+    from thinkcli.tune.levels import ModelLevels
 
 Opener = Callable[..., Engine]  # open_engine(settings, err, *, n_seq_max, debug, want_ctx) -> Engine
 
@@ -68,7 +71,7 @@ def preset_for(settings: Settings, knobs: Knobs) -> EffortPreset:
         raise UsageError(f"--min-think {knobs.min_think} is more than the thinking budget {budget}")
     else:
         min_think = knobs.min_think
-    return EffortPreset(level.name, budget, min_think, samples, selection, level.temperature)
+    return replace(level, think_budget=budget, min_think=min_think, samples=samples, selection=selection)
 
 
 def configured_levels(settings: Settings, knobs: Knobs) -> list[EffortPreset]:
@@ -144,13 +147,19 @@ class Session:
         knobs: the flags beyond settings.
     """
 
-    def __init__(self, engine: Engine, settings: Settings, knobs: Knobs) -> None:
+    def __init__(self, engine: Engine, settings: Settings, knobs: Knobs, *,
+                 model_levels: ModelLevels | None = None) -> None:
         self.engine = engine
-        self.settings = settings
         self.knobs = knobs
-        self.fmt = model_format(engine.info, settings.reasoning_format)
         self._pending: list[str] = []
         self._said: set[str] = set()  # notices already given this session
+        if model_levels is not None:
+            settings = model_levels.after_load(settings, engine.info)
+            self._pending += model_levels.profiles.warnings
+            if knobs.debug and (level := settings.efforts.get(settings.effort)) is not None:
+                self._pending.append(f"effort levels: {level.origin}")
+        self.settings = settings
+        self.fmt = model_format(engine.info, settings.reasoning_format)
         if (note := template_note(engine.info)) is not None:
             self._pending.append(note)
         planner.note_context(settings.ctx, engine.info, self._note)
@@ -158,13 +167,22 @@ class Session:
     @classmethod
     def open(
         cls, settings: Settings, knobs: Knobs, opener: Opener, err: Console, *,
-        levels: list[EffortPreset], questions: int = 1, seqs: int = 1,
+        levels: list[EffortPreset], questions: int = 1, seqs: int = 1, model_levels: ModelLevels | None = None,
     ) -> Session:
         """Load the configured model with what ``questions`` at once of any of ``levels`` need
-        (and at least ``seqs`` sequences): every path's full budget, where the model allows."""
+        (and at least ``seqs`` sequences): every path's full budget, where the model allows.
+
+        With ``model_levels``, the session's levels are the loaded model's (its profile, or
+        the built-in table for its kind; ``ModelLevels.before_load`` gives the same levels
+        before loading wherever the model file is already here, so ``levels`` fit them).
+        """
         need = planner.capacity(levels, questions=questions, seqs=max(seqs, knobs.samples or 1))
         engine = opener(settings, err, n_seq_max=need.seqs, debug=knobs.debug, want_ctx=need.ctx)
-        return cls(engine, settings, knobs)
+        try:
+            return cls(engine, settings, knobs, model_levels=model_levels)
+        except BaseException:
+            engine.close()
+            raise
 
     def __enter__(self) -> Session:
         return self
@@ -180,10 +198,14 @@ class Session:
         """A one-question conversation: ``system`` (default: the configured one), then ``question``."""
         return one_question(question, self.settings.system if system is None else system)
 
+    def format_of(self, name: str | None) -> ReasoningFormat:
+        """The reasoning format a level names (None: the session's own)."""
+        return self.fmt if name is None else model_format(self.engine.info, name)
+
     def prompt_tokens(self, messages: list[dict], level: EffortPreset) -> int:
         """Tokens of the text really decoded for ``messages`` at ``level`` (the prompted format adds some)."""
-        prompt, _ = build_prompt(self.engine, self.fmt, messages, thinking=level.think_budget > 0,
-                                 effort=level.name, budget=level.think_budget)
+        prompt, _ = build_prompt(self.engine, self.format_of(level.reasoning_format), messages,
+                                 thinking=level.think_budget > 0, effort=level.name, budget=level.think_budget)
         return self.engine.count_tokens(prompt)
 
     def plan(self, messages: list[dict], level: EffortPreset | None = None, *, questions: int = 1) -> Plan:
@@ -233,7 +255,7 @@ class Session:
         the turn has one of its own, which keeps its cache for the next turn.
         """
         notices, self._pending = self._pending, []
-        return Turn(Run(self.engine, messages, plan, self.fmt, scheduler=scheduler), notices)
+        return Turn(Run(self.engine, messages, plan, self.format_of(plan.format), scheduler=scheduler), notices)
 
     def scheduler(self) -> Scheduler:
         """One batch for many turns at once; each finished turn's paths make room for the next."""

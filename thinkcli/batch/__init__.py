@@ -31,6 +31,8 @@ from thinkcli.session import Knobs, Opener, Session, preset_for
 from thinkcli.runlog.record import RunRecord, stamp
 from thinkcli.runlog.store import store_path
 from thinkcli.turn.run import Plan
+from thinkcli.tune.levels import ModelLevels
+from thinkcli.tune.sets import problem_file
 
 __all__ = ["BatchOptions", "parse_levels", "run_batch_command"]
 
@@ -74,8 +76,9 @@ def parse_levels(text: str | None, settings: Settings) -> list[str]:
 
 def read_problems(env: Environment, opts: BatchOptions) -> tuple[list[Problem], list[str]]:
     """The problems of the file (or stdin) and the lines that were skipped."""
-    text = decode_text(env.stdin.read(), "standard input") if opts.source == "-" else read_text(Path(opts.source))
-    problems, skipped = parse_problems(text, guess_format(opts.source, opts.fmt))
+    source = opts.source if opts.source == "-" else str(problem_file(opts.source))  # a shipped set by its name
+    text = decode_text(env.stdin.read(), "standard input") if source == "-" else read_text(Path(source))
+    problems, skipped = parse_problems(text, guess_format(source, opts.fmt))
     if opts.limit is not None:
         problems = problems[: opts.limit]
     return problems, skipped
@@ -177,8 +180,10 @@ def run_batch_command(
     if not problems:
         raise UsageError(f"{opts.source} holds no problems")
     skip = set() if opts.output is None or opts.overwrite else done_keys(opts.output)
-    writer = ResultWriter.open(opts.output, overwrite=opts.overwrite) if opts.output else ResultWriter(env.stdout, sync=False)
+    model_levels = ModelLevels(env.vars)
+    settings = model_levels.before_load(settings)
     wanted = [preset_for(replace(settings, effort=n), knobs) for n in levels]
+    writer = ResultWriter.open(opts.output, overwrite=opts.overwrite) if opts.output else ResultWriter(env.stdout, sync=False)
     interrupted = False
     recorder = Recorder(env, enabled=settings.log)
     plans: dict[int, Plan] = {}
@@ -190,8 +195,9 @@ def run_batch_command(
                                   system=system, plan=plan_dict(plans.get(id(problem)))))
 
     try:
-        with Session.open(settings, knobs, opener, err, levels=wanted, questions=opts.parallel or PARALLEL_MOST) as session:
-            solver = make_solver(session, settings, knobs, opts.parallel, plans, note=lambda problem, text: err.print(
+        with Session.open(settings, knobs, opener, err, levels=wanted, questions=opts.parallel or PARALLEL_MOST,
+                          model_levels=model_levels) as session:
+            solver = make_solver(session, session.settings, knobs, opts.parallel, plans, note=lambda problem, text: err.print(
                 f"note: {f'problem {problem.id}: ' if problem else ''}{text}", style="dim", markup=False,
                 highlight=False, soft_wrap=True))
             tally = run_batch(problems, levels, solver, writer, skip=skip, err=err, show_reasoning=opts.show_reasoning,

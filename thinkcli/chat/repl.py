@@ -22,6 +22,7 @@ from thinkcli.env import Environment
 from thinkcli.errors import ExitStatus, ThinkError
 from thinkcli.runlog.recorder import Recorder
 from thinkcli.session import Knobs, Opener
+from thinkcli.tune.levels import ModelLevels
 
 PROMPT = ">>> "
 MORE = "... "
@@ -120,7 +121,7 @@ def run_chat(env: Environment, settings: Settings, knobs: Knobs, opener: Opener,
     if settings.system:  # given now (flag, environment or config): it wins over the saved one
         conv.system = settings.system
     settings = replace(settings, system=conv.system)
-    session = open_session(settings, knobs, opener, err)
+    session = open_session(settings, knobs, opener, err, ModelLevels(env.vars))
     chat = Chat(env, session, conv, store, opener, recorder)
     try:
         read = terminal_reader(chat) if env.stdin_isatty and env.stdout_isatty else LineReader(env)

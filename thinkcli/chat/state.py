@@ -20,6 +20,7 @@ from thinkcli.runlog.recorder import Recorder, plan_dict
 from thinkcli.render import answer, make_renderer
 from thinkcli.session import Knobs, Opener, Session, configured_levels, preset_for
 from thinkcli.runlog.record import RunRecord, now
+from thinkcli.tune.levels import ModelLevels
 
 
 class Chat:
@@ -114,7 +115,7 @@ class Chat:
         """Load ``name`` and drop the current model; if it fails to load, the current one stays."""
         settings = self.settings.updated({"model": name})
         knobs = self.session.knobs
-        fresh = open_session(settings, knobs, self.opener, self.err)
+        fresh = open_session(settings, knobs, self.opener, self.err, ModelLevels(self.env.vars))
         self.session.close()
         self.session = fresh
 
@@ -124,9 +125,13 @@ class Chat:
         self.first = 0
 
 
-def open_session(settings: Settings, knobs: Knobs, opener: Opener, err) -> Session:
+def open_session(settings: Settings, knobs: Knobs, opener: Opener, err, model_levels: ModelLevels | None = None) -> Session:
     """A chat's session: its context sized for the current level at full budget (``/effort``
     remakes it where a level needs more), with room for the paths of any level (which costs
-    nothing measurable: see benchmarks/capacity.py)."""
+    nothing measurable: see benchmarks/capacity.py). With ``model_levels``, the levels are
+    the model's (its profile, or the built-in table for its kind)."""
+    if model_levels is not None:
+        settings = model_levels.before_load(settings)
     most = max(planner.capacity([level]).seqs for level in configured_levels(settings, knobs))
-    return Session.open(settings, knobs, opener, err, levels=[preset_for(settings, knobs)], seqs=most)
+    return Session.open(settings, knobs, opener, err, levels=[preset_for(settings, knobs)], seqs=most,
+                        model_levels=model_levels)

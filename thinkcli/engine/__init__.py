@@ -71,6 +71,9 @@ class ModelInfo:
     exact_counts: bool = True  # token counts are the model's own, not estimates
     chat_template_file: str | None = None  # where chat_template came from, if not the model (--chat-template-file)
     fallback: Fallback | None = None
+    # The model's own template is unknown (a server that publishes none renders it itself):
+    # chat_template is then only a stand-in, and says nothing of how the model thinks.
+    template_unknown: bool = False
 
 
 class Batch(Protocol):

@@ -24,7 +24,7 @@ BUSY_TIMEOUT_MS = 15_000  # another process writing: wait this long for the lock
 SCHEMA_VERSION = 1
 KEPT_BY_CLEAR = ("schema", "session_files_imported")  # facts about the file, not records
 
-# Each run's per-token confidences (thinkcli.tokens.pack), apart from its record so that
+# Each run's per-token confidences (thinkcli.runlog.tokens.pack), apart from its record so that
 # listing and ``--json`` never read them. Added to logs made before it, which stay readable.
 _TOKENS_TABLE = "CREATE TABLE IF NOT EXISTS tokens (run INTEGER PRIMARY KEY, data BLOB NOT NULL)"
 

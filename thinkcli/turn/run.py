@@ -48,6 +48,10 @@ class Plan:
         keep: the most confident share of the trusted paths that votes (DeepConf's filter).
         confidence: how a path's token confidences make its confidence: ``lowest``,
             ``bottom10`` or ``tail`` (see ``thinkcli.vote.trace_confidence``).
+        format: the reasoning format this level thinks in (None: the model's).
+        settle: for ``adaptive``, how sure the leader must be to stop adding paths (None:
+            the strategy's own threshold).
+        origin: where the level came from (built in, a model's profile, the config file).
     """
 
     effort: str
@@ -59,6 +63,9 @@ class Plan:
     seed: int
     keep: float = 0.9
     confidence: str = "lowest"
+    format: str | None = None
+    settle: float | None = None
+    origin: str = ""
 
 
 class Run:
@@ -101,6 +108,7 @@ class Run:
         stream: bool = False,
         floor: float | None = None,
         stop_decided: bool = False,
+        seeds: tuple[int, ...] | None = None,
     ) -> Program:
         """Decode ``n`` new samples together; yields their events (``Text`` when streaming).
 
@@ -110,10 +118,12 @@ class Run:
             stream: yield each sample's text as it comes (for one sample), else ``Progress``.
             floor: prune a sample whose running confidence falls below this (DeepConf online).
             stop_decided: stop the unfinished samples once they cannot change the vote's winner.
+            seeds: their seeds (default: the plan's seed plus each one's index), so one path
+                of an earlier run can be decoded again alone, under another budget.
         """
         prompt, starts = self.prompt(self.messages, thinking=self.plan.thinking)
         first = len(self.samples)
-        seeds = tuple(self.plan.seed + first + i for i in range(n))
+        seeds = seeds or tuple(self.plan.seed + first + i for i in range(n))
         opened: Opened = yield Open(prompt, n, self.plan.sampling, seeds)
         self.stats.prompt_tokens = opened.prompt_tokens
         batch = self.sched.batch
@@ -231,39 +241,15 @@ class Run:
         return round(1.0 / (1.0 + math.exp(no - yes)), 4)
 
     def voters(self) -> list[int]:
-        """The paths that may vote: trusted, then the most confident ``plan.keep`` of them.
-
-        A path is not trusted when ``thinkcli.vote.why_not`` says so; if no path is,
-        every unpruned path votes rather than none. Records each path's reason.
-        """
-        results = [s.result() for s in self.samples]
-        answered = [bool(r.extracted) for r in results]
-        reasons = {
-            i: why_not(r, others_answered=any(answered[:i] + answered[i + 1 :]), thinking=self.plan.thinking)
-            for i, r in enumerate(results)
-        }
-        trusted = [i for i, reason in reasons.items() if reason is None]
-        if not trusted:
-            trusted = [i for i, r in enumerate(results) if r.think_end != "pruned"]
-            reasons.update({i: None for i in trusted})
-        confidences = [Ballot(None, results[i].confidence) for i in trusted]
-        kept = [trusted[k] for k in keep_confident(confidences, self.plan.keep)]
-        for i in trusted:
-            if i not in kept:
-                reasons[i] = f"less confident than the {self.plan.keep:.0%} that vote"
-        self._why_not = reasons
+        """The paths that may vote (see ``voters``); records each path's reason."""
+        kept, self._why_not = voters([s.result() for s in self.samples], thinking=self.plan.thinking,
+                                     keep=self.plan.keep)
         return kept
 
     def tally(self) -> tuple[VoteResult, list[int]] | None:
         """Vote over the samples so far; None if no sample may vote."""
         indexes = self.voters()
-        if not indexes:
-            return None
-        ballots = []
-        for i in indexes:
-            r = self.samples[i].result()
-            ballots.append(Ballot(r.extracted, r.confidence, r.verify_p))
-        return vote(ballots), indexes
+        return tally([s.result() for s in self.samples], indexes)
 
     def result(self, chosen: int = 0, votes: dict[str, float] | None = None, *, interrupted: bool = False) -> Result:
         """Everything this run produced, with ``chosen`` as the answer."""
@@ -295,7 +281,41 @@ class Run:
             seed=self.plan.seed,
             stats=stats,
             tokens=[getattr(s, "trace", None) for s in self.samples],
+            levels=self.plan.origin,
         )
+
+
+def voters(results: list[SampleResult], *, thinking: bool, keep: float) -> tuple[list[int], dict[int, str | None]]:
+    """The paths that may vote, and why each other path may not.
+
+    A path is not trusted when ``thinkcli.vote.why_not`` says so; if no path is, every
+    unpruned path votes rather than none. Of the trusted, the most confident ``keep``
+    share votes (DeepConf's filter). Pure, so a vote can be replayed from stored paths.
+    """
+    answered = [bool(r.extracted) for r in results]
+    reasons = {
+        i: why_not(r, others_answered=any(answered[:i] + answered[i + 1 :]), thinking=thinking)
+        for i, r in enumerate(results)
+    }
+    trusted = [i for i, reason in reasons.items() if reason is None]
+    if not trusted:
+        trusted = [i for i, r in enumerate(results) if r.think_end != "pruned"]
+        reasons.update({i: None for i in trusted})
+    confidences = [Ballot(None, results[i].confidence) for i in trusted]
+    kept = [trusted[k] for k in keep_confident(confidences, keep)]
+    for i in trusted:
+        if i not in kept:
+            reasons[i] = f"less confident than the {keep:.0%} that vote"
+    return kept, reasons
+
+
+def tally(results: list[SampleResult], indexes: list[int]) -> tuple[VoteResult, list[int]] | None:
+    """The confidence-weighted vote of paths ``indexes`` (scaled by P(true) where verified);
+    None when there are none."""
+    if not indexes:
+        return None
+    ballots = [Ballot(results[i].extracted, results[i].confidence, results[i].verify_p) for i in indexes]
+    return vote(ballots), indexes
 
 
 GROWTH = 1.25  # how much a path's confidence may still grow: a trace's lowest window grew

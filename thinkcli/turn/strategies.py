@@ -13,7 +13,8 @@ from typing import Callable, Iterator
 
 from thinkcli.events import Done, Event, Explored, Notice, Result
 from thinkcli.scheduler import Program
-from thinkcli.turn.run import Run, chosen_text
+from thinkcli.events import SampleResult
+from thinkcli.turn.run import Run, chosen_text, voters
 from thinkcli.vote import Ballot, answer_counts, samples_to_add
 
 Strategy = Callable[[Run], Program]  # events, and Open and STEP for the scheduler
@@ -49,15 +50,23 @@ def adaptive(run: Run) -> Program:
         first = replace(first, think=ADAPTIVE_FIRST_BUDGET, min_think=min(first.min_think, ADAPTIVE_FIRST_BUDGET))
     yield from run.explore(min(ADAPTIVE_FIRST, most), budget=first)
     floor = min(s.confidence.lowest for s in run.samples) - PRUNE_MARGIN
-    while more := samples_to_add(answer_counts(_voting_ballots(run)), len(run.samples), most,
-                                 ADAPTIVE_STEP, threshold=ADAPTIVE_SETTLED):
+    settle = ADAPTIVE_SETTLED if run.plan.settle is None else run.plan.settle
+    while more := more_paths([s.result() for s in run.samples], most, settle=settle, thinking=run.plan.thinking,
+                             keep=run.plan.keep):
         yield from run.explore(more, floor=floor)
     yield from _decide(run, verify=False)
 
 
-def _voting_ballots(run: Run) -> list[Ballot]:
-    """The ballots of the paths the vote would count: agreement among the others means nothing."""
-    return [Ballot(run.samples[i].result().extracted, 0.0) for i in run.voters()]
+def more_paths(results: list[SampleResult], most: int, *, settle: float, thinking: bool, keep: float) -> int:
+    """How many paths adaptive effort adds after ``results``: none once the leading answer
+    among the paths that may vote is ``settle`` likely to stay ahead, or ``most`` are spent.
+
+    Agreement among paths that may not vote means nothing, so only voters count. Pure, so
+    ``thinkcli tune`` replays adaptive effort on stored paths with this same rule.
+    """
+    indexes, _ = voters(results, thinking=thinking, keep=keep)
+    counts = answer_counts([Ballot(results[i].extracted, 0.0) for i in indexes])
+    return samples_to_add(counts, len(results), most, ADAPTIVE_STEP, threshold=settle)
 
 
 def _decide(run: Run, *, verify: bool) -> Program:

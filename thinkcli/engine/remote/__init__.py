@@ -93,7 +93,7 @@ class RemoteEngine:
             name=model, path=client.api, n_ctx=int(n_ctx), n_ctx_train=int(n_ctx),
             chat_template=CHATML if template is None else template,
             bos_token=str(props.get("bos_token") or ""), eos_token=str(props.get("eos_token") or ""),
-            backend="openai", logprobs=True, shared_context=False,
+            backend="openai", logprobs=True, shared_context=False, template_unknown=template is None,
         )
         self.capabilities = {
             "template": ("the chat endpoint (assistant prefill)" if self.chat_mode
