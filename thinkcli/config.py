@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,13 +19,13 @@ try:
 except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
+from thinkcli.checks import Check, Invalid, type_name
 from thinkcli.errors import ConfigError, UsageError
 
 APP_NAME = "thinkcli"
 ENV_PREFIX = "THINKCLI_"
 CONFIG_ENV = "THINKCLI_CONFIG"
 HOME_ENV = "THINKCLI_HOME"
-AUTO = "auto"
 SELECTIONS = ("single", "vote", "vote+verify", "adaptive")
 VOTE_CONFIDENCES = ("lowest", "bottom10", "tail")
 REASONING_FORMATS = ("auto", "think", "harmony", "magistral", "seed", "gemma4", "apriel", "solar", "prompted", "stepwise")
@@ -174,161 +173,51 @@ class Settings:
                 raise ValueError(f"not a setting: {key!r}")
             try:
                 values[key] = check(value)
-            except _Invalid as exc:
+            except Invalid as exc:
                 raise UsageError(f"--{key.replace('_', '-')}: {exc}") from None
         return replace(self, **values)
 
 
-class _Invalid(Exception):
-    """A value failed its check; the message says why, the caller adds where."""
-
-
-_TOML_TYPES = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array"}
-
-
-def _type_name(value: object) -> str:
-    if isinstance(value, dict):
-        return "table"
-    return _TOML_TYPES.get(type(value), type(value).__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class _Check:
-    """Type and range rule for one key; callable on typed values, ``parse_env`` on strings."""
-
-    kind: str  # "int" | "float" | "str" | "strs" | "bool"
-    low: float | None = None
-    high: float | None = None
-    open_low: bool = False
-    auto: bool = False  # the string "auto" stands for None, since TOML has no null
-    choices: tuple[str, ...] = ()
-    nonempty: bool = False
-
-    def expected(self) -> str:
-        what = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}.get(
-            self.kind, "an array of strings"
-        )
-        return f'{what} or "{AUTO}"' if self.auto else what
-
-    def __call__(self, value: object) -> object:
-        if self.auto and value == AUTO:
-            return None
-        if self.kind == "bool":
-            if not isinstance(value, bool):
-                raise _Invalid(f"expected {self.expected()}, got {_type_name(value)}")
-            return value
-        if isinstance(value, bool) or not isinstance(value, _PY_TYPES[self.kind]):
-            raise _Invalid(f"expected {self.expected()}, got {_type_name(value)}")
-        if self.kind == "float":
-            value = float(value)
-            if not math.isfinite(value):
-                raise _Invalid(f"expected a finite number, got {value}")
-        if self.kind == "strs":
-            return self._strings(value)
-        if self.kind == "str":
-            return self._text(value)
-        self._in_range(value)
-        return value
-
-    def parse_env(self, raw: str) -> object:
-        text = raw.strip()
-        if self.kind == "strs":
-            return self(_split_list(raw))
-        if self.kind == "bool":
-            words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-            if text.lower() not in words:
-                raise _Invalid(f"expected {self.expected()}, got {raw!r}")
-            return words[text.lower()]
-        if self.kind == "str":
-            # Names and choices are words; prompts keep their spacing.
-            return self(text if self.choices or self.nonempty else raw)
-        if self.auto and text.lower() == AUTO:
-            return None
-        try:
-            value: object = int(text) if self.kind == "int" else float(text)
-        except ValueError:
-            raise _Invalid(f"expected {self.expected()}, got {raw!r}") from None
-        return self(value)
-
-    def _in_range(self, value: float) -> None:
-        rules = []
-        if self.low is not None:
-            op = ">" if self.open_low else ">="
-            ok = value > self.low if self.open_low else value >= self.low
-            rules.append((ok, f"{op} {self.low}"))
-        if self.high is not None:
-            rules.append((value <= self.high, f"<= {self.high}"))
-        if not all(ok for ok, _ in rules):
-            raise _Invalid(f"must be {' and '.join(text for _, text in rules)}, got {value!r}")
-
-    def _text(self, value: str) -> str:
-        if self.choices and value not in self.choices:
-            raise _Invalid(f"must be one of: {', '.join(self.choices)}; got {value!r}")
-        if self.nonempty and not value.strip():
-            raise _Invalid("must not be empty")
-        return value
-
-    def _strings(self, value: list | tuple) -> tuple[str, ...]:
-        if not all(isinstance(item, str) for item in value):
-            raise _Invalid(f"expected {self.expected()}, got an array holding other values")
-        if not value or not all(value):
-            raise _Invalid("must hold at least one string, and no empty ones")
-        return tuple(value)
-
-
-_PY_TYPES = {"int": int, "float": (int, float), "str": str, "strs": (list, tuple), "bool": bool}
-
-
-def _split_list(raw: str) -> list[str]:
-    # A TOML array keeps commas inside items ("Wait,"); the plain form is for simple words.
-    if raw.strip().startswith("["):
-        try:
-            return tomllib.loads(f"v = {raw.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            raise _Invalid(f"expected a TOML array of strings, got {raw!r}") from None
-    return [item.strip() for item in raw.split(",") if item.strip()]
-
-
-_SETTING_CHECKS: Mapping[str, _Check] = MappingProxyType(
+_SETTING_CHECKS: Mapping[str, Check] = MappingProxyType(
     {
-        "model": _Check("str", nonempty=True),
-        "gpu_layers": _Check("int", low=-1, auto=True),
-        "threads": _Check("int", low=1, auto=True),
-        "repack": _Check("str", choices=REPACK_MODES),
-        "ctx": _Check("int", low=1, auto=True),
-        "backend": _Check("str", choices=BACKENDS),
-        "base_url": _Check("str"),
-        "api_key_env": _Check("str", nonempty=True),
-        "parallel": _Check("int", low=1, high=64),
+        "model": Check("str", nonempty=True),
+        "gpu_layers": Check("int", low=-1, auto=True),
+        "threads": Check("int", low=1, auto=True),
+        "repack": Check("str", choices=REPACK_MODES),
+        "ctx": Check("int", low=1, auto=True),
+        "backend": Check("str", choices=BACKENDS),
+        "base_url": Check("str"),
+        "api_key_env": Check("str", nonempty=True),
+        "parallel": Check("int", low=1, high=64),
         # llama.cpp's seed is a uint32 and 0xFFFFFFFF already means "random".
-        "seed": _Check("int", low=0, high=2**32 - 2, auto=True),
-        "temperature": _Check("float", low=0),
-        "top_p": _Check("float", low=0, high=1, open_low=True),
-        "top_k": _Check("int", low=0),
-        "max_tokens": _Check("int", low=1),
-        "system": _Check("str"),
-        "chat_template_file": _Check("str"),
-        "reasoning_format": _Check("str", choices=REASONING_FORMATS),
-        "effort": _Check("str", nonempty=True),
-        "thinking": _Check("str", choices=THINKING_MODES),
-        "vote_keep": _Check("float", low=0, high=1, open_low=True),
-        "vote_confidence": _Check("str", choices=VOTE_CONFIDENCES),
-        "wrap_up": _Check("str"),
-        "continuations": _Check("strs"),
-        "history": _Check("bool"),
-        "log": _Check("bool"),
+        "seed": Check("int", low=0, high=2**32 - 2, auto=True),
+        "temperature": Check("float", low=0),
+        "top_p": Check("float", low=0, high=1, open_low=True),
+        "top_k": Check("int", low=0),
+        "max_tokens": Check("int", low=1),
+        "system": Check("str"),
+        "chat_template_file": Check("str"),
+        "reasoning_format": Check("str", choices=REASONING_FORMATS),
+        "effort": Check("str", nonempty=True),
+        "thinking": Check("str", choices=THINKING_MODES),
+        "vote_keep": Check("float", low=0, high=1, open_low=True),
+        "vote_confidence": Check("str", choices=VOTE_CONFIDENCES),
+        "wrap_up": Check("str"),
+        "continuations": Check("strs"),
+        "history": Check("bool"),
+        "log": Check("bool"),
     }
 )
 
-_PRESET_CHECKS: Mapping[str, _Check] = MappingProxyType(
+_PRESET_CHECKS: Mapping[str, Check] = MappingProxyType(
     {
-        "think_budget": _Check("int", low=0),
-        "min_think": _Check("int", low=0),
-        "samples": _Check("int", low=1, high=MAX_SAMPLES),
-        "selection": _Check("str", choices=SELECTIONS),
-        "temperature": _Check("float", low=0),
-        "reasoning_format": _Check("str", choices=REASONING_FORMATS),
-        "settle": _Check("float", low=0.5, high=1, open_low=True),
+        "think_budget": Check("int", low=0),
+        "min_think": Check("int", low=0),
+        "samples": Check("int", low=1, high=MAX_SAMPLES),
+        "selection": Check("str", choices=SELECTIONS),
+        "temperature": Check("float", low=0),
+        "reasoning_format": Check("str", choices=REASONING_FORMATS),
+        "settle": Check("float", low=0.5, high=1, open_low=True),
     }
 )
 
@@ -421,10 +310,10 @@ def _unknown(path: Path, key: str, valid: object, prefix: str = "") -> ConfigErr
     return ConfigError(f"{path}: unknown key {prefix + key!r}{hint}")
 
 
-def _checked(check: _Check, value: object, path: Path, key: str) -> object:
+def _checked(check: Check, value: object, path: Path, key: str) -> object:
     try:
         return check(value)
-    except _Invalid as exc:
+    except Invalid as exc:
         raise ConfigError(f"{path}: key {key!r} {exc}") from None
 
 
@@ -447,14 +336,14 @@ def _from_file(table: dict, path: Path) -> tuple[dict[str, object], Mapping[str,
 def _merge_efforts(table: object, path: Path) -> Mapping[str, EffortPreset]:
     """Built-in presets overridden field by field by ``[efforts.NAME]``, plus new levels."""
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: key 'efforts' expected a table, got {_type_name(table)}")
+        raise ConfigError(f"{path}: key 'efforts' expected a table, got {type_name(table)}")
     merged = dict(DEFAULT_EFFORTS)
     for name, entries in table.items():
         where = f"efforts.{name}"
         if not name or any(char.isspace() for char in name):
             raise ConfigError(f"{path}: key {where!r}: a level name needs no spaces")
         if not isinstance(entries, dict):
-            raise ConfigError(f"{path}: key {where!r} expected a table, got {_type_name(entries)}")
+            raise ConfigError(f"{path}: key {where!r} expected a table, got {type_name(entries)}")
         given: dict[str, object] = {}
         for key, value in entries.items():
             check = _PRESET_CHECKS.get(key)
@@ -494,6 +383,6 @@ def _from_env(env: Mapping[str, str]) -> dict[str, object]:
             continue
         try:
             values[key] = check.parse_env(raw)
-        except _Invalid as exc:
+        except Invalid as exc:
             raise ConfigError(f"{var}: {exc}") from None
     return values
