@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-PAGES = sorted((ROOT / "docs").glob("*.md"))
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FILES = {
     "problem.txt": "A farmer has 17 sheep and buys 5 more. How many sheep does he have?\n",
     "notes.md": "# Notes\n\nThe meeting moved to Tuesday.\n",
@@ -91,9 +91,16 @@ def test_every_example_runs(page, tmp_path):
 
 @pytest.mark.parametrize("command, page", [
     ("ask", "ask.md"), ("chat", "chat.md"), ("batch", "batch.md"), ("log", "log.md"), ("trace", "log.md"),
-    ("models", "configuration.md"), ("pull", "configuration.md"),
+    ("models", "configuration.md"), ("pull", "configuration.md"), ("tune", "tune.md"),
 ])
 def test_each_commands_help_names_its_page(command, page):
     done = subprocess.run([sys.executable, "-m", "thinkcli", command, "--help"], capture_output=True, text=True,
                           env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0 and f"docs/{page}" in done.stdout
+def test_readme_is_a_first_page_and_every_page_is_one_link_away():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 150
+    for page in PAGES[1:]:
+        assert f"docs/{page.name}" in readme, f"README does not link {page.name}"
+
+

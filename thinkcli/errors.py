@@ -10,7 +10,7 @@ from enum import IntEnum
 
 
 class ExitStatus(IntEnum):
-    """Documented exit codes (README, "Exit codes")."""
+    """Documented exit codes (docs/troubleshooting.md, "Exit codes")."""
 
     OK = 0
     ERROR = 1
