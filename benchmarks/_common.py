@@ -43,7 +43,13 @@ def bare_loop(path: Path, prompt: str, *, n_seq: int, n_tokens: int, seeds: list
         _quiet = lc.llama_log_callback(lambda *_: None)
     lc.llama_log_set(_quiet, ctypes.c_void_p(0))
     lc.llama_backend_init()
-    model = lc.llama_model_load_from_file(str(path).encode(), lc.llama_model_default_params())
+    from thinkcli.engine.llama import choose_repack
+
+    mparams = lc.llama_model_default_params()
+    # As thinkcli decides it: llama.cpp's AMX kernels crash on some CPUs (the bare loop
+    # would die where thinkcli runs).
+    mparams.use_extra_bufts = bool(choose_repack(path).value)
+    model = lc.llama_model_load_from_file(str(path).encode(), mparams)
     vocab = lc.llama_model_get_vocab(model)
     params = lc.llama_context_default_params()
     params.n_ctx, params.n_batch, params.n_seq_max, params.kv_unified = ctx, 512, max(n_seq, 1), True

@@ -11,7 +11,8 @@ medians of RUNS:
 
 Per row: answers given (non-empty), vote weights, tokens generated, prompt tokens the
 server took from its cache (`cache_n`), wall time, and the server/local ratio (the
-issue's ceiling: 1.25x). The same seed locally and remotely: the server's sampler draws
+ceiling: 1.25x). Every level is pinned to the reasoning models' table (budget-forced
+thinking), so the thinking paths are what goes through the server. The same seed locally and remotely: the server's sampler draws
 other random numbers, so tokens differ.
 
     python benchmarks/remote.py [RUNS] [N] [--both]
@@ -39,9 +40,9 @@ N = int(ARGS[1]) if len(ARGS) > 1 else 8
 QUESTION = "A farmer has 17 sheep and buys 5 more, then sells 8. How many sheep are left?"
 
 
-def thinkcli(*args: str) -> tuple[float, list[dict]]:
+def thinkcli(*args: str, config: Path) -> tuple[float, list[dict]]:
     """Wall time and the JSON documents (ask) or records (batch) of one command."""
-    env = {**os.environ, "THINKCLI_LOG": "false"}
+    env = {**os.environ, "THINKCLI_LOG": "false", "THINKCLI_CONFIG": str(config)}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "thinkcli", *args], capture_output=True, text=True, env=env,
                           stdin=subprocess.DEVNULL, check=True)
@@ -72,6 +73,7 @@ def summary(docs: list[dict]) -> dict:
 
 def main() -> None:
     from _common import model_path
+    from levels import reasoning_config
 
     binary = find_llama_server()
     if binary is None:
@@ -81,13 +83,15 @@ def main() -> None:
         servers.append(("llama-cpp-python", lambda: llama_server(model_path())))
     with tempfile.TemporaryDirectory() as tmp:
         work = workloads(Path(tmp))
+        config = Path(tmp) / "reasoning.toml"  # every level thinks, as on a reasoning model
+        reasoning_config(config)
         rows: dict[tuple[str, str], list] = {}
         for name, start in servers:
             with start() as url:
                 for label, args in work.items():
                     for _ in range(RUNS):  # interleaved: local, then the server
                         for engine, extra in (("local", []), (name, ["--base-url", url])):
-                            rows.setdefault((label, engine), []).append(thinkcli(*args, *extra))
+                            rows.setdefault((label, engine), []).append(thinkcli(*args, *extra, config=config))
     print(f"default model, seed 7, {RUNS} runs each (medians), {N} problems from problems.jsonl")
     print(f"{'workload':<22} {'engine':<17} {'answered':>9} {'weights':>11} {'tokens':>7} {'cache_n':>8} "
           f"{'wall s':>7} {'vs local':>9}")

@@ -5,8 +5,9 @@
    loop's own (target >= 0.95);
 3. `batch --parallel 4` at effort none: its problems-per-second ratio over `--parallel 1`,
    over the bare loop's 4-against-1 ratio (target >= 0.95);
-4. `batch -e high --parallel 2` over 8 problems against `--parallel 1` (target >= 1.2x):
-   multi-path levels fill the batch with the paths of several problems.
+4. `batch -e high --parallel 2` over 8 problems against `--parallel 1` (target >= 1.2x),
+   5 paths a problem (pinned, whatever the model's table says): multi-path levels fill
+   the batch with the paths of several problems.
 
 Each pair is measured interleaved, several times; medians. The machine is noisy: read
 the ratios.
@@ -72,7 +73,8 @@ def high_batch(directory: Path, parallel_: int) -> float:
         problems.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = directory / f"high{parallel_}.jsonl"
     cmd = [sys.executable, "-m", "thinkcli", "batch", str(problems), "-o", str(out), "--overwrite", "-e", "high",
-           "--think-budget", "96", "--max-tokens", "48", "--seed", "1", "--parallel", str(parallel_), "--no-log"]
+           "--think-budget", "96", "--samples", "5", "--max-tokens", "48", "--seed", "1", "--parallel", str(parallel_),
+           "--no-log"]
     started = time.perf_counter()
     subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    env=dict(os.environ))

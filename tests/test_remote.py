@@ -312,7 +312,8 @@ def test_tokens_arrive_in_order_with_logprobs_and_confidence(serve):
 
 
 def test_inject_restarts_the_path_from_prompt_plus_generated_plus_injected(serve):
-    stub, url = serve(chat_template=CHATML, script=[["A", "B", "C", "D", "E"], ["F"], ["G"]], delay=0.01)
+    # after the injection the server ends at once, where the end is forbidden
+    stub, url = serve(chat_template=CHATML, script=[["A", "B", "C", "D", "E"], [], ["F"], ["G"]], delay=0.01)
     engine = engine_on(url)
     prompt = engine.render(MESSAGES)
     batch = engine.start(prompt, n=1, sampling=Sampling(), seeds=[1])
@@ -321,13 +322,35 @@ def test_inject_restarts_the_path_from_prompt_plus_generated_plus_injected(serve
     batch.forbid_end(0)
     rest = run_out(batch)[0]
     assert "".join(t.text for t in rest) == "FG"
-    first, second, third = stub.bodies("/v1/completions")
-    # The token that may not end the path comes alone, with every end banned; then the path goes on.
-    assert second["prompt"] == prompt + "AB\nWrap up." and second["max_tokens"] == 1
-    assert second["min_tokens"] == 1 and second["ignore_eos"] is True
-    assert not {"min_tokens", "ignore_eos"} & (set(first) | set(third))
-    assert third["prompt"] == prompt + "AB\nWrap up.F"
-    assert third["max_tokens"] == 4096 - engine.count_tokens(prompt) - 3 - engine.count_tokens("\nWrap up.")
+    first, second, third, fourth = stub.bodies("/v1/completions")
+    # The path goes on in a normal request; the server ended it anyway, so the token that
+    # may not end it comes alone, with every end banned; then the path goes on.
+    assert second["prompt"] == third["prompt"] == prompt + "AB\nWrap up."
+    assert third["max_tokens"] == 1 and third["min_tokens"] == 1 and third["ignore_eos"] is True
+    assert not {"min_tokens", "ignore_eos"} & (set(first) | set(second) | set(fourth))
+    assert fourth["prompt"] == prompt + "AB\nWrap up.F"
+    assert fourth["max_tokens"] == 4096 - engine.count_tokens(prompt) - 3 - engine.count_tokens("\nWrap up.")
+
+
+def test_a_blank_answer_token_by_token_is_one_request_not_one_each(serve):
+    """Where the answer has not begun, each blank token forbids the end again (as
+    ``Sample`` does); the path stays in one request unless the server really ends it."""
+    stub, url = serve(chat_template=CHATML, script=[["A", "</think>"], [" ", "\n", " ", "\n", "Hi"]], delay=0.01)
+    engine = engine_on(url)
+    batch = engine.start(engine.render(MESSAGES), n=1, sampling=Sampling(), seeds=[1])
+    assert step_text(batch, 2) == "A</think>"
+    batch.inject(0, "\n")
+    batch.forbid_end(0)
+    texts = []
+    while True:
+        token = batch.step()[0]
+        if token.eog:
+            break
+        texts.append(token.text)
+        if not token.text.strip():
+            batch.forbid_end(0)
+    assert "".join(texts) == " \n \nHi"
+    assert len(stub.bodies("/v1/completions")) == 2
 
 
 def test_a_forbidden_end_is_refused_and_the_path_goes_on_with_the_end_banned(serve):
@@ -797,11 +820,15 @@ THINKS_THEN_STOPS = ["Two", " plus", " three", " is", " five."]
 
 
 def _thinks_then_answers(body: dict) -> list:
-    sent = str(body.get("prompt") or body.get("messages")).rsplit("assistant", 1)[-1]  # the reply so far
+    if "prompt" in body:
+        sent = body["prompt"].rsplit("assistant", 1)[-1]  # the reply so far
+    else:
+        last = body["messages"][-1]
+        sent = last["content"] if last["role"] == "assistant" else ""
     if "</think>" not in sent:
         return THINKS_THEN_STOPS
-    if body.get("max_tokens") == 1:
-        return []  # the model would end at once
+    if not sent.rsplit("</think>", 1)[1].strip():
+        return []  # the model would end at once: the answer has not begun
     return ["The", " answer", " is", " 5."]
 
 

@@ -57,6 +57,7 @@ class _Path:
     pending: deque = field(default_factory=deque)
     no_end: bool = False  # the next token may not end the path (until a token arrives)
     forced: int = 0  # one-token requests with the end banned since the last token
+    ended: bool = False  # the server ended it where the end is forbidden: ask for one token alone
     full: bool = False  # the server stopped it for length: no room left
     restarts: int = 0
     failed: Exception | None = None  # raised once the tokens that came before it are handed out
@@ -225,12 +226,16 @@ class RemoteBatch:
             path.full = True
             self._queue.put((seq, path.generation, "length"))
             return
-        # A path whose next token may not end it asks for that one token alone, with every
-        # end banned (see RemoteEngine.request); then it goes on in a normal request.
-        ask = dict(sampling=path.sampling, seed=path.seed + path.restarts, max_tokens=room, no_end=path.no_end,
+        # A path the server ended where its end is forbidden asks for the next token alone,
+        # with every end banned (see RemoteEngine.request); then it goes on in a normal
+        # request. Only then: a blank answer's whitespace, token by token, would otherwise
+        # be a request each.
+        one = path.no_end and path.ended
+        ask = dict(sampling=path.sampling, seed=path.seed + path.restarts, max_tokens=room, no_end=one,
                    logprobs=self._logprobs)
         path.restarts += 1
-        path.forced += path.no_end
+        path.forced += one
+        path.ended = False
         worker = threading.Thread(
             target=self._run, args=(seq, path.generation, path.text(), ask, cancelled), daemon=True,
             name=f"thinkcli-path-{seq}",
@@ -311,6 +316,7 @@ class RemoteBatch:
             if path.pending:
                 token = path.pending.popleft()
                 if token.eog and path.no_end and not path.full and path.forced < FORCED_TRIES:
+                    path.ended = True
                     continue  # the end is forbidden: the path goes on in a one-token request
                 if token.eog:
                     path.held = True
