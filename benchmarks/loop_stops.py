@@ -12,16 +12,22 @@ there is looked at after the fact: the share of its last lines that repeat an ea
 line, and how many tokens that repeating tail holds (``repeating tail``). A tail of more
 than 600 tokens is a loop that was not stopped.
 
-    python benchmarks/loop_stops.py [--models smollm2-135m,gemma3-270m] [--levels ...]
+    python benchmarks/loop_stops.py [--models smollm2-135m,gemma3-270m] [--levels ...] [--reasoning]
+
+``--reasoning`` pins every level to the reasoning models' table (budget-forced thinking
+in prompted tags), where these models loop most.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 QUESTIONS = [
     "What is 12 + 7?",
@@ -45,9 +51,9 @@ def repeating_tail(text: str) -> int:
     return tail
 
 
-def ask(model: str, level: str, question: str, seed: int) -> dict:
+def ask(model: str, level: str, question: str, seed: int, env: dict) -> dict:
     done = subprocess.run([sys.executable, "-m", "thinkcli", "ask", "--json", "-m", model, "-e", level, "--seed",
-                           str(seed), "--no-log", question], capture_output=True, text=True)
+                           str(seed), "--no-log", question], capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{model} {level}: {done.stderr[-1000:]}")
     return json.loads(done.stdout)
@@ -58,7 +64,15 @@ def main() -> None:
     parser.add_argument("--models", default="smollm2-135m,gemma3-270m")
     parser.add_argument("--levels", default="none,low,medium,high,max,auto")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--reasoning", action="store_true")
     args = parser.parse_args()
+    env = dict(os.environ)
+    if args.reasoning:
+        from levels import reasoning_config
+
+        config = Path(tempfile.mkdtemp()) / "reasoning.toml"
+        reasoning_config(config)
+        env["THINKCLI_CONFIG"] = str(config)
     worst = 0
     for model in args.models.split(","):
         print(f"\n{model}")
@@ -67,7 +81,7 @@ def main() -> None:
             ends: Counter = Counter()
             paths = most = tail_tokens = 0
             for question in QUESTIONS:
-                doc = ask(model, level, question, args.seed)
+                doc = ask(model, level, question, args.seed, env)
                 for s in doc["samples"]:
                     paths += 1
                     ends[f"{s['think_end']}/{s['answer_end']}"] += 1
