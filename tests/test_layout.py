@@ -79,3 +79,24 @@ def test_no_module_is_over_400_lines():
     """A module a newcomer reads in one sitting; a longer one is split by what its parts do."""
     long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > 400}
     assert long == {}
+
+
+def test_every_file_the_package_reads_is_in_its_wheel():
+    """A file under thinkcli/ that is not Python ships only where pyproject.toml names it:
+    without that, ``pip install .`` leaves it out (``thinkcli tune mixed`` found no set)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python < 3.11
+        import tomli as tomllib
+    from fnmatch import fnmatch
+
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    shipped = config["tool"]["setuptools"]["package-data"]
+    missing = []
+    for path in PACKAGE.rglob("*"):
+        if path.is_dir() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+            continue
+        package = ".".join(path.parent.relative_to(PACKAGE.parent).parts)
+        if not any(fnmatch(path.name, pattern) for pattern in shipped.get(package, [])):
+            missing.append(str(path.relative_to(PACKAGE.parent)))
+    assert missing == []
