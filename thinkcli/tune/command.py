@@ -26,7 +26,7 @@ from thinkcli.tune.frontier import choose, cross_validate, race
 from thinkcli.tune.grid import Arm, Point, default_grid, points
 from thinkcli.tune.levels import ModelLevels
 from thinkcli.tune.measure import Runner, Store
-from thinkcli.tune.profile import Profile
+from thinkcli.tune.profile import Profile, tuned_origin
 from thinkcli.tune.sets import problem_file
 from thinkcli.tune.progress import Meter, calibrate
 
@@ -168,7 +168,7 @@ def _points(runner: Runner, arms: list[Arm], problems: list[Problem], dropped: d
 
 def _profile(key: str, model: str, path: Path, result: report.Result) -> Profile:
     day = date.today().isoformat()
-    origin = f"tuned on {result.problems} problems on {day}"
+    origin = tuned_origin(result.problems, day)
     levels: dict[str, EffortPreset] = {
         name: replace(point.preset, name=name, origin=origin) for name, point in result.levels.items()
     }

@@ -28,6 +28,11 @@ HASHES = "hashes.json"
 _PRESET_FIELDS = ("think_budget", "min_think", "samples", "selection", "temperature", "reasoning_format", "settle")
 
 
+def tuned_origin(problems: int, day: str) -> str:
+    """Where a profile's levels came from, as ``--debug``, ``--json`` and ``tune --show`` say it."""
+    return f"tuned on {problems} problems on {day}"
+
+
 @dataclass(frozen=True)
 class Profile:
     """What ``thinkcli tune`` chose for one model, and on what.
@@ -52,7 +57,7 @@ class Profile:
 
     @property
     def origin(self) -> str:
-        return f"tuned on {self.problems} problems on {self.tuned}"
+        return tuned_origin(self.problems, self.tuned)
 
     def to_dict(self) -> dict:
         levels = {name: {k: getattr(p, k) for k in _PRESET_FIELDS} for name, p in self.levels.items()}
@@ -64,7 +69,7 @@ class Profile:
         """The profile ``to_dict`` wrote; raises ``ValueError`` for anything else."""
         if not isinstance(data, dict) or data.get("version") != VERSION:
             raise ValueError("not a profile of this version")
-        origin = f"tuned on {int(data['problems'])} problems on {data['tuned']}"
+        origin = tuned_origin(int(data["problems"]), str(data["tuned"]))
         levels = {}
         for name, fields in dict(data["levels"]).items():
             values = {k: fields.get(k) for k in _PRESET_FIELDS}
