@@ -86,10 +86,11 @@ def main() -> None:
                     paths += 1
                     ends[f"{s['think_end']}/{s['answer_end']}"] += 1
                     most = max(most, s["thinking_tokens"] + s["answer_tokens"])
-                    if s["answer_end"] == "length" or s["think_end"] in ("budget", "length"):
-                        text = s["reasoning"] if s["think_end"] in ("budget", "length") else s["answer"]
+                    cut_thinking = s["think_end"] in ("budget", "length")
+                    if cut_thinking or s["answer_end"] == "length":
+                        text = s["reasoning"] if cut_thinking else s["answer"]
                         chars = repeating_tail(text)
-                        total = s["thinking_tokens"] if text is s["reasoning"] else s["answer_tokens"]
+                        total = s["thinking_tokens"] if cut_thinking else s["answer_tokens"]
                         tail_tokens = max(tail_tokens, round(total * chars / max(1, len(text))))
             worst = max(worst, tail_tokens)
             shown = ", ".join(f"{k} {v}" for k, v in ends.most_common())
